@@ -1,0 +1,114 @@
+"""Small real videos made with PyAV in a temp folder, and helpers to read results."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB texture with edges (something motion can be seen on)."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(max(2, h // 8 + 2), max(2, w // 8 + 2), 3)).astype(np.float32)
+    ys = np.linspace(0, small.shape[0] - 1.001, h)
+    xs = np.linspace(0, small.shape[1] - 1.001, w)
+    y0, x0 = ys.astype(int), xs.astype(int)
+    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+    img = (small[y0][:, x0] * (1 - fy) * (1 - fx) + small[y0 + 1][:, x0] * fy * (1 - fx)
+           + small[y0][:, x0 + 1] * (1 - fy) * fx + small[y0 + 1][:, x0 + 1] * fy * fx)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def moving_frames(n: int, h: int, w: int, speed: int = 2, seed: int = 0, cut_at: int | None = None):
+    """n frames of a texture panning right by ``speed`` px/frame; a different texture
+    from frame ``cut_at`` on (a scene cut)."""
+    big = texture(h, w + speed * n + 8, seed)
+    other = texture(h, w + speed * n + 8, seed + 100)[:, ::-1]
+    for i in range(n):
+        src = other if (cut_at is not None and i >= cut_at) else big
+        x = speed * i
+        yield np.ascontiguousarray(src[:, x: x + w])
+
+
+def make_video(path: Path, frames, rate=Fraction(24), *, codec="libx264", pix_fmt="yuv420p", times=None,
+               time_base=None, audio: bool = False, audio_seconds=None, color=None, rotation=0, sar=None,
+               options=None) -> Path:
+    """Writes frames (RGB arrays) to ``path``. ``times``: presentation times in seconds
+    (Fractions) for variable frame rate; default ``i / rate``."""
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    out = av.open(str(path), "w")
+    vs = out.add_stream(codec, rate=rate)
+    vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+    tb = time_base or (Fraction(1, 90000) if times is not None else 1 / Fraction(rate))
+    vs.codec_context.time_base = tb
+    vs.time_base = tb
+    opts = {"crf": "10", "preset": "ultrafast"} if codec == "libx264" else {}
+    opts.update(options or {})
+    vs.codec_context.options = opts
+    if color:
+        for k, v in color.items():
+            setattr(vs.codec_context, k, v)
+    if sar:
+        vs.codec_context.sample_aspect_ratio = sar
+    if rotation:
+        vs.set_display_rotation(rotation)
+    astream = None
+    if audio:
+        astream = out.add_stream("aac", rate=48000)
+        astream.codec_context.layout = "stereo"
+    for i, img in enumerate(frames):
+        f = av.VideoFrame.from_ndarray(img, format="rgb24")
+        if color:
+            f = f.reformat(format=pix_fmt, dst_colorspace=color.get("colorspace"), dst_color_range=color.get("color_range"))
+        t = times[i] if times is not None else Fraction(i) / rate
+        f.pts = round(t / tb)
+        f.time_base = tb
+        out.mux(vs.encode(f))
+    out.mux(vs.encode(None))
+    if astream is not None:
+        seconds = audio_seconds or len(frames) / float(rate)
+        n = int(48000 * seconds)
+        t = np.arange(n) / 48000
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        pts = 0
+        for start in range(0, n, 1024):
+            chunk = np.stack([tone[start:start + 1024]] * 2)
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+            af.sample_rate = 48000
+            af.pts = pts
+            af.time_base = Fraction(1, 48000)
+            pts += chunk.shape[1]
+            out.mux(astream.encode(af))
+        out.mux(astream.encode(None))
+    out.close()
+    return path
+
+
+def read_frames(path, fmt=None):
+    """[(time in seconds as Fraction, ndarray)] of the first video stream."""
+    out = []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        for f in c.decode(s):
+            arr = f.to_ndarray(format=fmt) if fmt else f.to_ndarray()
+            out.append((Fraction(f.pts) * s.time_base, arr))
+    return out
+
+
+def audio_packets(path):
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return []
+        s = c.streams.audio[0]
+        return [(bytes(p), p.pts * s.time_base if p.pts is not None else None) for p in c.demux(s) if p.size]
+
+
+@pytest.fixture
+def clip(tmp_path):
+    """A 24 fps, 48-frame, 96x64 panning clip with audio (x264 + AAC in MP4)."""
+    return make_video(tmp_path / "clip.mp4", moving_frames(48, 64, 96), Fraction(24), audio=True)

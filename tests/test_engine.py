@@ -1,0 +1,165 @@
+"""End-to-end runs of the engine on generated videos: counts, timestamps, pass-through,
+audio, scene cuts, sizes, VFR, colour metadata."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from conftest import audio_packets, make_video, moving_frames, read_frames
+from vfi.engine import Job, run, sidecar_path
+from vfi.video import EncodeOptions
+
+LOSSLESS = EncodeOptions(codec="ffv1")
+MKV_TICK = Fraction(1, 2000)  # Matroska stores milliseconds: stamps are exact to half of one
+
+
+def job(src, out, **kw):
+    kw.setdefault("method", "blend")
+    kw.setdefault("encode", LOSSLESS)
+    return Job(input=str(src), output=str(out), **kw)
+
+
+def test_double_rate_passes_source_frames_bit_for_bit(tmp_path):
+    src = make_video(tmp_path / "in.mkv", moving_frames(20, 48, 64), Fraction(24), codec="ffv1")
+    res = run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+    a, b = read_frames(src), read_frames(tmp_path / "out.mkv")
+    assert len(b) == 2 * len(a) == res.frames_out
+    for i, (t, img) in enumerate(a):
+        assert b[2 * i][0] == t
+        assert np.array_equal(b[2 * i][1], img), f"source frame {i} changed"
+    assert all(abs(t - Fraction(k, 48)) <= MKV_TICK for k, (t, _) in enumerate(b))
+    # inserted frames are real blends, not copies
+    mid = b[1][1].astype(int)
+    assert not np.array_equal(mid, a[0][1]) and not np.array_equal(mid, a[1][1])
+    assert sidecar_path(tmp_path / "out.mkv").exists()
+
+
+def test_24_to_60(tmp_path):
+    src = make_video(tmp_path / "in.mp4", moving_frames(24, 48, 64), Fraction(24))
+    res = run(job(src, tmp_path / "out.mkv", fps=Fraction(60)))
+    b = read_frames(tmp_path / "out.mkv")
+    assert len(b) == 60 == res.frames_out
+    assert all(abs(t - Fraction(k, 60)) <= MKV_TICK for k, (t, _) in enumerate(b))
+    a = read_frames(src)
+    for j in range(0, 24, 2):
+        assert np.array_equal(b[j * 5 // 2][1], a[j][1])
+
+
+def test_ntsc_23976_to_5994(tmp_path):
+    rate = Fraction(24000, 1001)
+    src = make_video(tmp_path / "in.mp4", moving_frames(30, 48, 64), rate)
+    run(job(src, tmp_path / "out.mkv", fps=Fraction(60000, 1001)))
+    b = read_frames(tmp_path / "out.mkv")
+    assert len(b) == 75
+    # MKV stores milliseconds: each stamp within half a millisecond of k*1001/60000
+    for k, (t, _) in enumerate(b):
+        assert abs(t - Fraction(k * 1001, 60000)) <= MKV_TICK
+
+
+def test_audio_copied_unchanged_and_duration_kept(clip, tmp_path):
+    out = tmp_path / "out.mp4"
+    res = run(job(clip, out, factor=Fraction(2), encode=EncodeOptions()))
+    before, after = audio_packets(clip), audio_packets(out)
+    assert len(before) > 10
+    assert [p for p, _ in before] == [p for p, _ in after]
+    assert [t for _, t in before] == [t for _, t in after]
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert abs(float(v.duration * v.time_base) - 2.0) <= 1 / 48
+        assert v.frames == 96
+    assert res.duration_out == pytest.approx(2.0)
+
+
+def test_slowmo_counts_and_audio(clip, tmp_path):
+    out = tmp_path / "slow.mp4"
+    run(job(clip, out, mode="slowmo", factor=Fraction(4), audio="stretch", encode=EncodeOptions()))
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert v.frames == 4 * 48
+        assert v.average_rate == 24
+        a = c.streams.audio[0]
+        assert abs(float(a.duration * a.time_base) - 8.0) < 0.1
+    run(job(clip, tmp_path / "mute.mp4", mode="slowmo", factor=Fraction(2), encode=EncodeOptions()))
+    with av.open(str(tmp_path / "mute.mp4")) as c:
+        assert not c.streams.audio
+
+
+def test_scene_cut_is_never_blended(tmp_path):
+    src = make_video(tmp_path / "cut.mkv", moving_frames(12, 48, 64, cut_at=6), Fraction(24), codec="ffv1")
+    res = run(job(src, tmp_path / "out.mkv", factor=Fraction(4)))
+    assert res.cuts == [6]
+    a, b = read_frames(src), read_frames(tmp_path / "out.mkv")
+    # frames 21..23 lie between source 5 and 6: the nearer source frame, never a mix
+    assert np.array_equal(b[21][1], a[5][1])
+    assert np.array_equal(b[22][1], a[6][1]) and np.array_equal(b[23][1], a[6][1])
+    kinds = __import__("json").loads(sidecar_path(tmp_path / "out.mkv").read_text())["frames"]
+    assert kinds[20:25] == "SRRRS"
+
+
+def test_fast_pan_is_not_a_cut(tmp_path):
+    # 10 px per frame on a 64 px wide frame: most pixels change, yet it is one shot
+    src = make_video(tmp_path / "pan.mkv", moving_frames(12, 48, 64, speed=7), Fraction(24), codec="ffv1")
+    res = run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+    assert res.cuts == []
+    assert res.synthesised == 11
+
+
+@pytest.mark.parametrize("size,codec,ext", [((17, 33), "libx264", "mp4"), ((17, 33), "ffv1", "mkv"), ((8, 8), "libx264", "mp4"), ((9, 2), "ffv1", "mkv")])
+def test_odd_and_tiny_sizes(tmp_path, size, codec, ext):
+    h, w = size
+    src = make_video(tmp_path / "in.mkv", moving_frames(6, h, w, speed=1), Fraction(24), codec="ffv1", pix_fmt="yuv444p")
+    run(job(src, tmp_path / f"out.{ext}", factor=Fraction(2), encode=EncodeOptions(codec=codec)))
+    b = read_frames(tmp_path / f"out.{ext}", "rgb24")
+    assert len(b) == 12 and b[0][1].shape == (h, w, 3)
+
+
+def test_variable_frame_rate_uses_real_timestamps(tmp_path):
+    # frames at irregular times: 0, 1/24, 2/24, 4/24 (a dropped frame), 5/24, 8/24
+    times = [Fraction(i, 24) for i in (0, 1, 2, 4, 5, 8)]
+    frames = list(moving_frames(6, 48, 64))
+    src = make_video(tmp_path / "vfr.mkv", frames, Fraction(24), codec="ffv1", times=times, time_base=Fraction(1, 1000))
+    run(job(src, tmp_path / "out.mkv", fps=Fraction(48), scene_threshold=0))
+    b = read_frames(tmp_path / "out.mkv")
+    a = read_frames(src)
+    assert len(b) == 18  # 9/24 s at 48 fps
+    # output 6 (time 3/24) lies halfway between source frames at 2/24 and 4/24
+    expected = np.rint((a[2][1].astype(float) + a[3][1]) / 2)
+    assert np.abs(b[6][1].astype(float) - expected).max() <= 3  # blended in RGB: rounding twice
+    assert np.array_equal(b[8][1], a[3][1])  # 8/48 == 4/24: that source frame
+    assert np.array_equal(b[10][1], a[4][1])
+
+
+def test_colour_description_rotation_and_sar_are_carried(tmp_path):
+    color = {"colorspace": 1, "color_range": 2, "color_primaries": 1, "color_trc": 1}
+    src = make_video(tmp_path / "in.mp4", moving_frames(6, 48, 64), Fraction(24), color=color, rotation=90, sar=Fraction(4, 3))
+    run(job(src, tmp_path / "out.mp4", factor=Fraction(2), encode=EncodeOptions()))
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        cc = c.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc) == (1, 2, 1, 1)
+        assert cc.sample_aspect_ratio == Fraction(4, 3)
+        f = next(c.decode(video=0))
+        assert round(f.rotation) == 90
+
+
+def test_synthesised_frames_use_the_source_colour_conversion(tmp_path):
+    # a full-range BT.709 source: a blend of two identical frames must equal them
+    color = {"colorspace": 1, "color_range": 2}
+    img = next(moving_frames(1, 48, 64))
+    src = make_video(tmp_path / "in.mkv", [img] * 4, Fraction(24), codec="ffv1", color=color)
+    run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+    a, b = read_frames(src), read_frames(tmp_path / "out.mkv")
+    diff = np.abs(b[1][1].astype(int) - a[0][1].astype(int))
+    assert diff.max() <= 1, "synthesised frame shifted colours"
+
+
+def test_mci_and_dup_methods(tmp_path):
+    src = make_video(tmp_path / "in.mkv", moving_frames(8, 64, 96, speed=3), Fraction(24), codec="ffv1")
+    res = run(job(src, tmp_path / "mci.mkv", fps=Fraction(60), method="mci"))
+    assert res.frames_out == 20 and res.max_time_error_ms < 0.5  # only MKV's ms rounding
+    res = run(job(src, tmp_path / "dup.mkv", factor=Fraction(2), method="dup"))
+    a, b = read_frames(src), read_frames(tmp_path / "dup.mkv")
+    # t = 0.5 (give or take MKV's rounding) repeats one of the two frames, unmixed
+    assert np.array_equal(b[1][1], a[0][1]) or np.array_equal(b[1][1], a[1][1])
+    assert res.synthesised == 0

@@ -1,0 +1,75 @@
+from fractions import Fraction
+
+import pytest
+
+from vfi.timing import Timeline, bisection_error, dyadic, output_time_base, parse_rate
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("48", Fraction(48)), ("59.94", Fraction(60000, 1001)), ("23.976", Fraction(24000, 1001)),
+    ("30000/1001", Fraction(30000, 1001)), ("25", Fraction(25)), ("12.5", Fraction(25, 2)),
+])
+def test_parse_rate(text, expected):
+    assert parse_rate(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-24", "1/0"])
+def test_parse_rate_rejects(bad):
+    with pytest.raises(ValueError):
+        parse_rate(bad)
+
+
+def plan(n, src_rate, out_rate):
+    step = 1 / Fraction(out_rate)
+    tl = Timeline(Fraction(0), step, step, tolerance=step / 100)
+    src = [Fraction(i) / src_rate for i in range(n)]
+    slots = []
+    for a, b in zip(src, src[1:]):
+        slots += [(s.index, s.t, a) for s in tl.slots_between(a, b)]
+    end = src[-1] + 1 / Fraction(src_rate)
+    total = tl.frame_count(end)
+    slots += [(s.index, s.t, src[-1]) for s in tl.slots_until(total)]
+    return tl, slots, total
+
+
+def test_double_rate_gives_2n_with_source_on_even_frames():
+    tl, slots, total = plan(10, Fraction(24), Fraction(48))
+    assert total == 20
+    assert [s[0] for s in slots] == list(range(20))
+    assert all(t == 0 for k, t, _ in slots if k % 2 == 0)
+    assert all(t == 0.5 for k, t, _ in slots[:-1] if k % 2 == 1)
+
+
+def test_24_to_60_places_every_frame_exactly():
+    tl, slots, total = plan(48, Fraction(24), Fraction(60))
+    assert total == 120  # 2 s at 60 fps
+    for k, t, a in slots[:-2]:
+        expected = Fraction(k, 60)
+        assert a + Fraction(t).limit_denominator(100) / 24 == expected
+    # every 5th output frame is a source frame (k/60 == j/24 when k = 2.5 j)
+    assert [k for k, t, _ in slots if t == 0] == list(range(0, 120, 5)) + [118, 119]
+    # ... the last two (after the last source frame at 117.5/60) hold that frame
+    assert [a for k, t, a in slots[-2:]] == [Fraction(47, 24)] * 2
+
+
+def test_ntsc_23976_to_5994():
+    src, out = Fraction(24000, 1001), Fraction(60000, 1001)
+    tl, slots, total = plan(100, src, out)
+    assert total == 250
+    assert tl.time_base == Fraction(1001, 60000)
+    assert [tl.pts(k) for k in range(4)] == [0, 1, 2, 3]
+    source_slots = [k for k, t, _ in slots if t == 0]
+    assert source_slots[:5] == [0, 5, 10, 15, 20]
+    assert sorted({round(t, 6) for _, t, _ in slots}) == [0.0, 0.2, 0.4, 0.6, 0.8]
+
+
+def test_output_time_base_keeps_offset_exact():
+    tb = output_time_base(Fraction(1, 3), Fraction(1001, 60000))
+    assert (Fraction(1, 3) / tb).denominator == 1 and (Fraction(1001, 60000) / tb).denominator == 1
+
+
+def test_dyadic_and_bisection_error():
+    assert dyadic(0.4, 3) == Fraction(3, 8)
+    assert dyadic(0.5, 1) == Fraction(1, 2)
+    assert bisection_error([0.4, 0.8], 3) == pytest.approx(0.05)
+    assert bisection_error([0.5], 1) == 0

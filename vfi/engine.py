@@ -1,0 +1,315 @@
+"""The interpolation engine: decodes, places every output frame in time, makes the
+missing ones with a method, and encodes, one frame pair at a time (memory does not
+grow with the length of the video).
+
+Used from Python without the CLI::
+
+    from vfi.engine import Job, run
+    result = run(Job(input="in.mp4", output="out.mkv", mode="upsample", factor=Fraction(2)))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+
+from . import __version__
+from .audio import AudioStretcher
+from .errors import CorruptInputError, UsageError
+from .methods import Method, make_method
+from .scenes import DEFAULT_THRESHOLD, CutDetector
+from .timing import Timeline, bisection_error
+from .video import ColorConverter, EncodeOptions, SourceFrame, VideoReader, VideoWriter, check_output_path
+
+# Frame kinds recorded for every output frame (sidecar 'frames' string):
+SOURCE, SYNTH, REPEAT = "S", "I", "R"
+
+
+@dataclass
+class Job:
+    input: str
+    output: str
+    mode: str = "upsample"  # or "slowmo"
+    fps: Fraction | None = None  # upsample: target rate; slowmo: output rate (default: source's)
+    factor: Fraction | None = None  # upsample: rate multiplier; slowmo: how many times slower
+    method: str = "blend"  # dup | blend | mci | a registered model name
+    weights: str | None = None
+    depth: int = 3  # bisection depth for midpoint-only methods
+    scene_threshold: float = DEFAULT_THRESHOLD
+    encode: EncodeOptions = field(default_factory=EncodeOptions)
+    audio: str = "copy"  # upsample: copy | none ; slowmo: none | stretch
+    overwrite: bool = False
+    salvage: bool = False  # keep the output of a truncated/corrupt input
+    device: str = "auto"
+    batch_size: int = 4
+
+
+@dataclass
+class Result:
+    output: str
+    frames_in: int
+    frames_out: int
+    synthesised: int
+    repeated: int
+    cuts: list[int]
+    source_rate: Fraction
+    output_rate: Fraction
+    duration_in: float
+    duration_out: float
+    method: str
+    bisection_depth: int | None
+    max_time_error_ms: float
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+class Observer:
+    """Hooks into the frame stream (progress bars, blur reports)."""
+
+    def start(self, total: int | None, info) -> None: ...
+
+    def frame(self, index: int, kind: str, rgb: Callable[[], np.ndarray], a: SourceFrame, b: SourceFrame | None, t: float) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+def plan_rates(job: Job, source_rate: Fraction) -> tuple[Fraction, Fraction, Fraction]:
+    """(output rate, source step, output step) for the job; raises UsageError on
+    rates that cannot work."""
+    if job.mode == "upsample":
+        if job.fps is not None and job.factor is not None:
+            raise UsageError("give either --fps or --factor, not both")
+        if job.fps is None and job.factor is None:
+            raise UsageError("give a target rate with --fps or --factor")
+        if job.factor is not None and job.factor <= 1:
+            raise UsageError(f"--factor must be above 1, got {float(job.factor):g}")
+        target = job.fps if job.fps is not None else source_rate * job.factor
+        if target <= source_rate:
+            raise UsageError(
+                f"target rate {float(target):.4g} fps is not above the source's {float(source_rate):.4g} fps"
+            )
+        return target, 1 / target, 1 / target
+    if job.mode == "slowmo":
+        if job.factor is None or job.factor < 2:
+            raise UsageError("--factor must be at least 2 for slow motion")
+        out_rate = job.fps if job.fps is not None else source_rate
+        return out_rate, 1 / (out_rate * job.factor), 1 / out_rate
+    raise UsageError(f"unknown mode {job.mode!r}")
+
+
+def build_method(job: Job) -> Method:
+    from .methods import CLASSICAL, LearnedMidpoint
+
+    if job.method in CLASSICAL:
+        if job.weights:
+            raise UsageError("--weights goes with a learned model (--model), not a classical --method")
+        return make_method(job.method, job.depth)
+    from .models import load_interpolator
+
+    return LearnedMidpoint(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size), job.depth)
+
+
+def sidecar_path(video: str | os.PathLike) -> Path:
+    return Path(str(video) + ".vfi.json")
+
+
+def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
+    """Runs one job end to end; the output appears only if everything succeeded."""
+    started = time.perf_counter()
+    if job.audio not in ("copy", "none", "stretch"):
+        raise UsageError(f"--audio must be copy, none or stretch, not {job.audio!r}")
+    if job.mode == "upsample" and job.audio == "stretch":
+        raise UsageError("--audio stretch is for slowmo; upsample copies the audio unchanged")
+    if job.mode == "slowmo" and job.audio == "copy":
+        job.audio = "none"  # copying would leave the sound N times too short
+    out_path = check_output_path(job.output, job.input, job.overwrite)
+    job.encode.validate(out_path)
+    reader = VideoReader(job.input)
+    try:
+        return _run(job, reader, out_path, observers, started)
+    finally:
+        reader.close()
+
+
+def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: float) -> Result:
+    info = reader.info
+    out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
+    method = build_method(job)
+    conv = ColorConverter(info.pix_fmt, info.color, info.height)
+    method.setup(conv)
+    cuts = CutDetector(job.scene_threshold)
+    audio_in = reader.audio_streams if job.audio != "none" else []
+    copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
+
+    writer: VideoWriter | None = None
+    timeline: Timeline | None = None
+    pending_packets: list[av.Packet] = []
+    kinds: list[str] = []
+    ts_seen: list[float] = []
+    stretcher: AudioStretcher | None = None
+    estimate = None
+    if info.duration:
+        estimate = max(1, int(np.ceil(float(info.duration) / float(source_step) - 1e-3)))
+    for o in observers:
+        o.start(estimate, info)
+
+    def open_writer(first: SourceFrame) -> None:
+        nonlocal writer, timeline, stretcher
+        # Container timestamps are rounded to the time base (e.g. 1 ms in MKV): within
+        # half a tick an output time *is* the source frame; capped for coarse AVI bases.
+        tolerance = min(max(source_step / 100, info.time_base / 2), source_step / 4)
+        timeline = Timeline(first.time, source_step, output_step, tolerance)
+        audio_encode = None
+        if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
+            stretcher = AudioStretcher(copy_streams[0], float(job.factor), first.time)
+            audio_encode = stretcher.add_output
+        writer = VideoWriter(
+            out_path,
+            width=info.width,
+            height=info.height,
+            rate=out_rate,
+            time_base=timeline.time_base,
+            source=info,
+            options=job.encode,
+            copy_audio_from=copy_streams if job.mode == "upsample" else (),
+            audio_encode=audio_encode,
+            metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
+        )
+        for p in pending_packets:
+            _route_packet(p)
+        pending_packets.clear()
+
+    def _route_packet(p):
+        if stretcher is not None:
+            writer.mux(stretcher.feed(p))
+        else:
+            writer.mux_copied(p)
+
+    def emit(k: int, result, kind: str, a: SourceFrame, b: SourceFrame | None, t: float) -> None:
+        if isinstance(result, np.ndarray):
+            frame = conv.from_rgb(result, writer.pix_fmt)
+            rgb = lambda: result  # noqa: E731
+        else:
+            frame = conv.convert(result, writer.pix_fmt) if result.format.name != writer.pix_fmt else result
+            rgb = lambda: conv.to_rgb(result)  # noqa: E731
+        frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder place keyframes
+        writer.write(frame, timeline.pts(k))
+        kinds.append(kind)
+        for o in observers:
+            o.frame(k, kind, rgb, a, b, t)
+
+    def fill(a: SourceFrame, b: SourceFrame) -> None:
+        slots = timeline.slots_between(a.time, b.time)
+        if not slots:
+            return
+        is_cut = any(s.t > 0 for s in slots) and cuts.is_cut(a, b)
+        inner = [s for s in slots if s.t > 0]
+        made = {}
+        if inner and not is_cut:
+            ts = [s.t for s in inner]
+            ts_seen.extend(ts)
+            made = dict(zip((s.index for s in inner), method.interpolate(a, b, ts)))
+        for s in slots:
+            if s.t == 0:
+                emit(s.index, a.frame, SOURCE, a, b, 0.0)
+            elif is_cut:
+                near = a if s.t < 0.5 else b  # never blend across a cut
+                emit(s.index, near.frame, REPEAT, a, b, s.t)
+            else:
+                res = made[s.index]
+                kind = REPEAT if (res is a.frame or res is b.frame) else SYNTH
+                emit(s.index, res, kind, a, b, s.t)
+
+    prev: SourceFrame | None = None
+    last_interval: Fraction | None = None
+    try:
+        for item in reader.read(copy_streams=copy_streams):
+            if isinstance(item, av.Packet):
+                if writer is None:
+                    pending_packets.append(item)
+                else:
+                    _route_packet(item)
+                continue
+            cur = item
+            if writer is None:
+                open_writer(cur)
+            if prev is not None:
+                last_interval = cur.time - prev.time
+                fill(prev, cur)
+            prev = cur
+        if prev is None:
+            reader.check_complete()  # raises: no frames
+        warnings = []
+        try:
+            reader.check_complete()
+        except CorruptInputError as e:
+            if not job.salvage:
+                raise
+            warnings.append(str(e) + " (kept what was decoded: --salvage)")
+        # The last source frame lasts its own duration (or the previous interval).
+        tail = prev.duration or last_interval or (1 / info.nominal_rate)
+        end = prev.time + tail
+        total = timeline.frame_count(end)
+        for s in timeline.slots_until(total):
+            emit(s.index, prev.frame, SOURCE if s.source_time == prev.time else REPEAT, prev, None, 0.0)
+        if stretcher is not None:
+            writer.mux(stretcher.flush())
+        writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        for o in observers:
+            o.finish()
+
+    depth = None if method.takes_t else method.depth
+    err = method.time_error if method.takes_t else bisection_error(sorted(set(ts_seen)), method.depth)
+    first_time = timeline.start
+    result = Result(
+        output=str(out_path),
+        frames_in=reader.frames_decoded,
+        frames_out=len(kinds),
+        synthesised=kinds.count(SYNTH),
+        repeated=kinds.count(REPEAT),
+        cuts=list(cuts.cuts),
+        source_rate=info.nominal_rate,
+        output_rate=out_rate,
+        duration_in=float(end - first_time),
+        duration_out=float(len(kinds) * output_step),
+        method=method.name,
+        bisection_depth=depth,
+        # as time on the output: a source interval lasts 1/rate, times the slow-down factor
+        max_time_error_ms=err * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
+        seconds=time.perf_counter() - started,
+        warnings=warnings,
+    )
+    write_sidecar(out_path, job, result, "".join(kinds))
+    return result
+
+
+def write_sidecar(out_path: Path, job: Job, result: Result, kinds: str) -> None:
+    """Records which output frames were synthesised, for ``vfi blur-report``."""
+    data = {
+        "vfi_version": __version__,
+        "input": os.path.abspath(job.input),
+        "mode": job.mode,
+        "method": result.method,
+        "output_rate": str(result.output_rate),
+        "source_rate": str(result.source_rate),
+        "frames": kinds,
+        "legend": {SOURCE: "source frame", SYNTH: "synthesised", REPEAT: "repeated source frame (cut or end)"},
+        "result": {k: (str(v) if isinstance(v, Fraction) else v) for k, v in asdict(result).items()},
+    }
+    path = sidecar_path(out_path)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)

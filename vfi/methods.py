@@ -1,0 +1,205 @@
+"""Interpolation methods: how a frame between two source frames is made.
+
+A method either takes the fractional position ``t`` directly (``takes_t``), or only
+knows the midpoint; the engine then reaches other ``t`` by recursive bisection to a
+fixed depth (:func:`vfi.timing.dyadic`), which costs up to ``2**depth - 1`` midpoints
+per source pair and places each frame within ``1 / 2**(depth+1)`` of a frame interval
+of its true time.
+
+Results are either ``av.VideoFrame`` (a source frame, or a frame FFmpeg made) or an
+``H x W x 3`` uint8 RGB array; the engine converts both for the encoder the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import av
+import numpy as np
+
+from .timing import dyadic
+from .video import ColorConverter, SourceFrame
+
+Result = Any  # av.VideoFrame | np.ndarray
+
+
+class Method:
+    name = "method"
+    takes_t = True
+    time_error = 0.0  # largest |t_used - t| so far, in source frame intervals
+
+    def setup(self, conv: ColorConverter) -> None:
+        self.conv = conv
+
+    def interpolate(self, a: SourceFrame, b: SourceFrame, ts: list[float]) -> list[Result]:
+        raise NotImplementedError
+
+
+class Duplicate(Method):
+    """Repeats the nearer source frame: no new pixels, judder instead of blur."""
+
+    name = "dup"
+
+    def interpolate(self, a, b, ts):
+        return [a.frame if t < 0.5 else b.frame for t in ts]
+
+
+class Blend(Method):
+    """Linear cross-fade (1-t)*A + t*B in RGB: ghosting wherever things move."""
+
+    name = "blend"
+
+    def interpolate(self, a, b, ts):
+        fa = a.rgb(self.conv).astype(np.float32)
+        fb = b.rgb(self.conv).astype(np.float32)
+        return [np.clip(np.rint((1 - t) * fa + t * fb), 0, 255).astype(np.uint8) for t in ts]
+
+
+class MidpointMethod(Method):
+    """Base for methods that only predict the middle frame. Subclasses define
+    ``load(SourceFrame)`` and ``midpoint(x0, x1)`` on their own representation."""
+
+    takes_t = False
+
+    def __init__(self, depth: int = 3):
+        if not 1 <= depth <= 8:
+            raise ValueError("bisection depth must be between 1 and 8")
+        self.depth = depth
+
+    def load(self, sf: SourceFrame):
+        raise NotImplementedError
+
+    def midpoint(self, x0, x1):
+        raise NotImplementedError
+
+    def interpolate(self, a, b, ts):
+        cache: dict[Fraction, Any] = {}
+
+        def at(p: Fraction):
+            if p == 0:
+                return a.frame
+            if p == 1:
+                return b.frame
+            if p not in cache:
+                step = Fraction(1, p.denominator)
+                left, right = at_repr(p - step), at_repr(p + step)
+                cache[p] = self.midpoint(left, right)
+            return cache[p]
+
+        loaded: dict[int, Any] = {}
+
+        def at_repr(p: Fraction):
+            if p in (0, 1):
+                key = int(p)
+                if key not in loaded:
+                    loaded[key] = self.load(a if key == 0 else b)
+                return loaded[key]
+            return at(p)
+
+        return [self.output(at(dyadic(t, self.depth))) for t in ts]
+
+    def output(self, x) -> Result:
+        return x
+
+
+class MotionCompensated(Method):
+    """FFmpeg's ``minterpolate`` (motion estimation + overlapped-block motion
+    compensation) run through PyAV's filter graph: no ffmpeg binary needed. Its own
+    scene detection is off; the engine's handles cuts for every method alike.
+
+    One graph per source pair estimates motion once and renders every wanted ``t``:
+    the pair is placed one second apart and the filter asked for ``D`` fps, ``D`` the
+    common denominator of the ``t`` values (exact for the usual rate ratios; above
+    ``MAX_DENOMINATOR`` the ``t`` are rounded to multiples of 1/2**depth)."""
+
+    name = "mci"
+    FORMATS = ("yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p", "gray", "yuv410p", "yuv411p", "yuv440p")
+    OPTIONS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
+    MAX_DENOMINATOR = 32
+
+    def __init__(self, depth: int = 3):
+        self.depth = depth
+
+    def setup(self, conv):
+        super().setup(conv)
+        self.fmt = conv.pix_fmt if conv.pix_fmt in self.FORMATS else "yuv444p"
+
+    def interpolate(self, a, b, ts):
+        den = self.common_denominator(ts)
+        if den is None:
+            wanted = [dyadic(t, self.depth) for t in ts]
+            den = 2**self.depth
+        else:
+            wanted = [Fraction(round(t * den), den) for t in ts]
+        self.time_error = max(self.time_error, max(abs(float(w) - t) for w, t in zip(wanted, ts)))
+        frames = self._render(self.conv.convert(a.frame, self.fmt), self.conv.convert(b.frame, self.fmt), den)
+        out = []
+        for w in wanted:
+            k = int(w * den)
+            out.append(a.frame if k == 0 else b.frame if k == den else frames[k])
+        return out
+
+    def common_denominator(self, ts, slack: float = 0.01) -> int | None:
+        """The smallest D <= MAX_DENOMINATOR with every t within ``slack`` (of a frame
+        interval; it absorbs container timestamp rounding) of a multiple of 1/D."""
+        for den in range(2, self.MAX_DENOMINATOR + 1):
+            if all(abs(round(t * den) / den - t) <= slack for t in ts):
+                return den
+        return None
+
+    def _render(self, x0: av.VideoFrame, x1: av.VideoFrame, fps: int) -> dict[int, av.VideoFrame]:
+        graph = av.filter.Graph()
+        src = graph.add_buffer(width=x0.width, height=x0.height, format=self.fmt, time_base=Fraction(1))
+        interp = graph.add("minterpolate", f"fps={fps}:{self.OPTIONS}")
+        sink = graph.add("buffersink")
+        src.link_to(interp)
+        interp.link_to(sink)
+        graph.configure()
+        # minterpolate emits a pair's in-between frames only once it has seen a frame
+        # after the pair: x1 is given twice.
+        for pts, x in enumerate((x0, x1, x1)):
+            f = x.reformat()  # a new frame object: its timestamps are ours to set
+            f.pts, f.time_base = pts, Fraction(1)
+            src.push(f)
+        src.push(None)
+        out = {}
+        while True:
+            try:
+                frame = sink.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+            if 0 < frame.pts < fps:
+                out[frame.pts] = frame
+        return out
+
+
+class LearnedMidpoint(MidpointMethod):
+    """A registered model (see :mod:`vfi.models`) used as a midpoint predictor on RGB."""
+
+    def __init__(self, interpolator, depth: int = 3):
+        super().__init__(depth)
+        self.model = interpolator
+        self.name = interpolator.name
+
+    def load(self, sf):
+        return sf.rgb(self.conv)
+
+    def midpoint(self, x0, x1):
+        if isinstance(x0, av.VideoFrame):
+            x0 = self.conv.to_rgb(x0)
+        if isinstance(x1, av.VideoFrame):
+            x1 = self.conv.to_rgb(x1)
+        return self.model.predict(x0, x1)
+
+
+CLASSICAL = {"dup": Duplicate, "blend": Blend, "mci": MotionCompensated}
+
+
+def make_method(name: str, depth: int = 3) -> Method:
+    if name in ("dup", "blend"):
+        return CLASSICAL[name]()
+    if name == "mci":
+        return MotionCompensated(depth)
+    raise ValueError(f"unknown method {name!r} (choose from {', '.join(CLASSICAL)})")

@@ -1,0 +1,73 @@
+"""Scene-cut detection between consecutive frames.
+
+A cut is a frame pair whose content does not continue.  Plain frame differences cannot
+tell a cut from a fast camera pan (both change most pixels), so the score is the
+smallest mean absolute difference over a range of global shifts: a pan is explained by
+a shift and scores low, a cut is not and scores high.  Frames are compared as small
+greyscale thumbnails, which is cheap and ignores noise and compression artefacts.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+
+THUMB_WIDTH = 64
+MAX_SHIFT = 8  # thumbnail pixels, i.e. 1/8 of the width per source frame
+DEFAULT_THRESHOLD = 0.10  # corpus: cuts score >= 0.12, fast pans <= 0.08
+
+
+def thumbnail(frame: av.VideoFrame) -> np.ndarray:
+    w = min(THUMB_WIDTH, frame.width)
+    h = max(1, round(frame.height * w / frame.width))
+    small = frame.reformat(width=w, height=h, format="gray")
+    return small.to_ndarray().astype(np.float32) / 255.0
+
+
+def cut_score(a: np.ndarray, b: np.ndarray, max_shift: int = MAX_SHIFT) -> float:
+    """Min over shifts (dy, dx) of the mean |a - shifted b| in the overlap, in [0, 1].
+    Each frame is brightness-normalised first so a fade or exposure change is not a cut."""
+    a = a - a.mean()
+    b = b - b.mean()
+    h, w = a.shape
+    sy = min(max_shift, max(0, h // 4))
+    sx = min(max_shift, max(0, w // 4))
+    best = np.inf
+    for dy in range(-sy, sy + 1):
+        for dx in range(-sx, sx + 1):
+            a_part = a[max(0, dy): h + min(0, dy), max(0, dx): w + min(0, dx)]
+            b_part = b[max(0, -dy): h + min(0, -dy), max(0, -dx): w + min(0, -dx)]
+            d = float(np.abs(a_part - b_part).mean())
+            if d < best:
+                best = d
+    return best
+
+
+class CutDetector:
+    """``is_cut(a, b)`` for consecutive frames; threshold 0 turns detection off."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD):
+        if threshold < 0:
+            raise ValueError("scene threshold must be >= 0")
+        self.threshold = threshold
+        self._cache: tuple[int, np.ndarray] | None = None
+        self.cuts: list[int] = []  # index of the first frame after each cut
+
+    def _thumb(self, key: int, frame: av.VideoFrame) -> np.ndarray:
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        th = thumbnail(frame)
+        self._cache = (key, th)
+        return th
+
+    def is_cut(self, a, b) -> bool:
+        """``a`` and ``b`` are SourceFrames (anything with ``.index`` and ``.frame``)."""
+        if self.threshold <= 0:
+            return False
+        ta = self._thumb(a.index, a.frame)
+        tb = thumbnail(b.frame)
+        self._cache = (b.index, tb)
+        cut = cut_score(ta, tb) > self.threshold
+        if cut:
+            self.cuts.append(b.index)
+        return cut

@@ -1,0 +1,118 @@
+"""Where each output frame sits in time, and which source frames it comes from.
+
+All times are exact fractions of a second.  Output frame ``k`` shows the source at
+``start + k * source_step`` and is stamped ``start + k * output_step``:
+
+* upsample: ``source_step == output_step == 1 / fps``;
+* slow motion by N: ``source_step = 1 / (N * fps)``, ``output_step = 1 / fps``.
+
+An output time that falls on a source frame (within ``tolerance``, which absorbs the
+rounding of container timestamps) *is* that source frame; any other time lies strictly
+between two source frames at a fractional position ``t`` in (0, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_TIME_BASE_DEN = 2**31 - 1
+
+
+def parse_rate(text: str | float | int | Fraction) -> Fraction:
+    """'48', '59.94', '30000/1001', '23.976' -> exact fractions.  The decimal forms of
+    the NTSC rates (23.976, 29.97, 59.94, 119.88) mean N*1000/1001, as in every tool."""
+    if isinstance(text, Fraction):
+        rate = text
+    else:
+        s = str(text).strip()
+        try:
+            rate = Fraction(s)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"not a frame rate: {text!r} (use e.g. 60, 59.94 or 60000/1001)") from None
+        if "/" not in s and "." in s:
+            for base in (24, 30, 48, 60, 120, 240):
+                ntsc = Fraction(base * 1000, 1001)
+                if abs(float(rate) - float(ntsc)) < 0.0015:
+                    rate = ntsc
+                    break
+    if rate <= 0:
+        raise ValueError(f"frame rate must be positive, got {text!r}")
+    return rate
+
+
+def output_time_base(start: Fraction, output_step: Fraction) -> Fraction:
+    """The coarsest time base in which every output time ``start + k*step`` is an
+    integer, so timestamps are exact; falls back to ``output_step`` when that would
+    overflow FFmpeg's 32-bit rationals."""
+    num = math.gcd(output_step.numerator, start.numerator) if start else output_step.numerator
+    den = math.lcm(output_step.denominator, start.denominator)
+    tb = Fraction(num, den)
+    if tb.denominator > MAX_TIME_BASE_DEN:
+        return output_step
+    return tb
+
+
+@dataclass
+class Slot:
+    """One output frame: where it shows the source, and where to interpolate."""
+
+    index: int
+    source_time: Fraction
+    t: float  # position between the pair's two frames; 0.0 means 'is the first frame'
+
+
+class Timeline:
+    def __init__(self, start: Fraction, source_step: Fraction, output_step: Fraction, tolerance: Fraction):
+        self.start = start
+        self.source_step = source_step
+        self.output_step = output_step
+        self.tolerance = tolerance
+        self.time_base = output_time_base(start, output_step)
+        self.next_index = 0
+
+    def source_time(self, k: int) -> Fraction:
+        return self.start + k * self.source_step
+
+    def pts(self, k: int) -> int:
+        return round((self.start + k * self.output_step) / self.time_base)
+
+    def frame_count(self, end: Fraction) -> int:
+        """How many output frames cover the source from ``start`` to ``end`` (the end
+        of the last source frame): the output lasts as long as the input."""
+        span = (end - self.start) / self.source_step
+        return max(1, math.ceil(span - Fraction(1, 1000)))
+
+    def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
+        """The not-yet-emitted slots that fall in [t0, t1) of source time; ``t`` is their
+        fractional position between the frames at t0 and t1."""
+        out = []
+        while True:
+            st = self.source_time(self.next_index)
+            if st >= t1 - self.tolerance:
+                break
+            if abs(st - t0) <= self.tolerance or st < t0:
+                t = 0.0
+            else:
+                t = float((st - t0) / (t1 - t0))
+            out.append(Slot(self.next_index, st, t))
+            self.next_index += 1
+        return out
+
+    def slots_until(self, count: int) -> list[Slot]:
+        """The remaining slots up to ``count`` (after the last source frame: holds)."""
+        out = [Slot(k, self.source_time(k), 0.0) for k in range(self.next_index, count)]
+        self.next_index = max(self.next_index, count)
+        return out
+
+
+def dyadic(t: float, depth: int) -> Fraction:
+    """The nearest m / 2**depth to t: what recursive bisection to ``depth`` can reach."""
+    scale = 2**depth
+    return Fraction(round(t * scale), scale)
+
+
+def bisection_error(ts: list[float], depth: int) -> float:
+    """Largest |t - dyadic(t)| over ts, as a fraction of the source frame interval."""
+    return max((abs(t - float(dyadic(t, depth))) for t in ts), default=0.0)

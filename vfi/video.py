@@ -1,0 +1,588 @@
+"""Video I/O with PyAV: streaming decode with real timestamps, and an encoder that
+writes to a temporary file and renames it only when the whole video is written.
+
+Frames stay ``av.VideoFrame`` objects in the source's own pixel format for as long as
+possible, so that a source frame can be passed to the encoder bit for bit.  When a
+method needs pixels, :class:`ColorConverter` turns frames into RGB and back with the
+source's colour matrix and range, the same way for every frame, so synthesised frames
+do not flicker against source frames.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import tempfile
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import av.error
+import numpy as np
+from av.video.reformatter import Interpolation
+
+from .errors import CorruptInputError, InputError, OutputError, UsageError
+
+# FFmpeg's enum values (AVColorSpace, AVColorRange, ...); PyAV passes them through as ints.
+SPC_RGB, SPC_BT709, SPC_UNSPECIFIED, SPC_BT470BG, SPC_SMPTE170M = 0, 1, 2, 5, 6
+RANGE_UNSPECIFIED, RANGE_MPEG, RANGE_JPEG = 0, 1, 2
+REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
+PRI_UNSPECIFIED, TRC_UNSPECIFIED = 2, 2
+
+
+@dataclass(frozen=True)
+class ColorSpec:
+    """How the source's YUV samples map to colours; carried unchanged to the output."""
+
+    colorspace: int = SPC_UNSPECIFIED
+    color_range: int = RANGE_UNSPECIFIED
+    primaries: int = PRI_UNSPECIFIED
+    trc: int = TRC_UNSPECIFIED
+
+    def matrix_for(self, height: int) -> int:
+        """The YUV<->RGB matrix to use. Unspecified means what players assume:
+        BT.709 for HD (720 lines and up), BT.601 below."""
+        if self.colorspace in (SPC_UNSPECIFIED, SPC_RGB, 3) or self.colorspace > 9:
+            return SPC_BT709 if height >= 720 else SPC_BT470BG
+        return self.colorspace
+
+    def range_for(self, pix_fmt: str) -> int:
+        """Unspecified range means limited (MPEG) for YUV, full for the yuvj formats."""
+        if self.color_range in (RANGE_MPEG, RANGE_JPEG):
+            return self.color_range
+        return RANGE_JPEG if pix_fmt.startswith("yuvj") else RANGE_MPEG
+
+
+# Chroma is replicated going to RGB and box-averaged coming back, with exact rounding:
+# then YUV -> RGB -> YUV returns the source samples to within 1 level (bilinear
+# resampling both ways blurs chroma edges by up to 8 levels: synthesised frames would
+# visibly differ in colour from the source frames around them).
+TO_RGB = Interpolation.POINT | Interpolation.ACCURATE_RND
+FROM_RGB = Interpolation.AREA | Interpolation.ACCURATE_RND
+
+
+class ColorConverter:
+    """Converts frames of one video between its pixel format and RGB24, always with the
+    same matrix, range and chroma filters, in both directions."""
+
+    def __init__(self, pix_fmt: str, color: ColorSpec, height: int):
+        self.pix_fmt = pix_fmt
+        self.color = color
+        self.is_rgb = pix_fmt in ("rgb24", "bgr24", "gbrp", "rgba", "bgra", "argb", "abgr", "gbrap", "bgr0", "rgb0")
+        self.matrix = color.matrix_for(height)
+        self.range = color.range_for(pix_fmt)
+
+    def to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """H x W x 3 uint8 RGB."""
+        if self.is_rgb or frame.format.name == "rgb24":
+            return frame.to_ndarray(format="rgb24")
+        return frame.to_ndarray(
+            format="rgb24",
+            src_colorspace=self.matrix,
+            src_color_range=self.range,
+            dst_color_range=RANGE_JPEG,
+            interpolation=TO_RGB,
+        )
+
+    def from_rgb(self, rgb: np.ndarray, pix_fmt: str | None = None) -> av.VideoFrame:
+        """An RGB array back to a frame in ``pix_fmt`` (default: the source's), tagged
+        with the source's colour description."""
+        pix_fmt = pix_fmt or self.pix_fmt
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if pix_fmt != "rgb24":
+            rgb_target = pix_fmt in ("gbrp", "rgba", "bgra", "bgr24", "gbrap", "bgr0", "rgb0")
+            frame = frame.reformat(
+                format=pix_fmt,
+                dst_colorspace=None if rgb_target else self.matrix,
+                src_color_range=RANGE_JPEG,
+                dst_color_range=RANGE_JPEG if rgb_target else self.range,
+                interpolation=FROM_RGB,
+            )
+        return self.tag(frame)
+
+    def convert(self, frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
+        """A source frame in another pixel format, same matrix and range."""
+        if frame.format.name == pix_fmt:
+            return frame
+        return self.from_rgb(self.to_rgb(frame), pix_fmt)
+
+    def tag(self, frame: av.VideoFrame) -> av.VideoFrame:
+        c = self.color
+        if not self.is_rgb:
+            frame.colorspace = self.matrix if c.colorspace == SPC_UNSPECIFIED else c.colorspace
+            frame.color_range = self.range
+        frame.color_primaries = c.primaries
+        frame.color_trc = c.trc
+        return frame
+
+
+@dataclass
+class VideoInfo:
+    """What we know about the input before decoding it."""
+
+    path: str
+    width: int
+    height: int
+    pix_fmt: str
+    codec: str
+    time_base: Fraction
+    rate: Fraction | None
+    start: Fraction
+    duration: Fraction | None
+    frame_count: int | None
+    color: ColorSpec
+    rotation: int = 0
+    sample_aspect_ratio: Fraction | None = None
+    audio_streams: int = 0
+
+    @property
+    def nominal_rate(self) -> Fraction:
+        """The average frame rate, or 25 fps when the container says nothing."""
+        return self.rate if self.rate else Fraction(25)
+
+    def estimated_frames(self) -> int | None:
+        if self.frame_count:
+            return self.frame_count
+        if self.duration and self.rate:
+            return max(1, round(self.duration * self.rate))
+        return None
+
+
+@dataclass
+class SourceFrame:
+    """One decoded input frame with its presentation time in seconds (exact)."""
+
+    index: int
+    time: Fraction
+    frame: av.VideoFrame
+    duration: Fraction | None = None
+    _rgb: np.ndarray | None = field(default=None, repr=False)
+
+    def rgb(self, conv: ColorConverter) -> np.ndarray:
+        if self._rgb is None:
+            self._rgb = conv.to_rgb(self.frame)
+        return self._rgb
+
+
+def _fraction(x) -> Fraction | None:
+    if x is None:
+        return None
+    try:
+        f = Fraction(x)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return f if f > 0 else None
+
+
+class VideoReader:
+    """Opens a video and decodes its first video stream as a stream of frames.
+
+    Audio packets can be read in the same pass (``read(copy_streams=...)``) so that they
+    are remuxed without a second demux.  Decode errors do not stop the read: the frames
+    that can be decoded are, and :meth:`check_complete` says afterwards whether
+    anything was lost.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: bool = True):
+        self.path = str(path)
+        p = Path(self.path)
+        if not p.exists():
+            raise InputError(f"{self.path}: no such file")
+        if p.is_dir():
+            raise InputError(f"{self.path}: is a folder, not a video file")
+        if not os.access(p, os.R_OK):
+            raise InputError(f"{self.path}: permission denied")
+        try:
+            self.container = av.open(self.path, mode="r")
+        except av.error.FFmpegError as e:
+            raise InputError(f"{self.path}: not a readable video ({_ffmpeg_reason(e)})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"{self.path}: contains no video stream")
+        self.stream = self.container.streams.video[0]
+        if threads:
+            self.stream.thread_type = "AUTO"
+        self.info = self._probe()
+        self.decode_errors = 0
+        self.frames_decoded = 0
+        self.last_time: Fraction | None = None
+
+    def _probe(self) -> VideoInfo:
+        s = self.stream
+        cc = s.codec_context
+        if not cc.width or not cc.height:
+            raise InputError(f"{self.path}: video stream has no frame size (not a decodable video)")
+        tb = s.time_base or Fraction(1, 90000)
+        rate = _fraction(s.average_rate) or _fraction(s.guessed_rate) or _fraction(s.base_rate)
+        start = Fraction(s.start_time) * tb if s.start_time is not None else Fraction(0)
+        if s.duration:
+            duration = Fraction(s.duration) * tb
+        elif self.container.duration:
+            duration = Fraction(self.container.duration, av.time_base)
+        else:
+            duration = None
+        color = ColorSpec(
+            colorspace=int(cc.colorspace or SPC_UNSPECIFIED),
+            color_range=int(cc.color_range or RANGE_UNSPECIFIED),
+            primaries=int(cc.color_primaries or PRI_UNSPECIFIED),
+            trc=int(cc.color_trc or TRC_UNSPECIFIED),
+        )
+        return VideoInfo(
+            path=self.path,
+            width=cc.width,
+            height=cc.height,
+            pix_fmt=cc.format.name if cc.format else "yuv420p",
+            codec=cc.name,
+            time_base=Fraction(tb),
+            rate=rate,
+            start=start,
+            duration=duration,
+            frame_count=s.frames or None,
+            color=color,
+            sample_aspect_ratio=_fraction(cc.sample_aspect_ratio),
+            audio_streams=len(self.container.streams.audio),
+        )
+
+    @property
+    def audio_streams(self):
+        return list(self.container.streams.audio)
+
+    def read(self, copy_streams=()) -> Iterator[SourceFrame | av.Packet]:
+        """Yields decoded video frames (:class:`SourceFrame`, in presentation order, with
+        strictly increasing times) and, interleaved, the packets of ``copy_streams``."""
+        streams = [self.stream, *copy_streams]
+        copy_ids = {s.index for s in copy_streams}
+        tb = self.info.time_base
+        fallback_step = 1 / self.info.nominal_rate
+        first_rotation_seen = False
+        demux = self.container.demux(streams)
+        # Decoders return frames in display order, but some files (AVI, badly muxed MP4
+        # with B-frames) attach the timestamps in decode order.  The set of timestamps is
+        # right, only their order is not, so a short window hands them out sorted.
+        window: list[tuple[av.VideoFrame, Fraction | None]] = []
+        stamps: list[Fraction] = []
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.error.FFmpegError:
+                # A broken container: count it and stop reading; what was decoded stays.
+                self.decode_errors += 1
+                break
+            if packet.stream.index in copy_ids:
+                if packet.dts is not None:
+                    yield packet
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                self.decode_errors += 1
+                continue
+            for frame in frames:
+                if not first_rotation_seen:
+                    first_rotation_seen = True
+                    self.info.rotation = _rotation(frame)
+                if frame.pts is not None:
+                    heapq.heappush(stamps, Fraction(frame.pts) * tb)
+                window.append(frame)
+                if len(window) > REORDER_WINDOW:
+                    sf = self._stamp(window.pop(0), stamps, fallback_step)
+                    if sf is not None:
+                        yield sf
+        while window:
+            sf = self._stamp(window.pop(0), stamps, fallback_step)
+            if sf is not None:
+                yield sf
+
+    def _stamp(self, frame, stamps, fallback_step) -> SourceFrame | None:
+        if stamps:
+            t = heapq.heappop(stamps)
+        elif self.last_time is not None:
+            t = self.last_time + fallback_step
+        else:
+            t = self.info.start
+        if self.last_time is not None and t <= self.last_time:
+            return None  # a repeated timestamp: keep the first frame that had it
+        duration = Fraction(frame.duration) * self.info.time_base if frame.duration else None
+        self.last_time = t
+        sf = SourceFrame(self.frames_decoded, t, frame, duration)
+        self.frames_decoded += 1
+        return sf
+
+    def frames(self) -> Iterator[SourceFrame]:
+        for item in self.read():
+            yield item  # type: ignore[misc]
+
+    def check_complete(self) -> None:
+        """Raises if nothing could be decoded, or if part of the input was lost."""
+        if self.frames_decoded == 0:
+            raise InputError(f"{self.path}: no decodable video frames")
+        # Truncation: decoding stopped well before the duration the container declares
+        # (stream duration, or the file's when there is no audio to make it longer).
+        declared = self.info.duration if (self.stream.duration or not self.info.audio_streams) else None
+        step = 1 / self.info.nominal_rate
+        short = (
+            declared is not None
+            and self.last_time is not None
+            and self.last_time + step < self.info.start + declared - max(3 * step, declared / 20)
+        )
+        if self.decode_errors or short:
+            got = float(self.last_time - self.info.start + step) if self.last_time is not None else 0.0
+            of = f" of {float(declared):.2f} s" if declared else ""
+            raise CorruptInputError(
+                f"{self.path}: truncated or corrupt: decoded {self.frames_decoded} frames "
+                f"({got:.2f} s{of}), {self.decode_errors} unreadable packet(s)",
+                self.frames_decoded,
+            )
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    try:
+        return int(round(frame.rotation or 0))
+    except (AttributeError, ValueError, TypeError):
+        return 0
+
+
+def _ffmpeg_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return msg.split(":")[-1].strip() if ":" in msg and len(msg) > 80 else msg
+
+
+# --------------------------------------------------------------------------- output
+
+CONTAINER_CODECS = {
+    # codecs a container cannot hold: an early, clear error instead of a muxer failure
+    ".mp4": {"ffv1"},
+    ".mov": {"libsvtav1"},
+    ".webm": {"libx264", "libx265", "ffv1"},
+}
+DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 30}
+
+
+@dataclass
+class EncodeOptions:
+    codec: str | None = None  # None: chosen from the file extension
+    crf: int | None = None
+    pix_fmt: str | None = None  # None: the source's, if the codec takes it
+    preset: str | None = None
+
+    def resolved_codec(self, path: str) -> str:
+        if self.codec:
+            return self.codec
+        return "libsvtav1" if Path(path).suffix.lower() == ".webm" else "libx264"
+
+    def validate(self, path: str | os.PathLike) -> None:
+        """Codec/container mismatches, before any work is done."""
+        p = Path(path)
+        codec = self.resolved_codec(str(p))
+        if codec not in av.codecs_available:
+            raise UsageError(f"codec {codec} is not available in this PyAV build")
+        if codec in CONTAINER_CODECS.get(p.suffix.lower(), set()):
+            raise UsageError(f"{p}: {codec} cannot be stored in {p.suffix}; use .mkv")
+        try:
+            av.format.ContainerFormat(_muxer_for(p), "w")
+        except (ValueError, av.error.FFmpegError):
+            raise UsageError(f"{p}: unknown output container {p.suffix!r}") from None
+
+
+def check_output_path(out: str | os.PathLike, inp: str | os.PathLike | None, overwrite: bool) -> Path:
+    """Validates the output path before any work is done."""
+    out_p = Path(out)
+    if inp is not None and Path(inp).exists() and out_p.exists() and os.path.samefile(inp, out_p):
+        raise UsageError(f"{out}: output is the input file; choose another name")
+    if inp is not None and out_p.resolve() == Path(inp).resolve():
+        raise UsageError(f"{out}: output is the input file; choose another name")
+    if out_p.is_dir():
+        raise UsageError(f"{out}: is a folder; give a file name such as {Path(out) / 'out.mp4'}")
+    if out_p.exists() and not overwrite:
+        raise UsageError(f"{out}: already exists (use --overwrite to replace it)")
+    parent = out_p.parent if str(out_p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{out}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{out}: folder {parent} is not writable")
+    if not out_p.suffix:
+        raise UsageError(f"{out}: give the output a file extension (.mp4, .mkv, ...) so the container is known")
+    return out_p
+
+
+class VideoWriter:
+    """Encodes frames to ``path`` through a temporary file in the same folder; the file
+    appears under its final name only after :meth:`close` succeeds."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        width: int,
+        height: int,
+        rate: Fraction,
+        time_base: Fraction,
+        source: VideoInfo,
+        options: EncodeOptions,
+        copy_audio_from=(),
+        audio_encode=None,
+        metadata: dict[str, str] | None = None,
+    ):
+        self.path = Path(path)
+        suffix = self.path.suffix
+        options.validate(self.path)
+        codec = options.resolved_codec(str(self.path))
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=f".part{suffix}")
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a video is an ordinary file
+        self.tmp = Path(tmp)
+        self.closed = False
+        try:
+            fmt = av.format.ContainerFormat(_muxer_for(self.path), "w").name
+            self.container = av.open(str(self.tmp), mode="w", format=fmt)
+        except (av.error.FFmpegError, ValueError) as e:
+            self.tmp.unlink(missing_ok=True)
+            raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
+        try:
+            self._setup(codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata)
+        except Exception:
+            self.abort()
+            raise
+
+    def _setup(self, codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata):
+        if metadata:
+            self.container.metadata.update(metadata)
+        stream = self.container.add_stream(codec, rate=rate)
+        cc = stream.codec_context
+        cc.width, cc.height = width, height
+        self.pix_fmt = _choose_pix_fmt(codec, options.pix_fmt, source.pix_fmt, width, height)
+        cc.pix_fmt = self.pix_fmt
+        cc.time_base = time_base
+        stream.time_base = time_base
+        cc.framerate = rate
+        cc.thread_type = "AUTO"
+        opts: dict[str, str] = {}
+        if codec in DEFAULT_CRF:
+            opts["crf"] = str(options.crf if options.crf is not None else DEFAULT_CRF[codec])
+        elif options.crf is not None and codec != "ffv1":
+            opts["crf"] = str(options.crf)
+        if options.preset:
+            opts["preset"] = options.preset
+        if codec == "libx265":
+            opts["x265-params"] = "log-level=error"
+        if codec == "ffv1":
+            opts.update({"level": "3", "slicecrc": "1"})
+        cc.options = opts
+        c = source.color
+        if c.colorspace != SPC_UNSPECIFIED or not self.pix_fmt.startswith(("gbr", "rgb", "bgr")):
+            cc.colorspace = ColorConverter(self.pix_fmt, c, height).matrix if c.colorspace == SPC_UNSPECIFIED else c.colorspace
+            cc.color_range = c.range_for(self.pix_fmt)
+        cc.color_primaries = c.primaries
+        cc.color_trc = c.trc
+        if source.sample_aspect_ratio:
+            cc.sample_aspect_ratio = source.sample_aspect_ratio
+        if source.rotation:
+            stream.set_display_rotation(source.rotation)
+        self.stream = stream
+        self.audio_map = {}
+        for a in copy_audio_from:
+            try:
+                self.audio_map[a.index] = self.container.add_stream_from_template(a)
+            except (av.error.FFmpegError, ValueError) as e:
+                raise UsageError(
+                    f"{self.path}: cannot copy audio ({a.codec_context.name}) into {self.path.suffix}: {e}; "
+                    "use .mkv or --audio none"
+                ) from None
+        self.audio_out = None
+        if audio_encode is not None:
+            self.audio_out = audio_encode(self.container)
+        try:
+            self.container.start_encoding()
+        except av.error.FFmpegError as e:
+            raise OutputError(f"{self.path}: cannot start writing: {_ffmpeg_reason(e)}") from None
+
+    def write(self, frame: av.VideoFrame, pts: int) -> None:
+        frame.pts = pts
+        frame.time_base = self.stream.codec_context.time_base
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+        except av.error.FFmpegError as e:
+            raise OutputError(f"{self.path}: encoding failed: {_ffmpeg_reason(e)}") from None
+        except OSError as e:
+            raise OutputError(f"{self.path}: write failed: {e.strerror or e}") from None
+
+    def mux_copied(self, packet: av.Packet) -> None:
+        out = self.audio_map.get(packet.stream.index)
+        if out is None:
+            return
+        packet.stream = out
+        self.container.mux(packet)
+
+    def mux(self, packets) -> None:
+        self.container.mux(packets)
+
+    def close(self) -> Path:
+        """Flushes the encoder, finishes the file and moves it to its final name."""
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self.container.close()
+        except (av.error.FFmpegError, OSError) as e:
+            self.abort()
+            raise OutputError(f"{self.path}: could not finish the file: {e}") from None
+        self.closed = True
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stops writing and removes the partial file."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self.container.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away anyway
+                pass
+        self.tmp.unlink(missing_ok=True)
+
+
+def _muxer_for(path: Path) -> str:
+    ext = path.suffix.lower()
+    return {
+        ".mp4": "mp4",
+        ".m4v": "mp4",
+        ".mov": "mov",
+        ".mkv": "matroska",
+        ".webm": "webm",
+        ".avi": "avi",
+        ".nut": "nut",
+        ".ts": "mpegts",
+    }.get(ext, ext.lstrip(".") or "mp4")
+
+
+def _choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int, height: int) -> str:
+    supported = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
+    if wanted:
+        if supported and wanted not in supported:
+            raise UsageError(f"--pix-fmt {wanted} is not supported by {codec} (try one of: {', '.join(supported[:8])})")
+        return wanted
+    # Keep the source's format when the encoder takes it: source frames then pass bit for bit.
+    candidate = source_fmt.replace("yuvj", "yuv")
+    if source_fmt in supported:
+        candidate = source_fmt
+    if supported and candidate not in supported:
+        candidate = "yuv420p" if "yuv420p" in supported else supported[0]
+    if (width % 2 or height % 2) and codec in ("libx264", "libx265", "libsvtav1") and candidate in ("yuv420p", "yuv422p"):
+        # 4:2:0 needs even sizes in these encoders; 4:4:4 keeps every pixel of an odd size.
+        candidate = "yuv444p" if "yuv444p" in supported else candidate
+    return candidate

@@ -1,0 +1,1 @@
+"""Trained weights shipped with vfi (installed as the ``vfi.weights`` package)."""
