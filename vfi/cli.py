@@ -189,5 +189,39 @@ def slowmo(input, factor, fps, audio, output, method, model, weights, depth, sce
     _run_job(job, quiet, "slowmo")
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@handle_errors
+def models(as_json):
+    """List the learned models, their inputs and shipped weights."""
+    import json
+
+    from rich.table import Table
+
+    from .models import MODELS, count_parameters, read_weights, shipped_weights
+
+    rows = []
+    for name, spec in MODELS.items():
+        path = shipped_weights(name)
+        quality = ""
+        if path is not None:
+            meta = json.loads(read_weights(path)[1].get("meta") or "{}")
+            v = meta.get("validation", {})
+            if v:
+                quality = ", ".join(f"{k} {v[k]:.3g}" for k in ("psnr", "psnr_blend", "abs_rbf") if k in v)
+        rows.append({"name": name, "paper": spec.paper, "parameters": count_parameters(spec.create()),
+                     "input": spec.input_description, "weights": str(path) if path else None, "quality": quality,
+                     "summary": spec.summary})
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    table = Table(title="vfi models")
+    for col in ("name", "paper", "parameters", "input", "trained weights", "validation"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["paper"], f"{r['parameters']:,}", r["input"], "shipped" if r["weights"] else "-", r["quality"] or "-")
+    Console(width=160).print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

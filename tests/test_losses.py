@@ -1,0 +1,48 @@
+import math
+
+import pytest
+import torch
+
+from vfi.losses import BlurAwareLoss, blur_gap, cosine_proximity, get_loss, laplacian_variance, mse, msle
+
+
+def t(values):
+    return torch.tensor(values, dtype=torch.float64).view(1, 1, 1, -1)
+
+
+def test_mse_hand_computed():
+    assert mse(t([1.0, 2.0, 3.0]), t([1.0, 0.0, 6.0])).item() == pytest.approx((0 + 4 + 9) / 3)
+
+
+def test_msle_hand_computed():
+    expected = ((math.log(2) - math.log(1)) ** 2 + (math.log(4) - math.log(8)) ** 2) / 2
+    assert msle(t([1.0, 3.0]), t([0.0, 7.0])).item() == pytest.approx(expected)
+
+
+def test_cosine_proximity_hand_computed():
+    # (1,0) vs (1,1): cos = 1/sqrt(2); second sample identical: cos = 1
+    pred = torch.tensor([[1.0, 0.0], [2.0, 3.0]]).view(2, 1, 1, 2)
+    target = torch.tensor([[1.0, 1.0], [4.0, 6.0]]).view(2, 1, 1, 2)
+    assert cosine_proximity(pred, target).item() == pytest.approx(-(1 / math.sqrt(2) + 1) / 2)
+
+
+def test_laplacian_variance_and_blur_gap():
+    img = torch.zeros(1, 1, 3, 3, dtype=torch.float64)
+    img[0, 0, 1, 1] = 1.0  # Laplacian at the centre: -4 (one valid pixel)
+    assert laplacian_variance(img).item() == 0.0  # a single value has no variance
+    x = torch.zeros(1, 1, 3, 4, dtype=torch.float64)
+    x[0, 0, 1, 1] = 1.0  # valid Laplacians at (1,1) and (1,2): -4 and 1 -> variance 6.25
+    assert laplacian_variance(x).item() == pytest.approx(6.25)
+    assert blur_gap(x, x).item() == pytest.approx(0.0, abs=1e-12)
+    half = x * 0.5  # variance / 4: log-ratio ln 4
+    assert blur_gap(half, x).item() == pytest.approx(math.log(4) ** 2, rel=1e-6)
+
+
+def test_blur_aware_loss_adds_weighted_gap():
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    y = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    loss = BlurAwareLoss(mse, 0.5)
+    assert loss(x, y).item() == pytest.approx(mse(x, y).item() + 0.5 * blur_gap(x, y).item())
+    assert isinstance(get_loss("blur", 0.5), BlurAwareLoss)
+    with pytest.raises(ValueError):
+        get_loss("l7")

@@ -1,0 +1,179 @@
+"""The registry and every registered model; the sparse CNN against the Keras model."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import make_video, moving_frames, read_frames
+from vfi.cli import main
+from vfi.errors import InputError
+from vfi.models import MODELS, Interpolator, count_parameters, load_model, model_inputs, save_weights
+from vfi.models.autoencoders import HEIGHT, WIDTH
+from vfi.models.sparse_cnn import SameConv2d, SparseCNN, tf_same_padding
+
+ALL = sorted(MODELS)
+
+
+def sample_input(spec, n=2, h=20, w=28):
+    torch.manual_seed(0)
+    if spec.domain == "rgb255":
+        a, b = torch.rand(n, 3, h, w) * 255, torch.rand(n, 3, h, w) * 255
+    else:
+        a, b = torch.rand(n, 1, HEIGHT, WIDTH), torch.rand(n, 1, HEIGHT, WIDTH)
+    return model_inputs(spec, a, b), (a + b) / 2
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_forward_backward_shape_range(name):
+    spec = MODELS[name]
+    model = spec.create()
+    x, target = sample_input(spec)
+    y = model(x)
+    assert y.shape == target.shape
+    assert torch.isfinite(y).all()
+    assert (y >= 0).all()
+    if spec.domain == "grey":
+        assert (y <= 1).all()
+    loss = torch.mean((y - target) ** 2)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cpu_and_cuda_agree(name):
+    spec = MODELS[name]
+    model = spec.create().eval()
+    x, _ = sample_input(spec)
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = model.cuda()(x.cuda()).cpu()
+    scale = 255 if spec.domain == "rgb255" else 1
+    assert torch.allclose(cpu, gpu, atol=1e-3 * scale, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_interpolator_any_frame_size(name):
+    spec = MODELS[name]
+    interp = Interpolator(spec, spec.create(), torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    out = interp.predict(a, a)
+    assert out.shape == a.shape and out.dtype == np.uint8
+
+
+def test_sparse_cnn_parameter_count_matches_keras():
+    # Keras Conv2D params: k*k*cin*cout + cout, summed over the eight layers of Section 7
+    layers = [(6, 40, 1), (40, 40, 7), (40, 64, 4), (64, 70, 3), (70, 70, 2), (70, 80, 1), (80, 28, 1), (28, 3, 1)]
+    expected = sum(k * k * cin * cout + cout for cin, cout, k in layers)
+    assert expected == 187839
+    assert count_parameters(SparseCNN()) == expected
+    assert SparseCNN.flops_per_pixel() == 374888
+
+
+def test_tensorflow_same_padding_of_even_kernels():
+    assert tf_same_padding(4) == (1, 2, 1, 2)  # extra row/column after, as TensorFlow
+    assert tf_same_padding(2) == (0, 1, 0, 1)
+    assert tf_same_padding(7) == (3, 3, 3, 3)
+    x = torch.arange(1.0, 10.0).view(1, 1, 3, 3)  # [[1,2,3],[4,5,6],[7,8,9]]
+    conv = SameConv2d(1, 1, 2)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        conv.weight[0, 0, 1, 1] = 1.0  # bottom-right tap: out[y, x] = in[y+1, x+1]
+    # TensorFlow: pad 0 before, 1 after -> shift up-left, zeros enter at bottom/right
+    expected = torch.tensor([[5.0, 6.0, 0.0], [8.0, 9.0, 0.0], [0.0, 0.0, 0.0]])
+    assert torch.equal(conv(x)[0, 0], expected)
+    conv4 = SameConv2d(1, 1, 4)
+    with torch.no_grad():
+        conv4.weight.zero_()
+        conv4.bias.zero_()
+        conv4.weight[0, 0, 0, 0] = 1.0  # top-left tap of a 4x4 kernel with 1 pad before
+    expected4 = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 2.0], [0.0, 4.0, 5.0]])
+    assert torch.equal(conv4(x)[0, 0], expected4)
+
+
+def test_sparse_cnn_keras_details():
+    m = SparseCNN()
+    slopes = {mod.negative_slope for mod in m.modules() if isinstance(mod, torch.nn.LeakyReLU)}
+    assert slopes == {0.3}
+    assert isinstance(m.net[-1], torch.nn.ReLU)
+    assert not any(isinstance(mod, torch.nn.Dropout) for mod in m.modules())
+    assert sum(isinstance(mod, torch.nn.Dropout) for mod in SparseCNN(dropout=0.2).modules()) == 7
+    # input on the 0..255 scale: a zero-bias, identity-ish check of scale is the output range
+    y = m(torch.full((1, 6, 8, 8), 255.0))
+    assert y.shape == (1, 3, 8, 8)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_save_load_round_trip_is_bit_exact(name, tmp_path):
+    spec = MODELS[name]
+    model = spec.create()
+    path = save_weights(tmp_path / "w.safetensors", spec, model, {"epochs": 1})
+    spec2, model2, meta = load_model(path)
+    assert spec2.name == name and meta == {"epochs": 1}
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), model2.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+
+
+def test_wrong_and_corrupt_weights_are_refused(tmp_path):
+    good = save_weights(tmp_path / "ae.safetensors", MODELS["conv-ae"], MODELS["conv-ae"].create())
+    with pytest.raises(InputError, match="weights are for model 'conv-ae', not 'sparse-cnn'"):
+        load_model(good, expected="sparse-cnn")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(InputError, match="corrupt"):
+        load_model(bad)
+    text = tmp_path / "notes.safetensors"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="corrupt"):
+        load_model(text)
+    # same name, different shapes
+    small = save_weights(tmp_path / "small.safetensors", MODELS["conv-ae"], MODELS["conv-ae"].create({"filters": 8}))
+    data = small.read_bytes()
+    from safetensors.torch import load_file, save_file
+    tensors = load_file(str(small))
+    from safetensors import safe_open
+    with safe_open(str(small), "pt") as f:
+        meta = f.metadata()
+    meta["config"] = "{}"  # claims the default 16 filters: the tensors do not fit
+    save_file(tensors, str(tmp_path / "lie.safetensors"), metadata=meta)
+    with pytest.raises(InputError, match="do not fit"):
+        load_model(tmp_path / "lie.safetensors")
+    assert data
+
+
+def test_models_command_lists_all_five():
+    res = CliRunner().invoke(main, ["models"])
+    assert res.exit_code == 0, res.output
+    for name in ALL:
+        assert name in res.output
+    assert "187,839" in res.output
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_runs_through_upsample(name, tmp_path):
+    spec = MODELS[name]
+    torch.manual_seed(0)
+    w = save_weights(tmp_path / f"{name}.safetensors", spec, spec.create())
+    src = make_video(tmp_path / "in.mkv", moving_frames(4, 24, 40), Fraction(24), codec="ffv1")
+    out = tmp_path / "out.mkv"
+    res = CliRunner().invoke(main, ["upsample", str(src), "-o", str(out), "--factor", "2", "--model", name,
+                                    "--weights", str(w), "--codec", "ffv1", "-q"])
+    assert res.exit_code == 0, res.output
+    frames = read_frames(out)
+    assert len(frames) == 8
+
+
+def test_model_with_mismatched_weights_cli(tmp_path):
+    w = save_weights(tmp_path / "ae.safetensors", MODELS["conv-ae"], MODELS["conv-ae"].create())
+    src = make_video(tmp_path / "in.mkv", moving_frames(4, 24, 40), Fraction(24), codec="ffv1")
+    res = CliRunner().invoke(main, ["upsample", str(src), "-o", str(tmp_path / "o.mkv"), "--factor", "2",
+                                    "--model", "sparse-cnn", "--weights", str(w)])
+    assert res.exit_code == 1 and "weights are for model 'conv-ae'" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "o.mkv").exists()

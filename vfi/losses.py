@@ -1,0 +1,63 @@
+"""Training losses: paper 002's three (MSE, MSLE, cosine proximity) and the blur-aware
+loss it recommends as future work. All take (N, C, H, W) predictions and targets and
+return a scalar mean over the batch."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.mean((pred - target) ** 2)
+
+
+def msle(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of log(1 + y); predictions below 0 are clamped (as Keras)."""
+    return torch.mean((torch.log1p(pred.clamp_min(0)) - torch.log1p(target.clamp_min(0))) ** 2)
+
+
+def cosine_proximity(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Minus the cosine between prediction and target, each sample taken as one
+    vector; -1 is a perfect match in direction."""
+    p = pred.flatten(1)
+    t = target.flatten(1)
+    return -torch.mean(F.cosine_similarity(p, t, dim=1, eps=1e-8))
+
+
+def laplacian_variance(x: torch.Tensor) -> torch.Tensor:
+    """Per-sample variance of the 3x3 Laplacian of the channel-mean image, over the
+    valid (unpadded) region: the inverse of paper 002's Blur Factor."""
+    grey = x.mean(dim=1, keepdim=True)
+    lap = F.conv2d(grey, LAPLACIAN.to(x.dtype).to(x.device).view(1, 1, 3, 3))
+    return lap.flatten(1).var(dim=1, unbiased=False)
+
+
+def blur_gap(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Squared log-ratio of Laplacian variances: log(1 + RBF)^2 per sample, so a
+    prediction twice too blurry costs as much as one twice too sharp."""
+    return torch.mean((torch.log(laplacian_variance(target) + eps) - torch.log(laplacian_variance(pred) + eps)) ** 2)
+
+
+class BlurAwareLoss:
+    """``base(pred, target) + weight * blur_gap(pred, target)``."""
+
+    def __init__(self, base=mse, weight: float = 0.1):
+        self.base = base
+        self.weight = weight
+
+    def __call__(self, pred, target):
+        return self.base(pred, target) + self.weight * blur_gap(pred, target)
+
+
+LOSSES = {"mse": mse, "msle": msle, "cosine": cosine_proximity}
+
+
+def get_loss(name: str, blur_weight: float = 0.1):
+    if name == "blur":
+        return BlurAwareLoss(mse, blur_weight)
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r} (choose from {', '.join([*LOSSES, 'blur'])})")
+    return LOSSES[name]

@@ -1,0 +1,226 @@
+"""The model registry: every learned model is a name, a constructor, how frames go in
+and out, a training recipe, and (when trained weights ship) those weights with their
+metadata. Everything else (``upsample``, ``train``, ``eval``, ``models``) looks models
+up here by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .. import __version__
+from ..errors import InputError, UsageError
+from .autoencoders import HEIGHT, WIDTH, ConvAE, MultilayerAE
+from .sparse_cnn import SparseCNN
+
+WEIGHTS_FORMAT = "vfi-weights-1"
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    paper: str
+    summary: str
+    build: Callable[..., nn.Module]
+    inputs: str  # "pair": both neighbours; "prev": the frame before; "next": the frame after
+    domain: str  # "rgb255": RGB at native size, 0..255; "grey": greyscale 200x100, 0..1
+    recipe: dict = field(default_factory=dict)  # training defaults
+
+    @property
+    def input_description(self) -> str:
+        if self.domain == "rgb255":
+            return "RGB frames t-1 and t+1 stacked (6 ch), any size, 0..255"
+        which = {"pair": "frames t-1 and t+1", "prev": "frame t-1", "next": "frame t+1"}[self.inputs]
+        return f"{which}, greyscale {WIDTH}x{HEIGHT}, 0..1"
+
+    def create(self, config: dict | None = None) -> nn.Module:
+        return self.build(**(config or {}))
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    MODELS[spec.name] = spec
+    return spec
+
+
+AE_RECIPE = {"batch_size": 64, "epochs": 10, "lr": 1e-3, "loss": "mse", "preset": "paper002"}
+register_model(ModelSpec(
+    "sparse-cnn", "000", "Sparse CNN: 1x1 lift to 40 dims, 7/4/3/2 convs, 1x1 down to RGB",
+    lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), "pair", "rgb255",
+    {"batch_size": 16, "epochs": 20, "lr": 1e-3, "loss": "mse", "crop": 64, "preset": "paper000"},
+))
+register_model(ModelSpec(
+    "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",
+    lambda inputs=1: MultilayerAE(inputs), "prev", "grey", dict(AE_RECIPE)))
+register_model(ModelSpec(
+    "backward-ae", "002", "Backward multilayer autoencoder (predicts from the next frame)",
+    lambda inputs=1: MultilayerAE(inputs), "next", "grey", dict(AE_RECIPE)))
+register_model(ModelSpec(
+    "bidirectional-ae", "002", "Bi-directional multilayer autoencoder (both neighbours)",
+    lambda inputs=2: MultilayerAE(inputs), "pair", "grey", dict(AE_RECIPE)))
+register_model(ModelSpec(
+    "conv-ae", "002", "Convolutional autoencoder, 2x16 filters with pooling (previous frame)",
+    lambda filters=16, kernel=3: ConvAE(filters, kernel), "prev", "grey", dict(AE_RECIPE, batch_size=1)))
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
+    return MODELS[name]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA device is available")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise UsageError(f"--device must be auto, cpu or cuda, not {device!r}")
+    return torch.device(device)
+
+
+# ------------------------------------------------------------------ frames in and out
+
+def model_inputs(spec: ModelSpec, prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
+    """Batches of prepared frames -> the model's input. ``prev``/``nxt`` are (N, C, H, W)
+    in the model's domain (C=3 RGB 0..255, or C=1 grey 0..1)."""
+    if spec.inputs == "pair":
+        return torch.cat([prev, nxt], dim=1)
+    return prev if spec.inputs == "prev" else nxt
+
+
+def rgb_to_model_domain(spec: ModelSpec, rgb: np.ndarray, device) -> torch.Tensor:
+    """One H x W x 3 uint8 frame -> tensor in the model's domain, for inference.
+    Autoencoders see each RGB plane as its own greyscale 200x100 image (stretched, so
+    the whole frame is seen; resized back afterwards): a batch of 3."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).float()
+    if spec.domain == "rgb255":
+        return x.unsqueeze(0)
+    planes = x.unsqueeze(1) / 255.0  # (3, 1, H, W)
+    return F.interpolate(planes, size=(HEIGHT, WIDTH), mode="bilinear", antialias=True, align_corners=False)
+
+
+def model_domain_to_rgb(spec: ModelSpec, y: torch.Tensor, height: int, width: int) -> np.ndarray:
+    if spec.domain == "rgb255":
+        out = y[0]
+    else:
+        out = F.interpolate(y, size=(height, width), mode="bilinear", align_corners=False)[:, 0] * 255.0
+    return out.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+class Interpolator:
+    """A model with weights, ready to predict middle frames from RGB frame pairs."""
+
+    def __init__(self, spec: ModelSpec, model: nn.Module, device: torch.device, meta: dict | None = None, batch_size: int = 4):
+        self.spec = spec
+        self.name = spec.name
+        self.model = model.to(device).eval()
+        self.device = device
+        self.meta = meta or {}
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def predict(self, rgb0: np.ndarray, rgb1: np.ndarray) -> np.ndarray:
+        h, w = rgb0.shape[:2]
+        x = model_inputs(self.spec, rgb_to_model_domain(self.spec, rgb0, self.device), rgb_to_model_domain(self.spec, rgb1, self.device))
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.model(x)
+        return model_domain_to_rgb(self.spec, y.float(), h, w)
+
+
+# ------------------------------------------------------------------ weights files
+
+def save_weights(path: str | os.PathLike, spec: ModelSpec, model: nn.Module, meta: dict | None = None) -> Path:
+    """safetensors with the model's name, config and training metadata; written to a
+    temporary file and renamed."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "format": WEIGHTS_FORMAT,
+        "model": spec.name,
+        "config": json.dumps(getattr(model, "config", {})),
+        "meta": json.dumps(meta or {}),
+        "vfi_version": __version__,
+        "parameters": str(count_parameters(model)),
+    }
+    tmp = path.with_name(path.name + ".part")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+    return path
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001 - safetensors raises several types for bad files
+        raise InputError(f"{path}: not a readable weights file (corrupt or not safetensors: {type(e).__name__})") from None
+    if metadata.get("format") != WEIGHTS_FORMAT or "model" not in metadata:
+        raise InputError(f"{path}: not a vfi weights file (no vfi model metadata)")
+    return tensors, metadata
+
+
+def load_model(path: str | os.PathLike, expected: str | None = None) -> tuple[ModelSpec, nn.Module, dict]:
+    tensors, metadata = read_weights(path)
+    name = metadata["model"]
+    if expected is not None and name != expected:
+        raise InputError(f"{path}: weights are for model {name!r}, not {expected!r}")
+    spec = get_spec(name)
+    try:
+        config = json.loads(metadata.get("config") or "{}")
+        meta = json.loads(metadata.get("meta") or "{}")
+        model = spec.create(config)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{path}: bad model config in weights metadata ({e})") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    extra = sorted(set(tensors) - set(own))
+    if missing or extra:
+        raise InputError(f"{path}: weights do not fit {name}: missing {missing[:3]} unexpected {extra[:3]}")
+    for k, v in own.items():
+        if tuple(tensors[k].shape) != tuple(v.shape):
+            raise InputError(f"{path}: weights do not fit {name}: {k} has shape {tuple(tensors[k].shape)}, expected {tuple(v.shape)}")
+    model.load_state_dict(tensors)
+    return spec, model, meta
+
+
+def shipped_weights(name: str) -> Path | None:
+    try:
+        p = resources.files("vfi.weights") / f"{name}.safetensors"
+    except ModuleNotFoundError:
+        return None
+    return Path(str(p)) if p.is_file() else None
+
+
+def load_interpolator(name: str, weights: str | None = None, device: str = "auto", batch_size: int = 4) -> Interpolator:
+    spec = get_spec(name)
+    path = weights or shipped_weights(name)
+    if path is None:
+        raise UsageError(f"no trained weights ship for {name}: train some with 'vfi train' and pass --weights")
+    spec, model, meta = load_model(path, expected=name)
+    return Interpolator(spec, model, resolve_device(device), meta, batch_size)

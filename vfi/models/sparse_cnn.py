@@ -1,0 +1,78 @@
+"""The sparse CNN of paper 000 (Ghodoussi et al.), Section 7, as a PyTorch module.
+
+Two RGB frames stacked (6 channels) -> 1x1 conv to 40 dims -> 7x7x40 -> 4x4x64 ->
+3x3x70 -> 2x2x70 -> 1x1x80 -> 1x1x28, each followed by LeakyReLU -> 1x1x3 with ReLU.
+Stride 1, 'same' padding everywhere. Where Keras and PyTorch differ, Keras wins:
+
+* LeakyReLU: Keras' default slope is 0.3 (PyTorch's is 0.01).
+* 'same' padding of even kernels: TensorFlow pads ``(k-1)//2`` before and the rest
+  after, i.e. the extra row/column goes at the bottom/right. Done explicitly here.
+* Input scale: the Keras model casts raw 0..255 pixels to float and trains MSE on that
+  scale (its reported MSE of 5.9 is in 0..255 units), so this model does too.
+* Initialisation: Keras' glorot_uniform kernels and zero biases.
+* Dropout after each LeakyReLU is mentioned in the text but absent from the code:
+  an option, off by default.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LAYERS = [  # (out channels, kernel size); the first takes 6 channels
+    (40, 1), (40, 7), (64, 4), (70, 3), (70, 2), (80, 1), (28, 1),
+]
+KERAS_LEAKY_SLOPE = 0.3
+
+
+def tf_same_padding(k: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) padding of TensorFlow's 'SAME' for stride 1."""
+    before = (k - 1) // 2
+    after = k - 1 - before
+    return (before, after, before, after)
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow 'SAME' padding (asymmetric for even kernels)."""
+
+    def __init__(self, cin: int, cout: int, k: int):
+        super().__init__(cin, cout, k, stride=1, padding=0)
+        self.tf_pad = tf_same_padding(k)
+        nn.init.xavier_uniform_(self.weight)  # Keras glorot_uniform
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kernel_size[0] > 1:
+            x = F.pad(x, self.tf_pad)
+        return super().forward(x)
+
+
+class SparseCNN(nn.Module):
+    """Input: (N, 6, H, W) float, 0..255, frames 1 and 3 stacked. Output: (N, 3, H, W),
+    the middle frame on the same scale. Any H, W."""
+
+    def __init__(self, dropout: float = 0.0, leaky_slope: float = KERAS_LEAKY_SLOPE):
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 6
+        for cout, k in LAYERS:
+            layers += [SameConv2d(cin, cout, k), nn.LeakyReLU(leaky_slope)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            cin = cout
+        layers += [SameConv2d(cin, 3, 1), nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+        self.config = {"dropout": dropout, "leaky_slope": leaky_slope}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @staticmethod
+    def flops_per_pixel() -> int:
+        """Multiply-adds x 2 per output pixel (what the performance figures use)."""
+        total, cin = 0, 6
+        for cout, k in LAYERS + [(3, 1)]:
+            total += 2 * cin * cout * k * k
+            cin = cout
+        return total
