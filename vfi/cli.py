@@ -39,6 +39,24 @@ class RateType(click.ParamType):
 RATE = RateType()
 
 
+class SizeType(click.ParamType):
+    name = "WxH"
+
+    def __init__(self, minimum: int = 8):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            w, h = (int(v) for v in str(value).lower().split("x"))
+            if w < self.minimum or h < self.minimum:
+                raise ValueError
+        except ValueError:
+            self.fail(f"give WxH like 320x180 (each at least {self.minimum}), not {value!r}", param, ctx)
+        return (w, h)
+
+
 class OneLineError(click.ClickException):
     """'Error: <message>' on one line with our exit code (2 for usage errors)."""
 
@@ -113,6 +131,8 @@ def job_options(f):
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+        click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
+                     help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -138,11 +158,16 @@ def _default_model_available() -> bool:
         return False
 
 
-def _run_job(job, quiet, label):
+def _run_job(job, quiet, label, blur_csv=None):
     from .engine import run
     from .progress import ProgressObserver
 
-    result = run(job, [ProgressObserver(label, quiet=quiet)])
+    observers = [ProgressObserver(label, quiet=quiet)]
+    if blur_csv:
+        from .blur import BlurObserver
+
+        observers.append(BlurObserver(blur_csv))
+    result = run(job, observers)
     if not quiet:
         for w in result.warnings:
             err_console.print(f"[yellow]warning:[/] {w}")
@@ -162,14 +187,14 @@ def _run_job(job, quiet, label):
 @click.option("--audio", type=click.Choice(["copy", "none"]), default="copy", show_default=True, help="Audio streams: copied unchanged, or dropped.")
 @job_options
 @handle_errors
-def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, overwrite, salvage, quiet, codec, crf, pix_fmt, preset):
+def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
     """Raise the frame rate of INPUT: same duration, more frames."""
     from .engine import Job
 
     job = Job(input=input, output=output, mode="upsample", fps=fps, factor=factor, method=_method_name(method, model, weights),
               weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
               salvage=salvage, device=device, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
-    _run_job(job, quiet, "upsample")
+    _run_job(job, quiet, "upsample", blur_csv)
 
 
 @main.command()
@@ -179,14 +204,79 @@ def upsample(input, fps, factor, audio, output, method, model, weights, depth, s
 @click.option("--audio", type=click.Choice(["none", "stretch"]), default="none", show_default=True, help="Drop the audio, or stretch it (pitch kept).")
 @job_options
 @handle_errors
-def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, overwrite, salvage, quiet, codec, crf, pix_fmt, preset):
+def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
     """Make INPUT FACTOR times slower at the same frame rate."""
     from .engine import Job
 
     job = Job(input=input, output=output, mode="slowmo", fps=fps, factor=factor, method=_method_name(method, model, weights),
               weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
               salvage=salvage, device=device, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
-    _run_job(job, quiet, "slowmo")
+    _run_job(job, quiet, "slowmo", blur_csv)
+
+
+def _int_list(text):
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.BadParameter(f"give frame numbers like 3,10,25, not {text!r}") from None
+
+
+@main.command("blur-report")
+@click.argument("video", type=click.Path())
+@click.option("--reference", type=click.Path(), default=None, help="Ground truth with the same frames: adds RBF, PSNR, SSIM.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Per-frame values as CSV.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Per-frame values and summary as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, help="PNG of BF over time (log scale).")
+@click.option("--local", "local_path", type=click.Path(dir_okay=False), default=None, help="PNG heatmaps of per-tile RBF (or BF).")
+@click.option("--frames", "local_frames", default=None, help="Frames for --local, e.g. 1,5,9 (default: first inserted frame).")
+@click.option("--tiles", type=SizeType(1), default=None, help="Tile grid for --local as COLSxROWS (default 8x8).")
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def blur_report_cmd(video, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
+    """Per-frame Blur Factor of VIDEO (paper 002), and RBF/PSNR/SSIM against --reference."""
+    from rich.table import Table
+
+    from .blur import KIND_NAMES, blur_report, heatmaps, plot, read_kinds, write_csv, write_json
+    from .progress import make_progress
+
+    frames_for_local: tuple[int, ...] = ()
+    if local_path:
+        if local_frames:
+            frames_for_local = _int_list(local_frames)
+        else:
+            kinds = read_kinds(video) or ""
+            frames_for_local = (kinds.index("I"),) if "I" in kinds else (0,)
+    grid = (tiles[1], tiles[0]) if tiles else (8, 8)
+    prog = make_progress(disable=quiet, transient=True)
+    with prog:
+        task = prog.add_task("blur-report", total=None)
+        report = blur_report(video, reference, frames_for_local, grid, progress=lambda: prog.advance(task))
+    if csv_path:
+        write_csv(report, csv_path)
+    if json_path:
+        write_json(report, json_path)
+    if plot_path:
+        plot(report, plot_path)
+    if local_path:
+        heatmaps(report, local_path)
+    if quiet:
+        return
+    table = Table(title=f"Blur report: {video}" + (f" vs {reference}" if reference else ""))
+    cols = ["frames", "bf", "rbf", "abs_rbf", "psnr", "ssim"]
+    table.add_column("frames of")
+    for c in cols:
+        table.add_column({"bf": "BF mean (std)", "rbf": "RBF mean (std)", "abs_rbf": "|RBF| mean", "psnr": "PSNR dB", "ssim": "SSIM"}.get(c, c))
+    for name, row in report.summary().items():
+        cells = [str(row["frames"])]
+        for c in cols[1:]:
+            v = row.get(c)
+            if v is None:
+                cells.append("-")
+            else:
+                inf = f" ({v['infinite']} inf)" if v["infinite"] else ""
+                cells.append(f"{v['mean']:.4g} ({v['std']:.3g}){inf}" if c in ("bf", "rbf") else f"{v['mean']:.4g}{inf}")
+        table.add_row(name, *cells)
+    Console(width=140).print(table)
 
 
 @main.command()
@@ -221,6 +311,111 @@ def models(as_json):
     for r in rows:
         table.add_row(r["name"], r["paper"], f"{r['parameters']:,}", r["input"], "shipped" if r["weights"] else "-", r["quality"] or "-")
     Console(width=160).print(table)
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="Dataset folder to create.")
+@click.option("--info", "info_path", type=click.Path(exists=True, file_okay=False), default=None, help="Describe an existing dataset instead.")
+@click.option("--preset", type=click.Choice(["paper000", "paper002"]), default="paper000", show_default=True,
+              help="paper000: RGB triplets; paper002: greyscale 200x100 frames in [0,1].")
+@click.option("--size", type=SizeType(), default=None, help="paper000: resize frames to WxH (default: native size).")
+@click.option("--stride", type=click.IntRange(1, 100), default=1, show_default=True, help="Triplets (i-d, i, i+d) at distance d.")
+@click.option("--max-frames", type=click.IntRange(3), default=None, help="Cap on frames read per video.")
+@click.option("--keep-cuts", is_flag=True, help="Keep triplets that straddle a scene cut.")
+@click.option("--keep-duplicates", is_flag=True, help="Keep triplets holding repeated frames.")
+@click.option("--split", type=click.Choice(["random", "segments"]), default="random", show_default=True,
+              help="random (paper 002) or contiguous segments (no near-twins across the split).")
+@click.option("--val", "val_fraction", type=click.FloatRange(0.01, 0.99), default=0.3, show_default=True, help="Validation fraction.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def prep(sources, output, info_path, preset, size, stride, max_frames, keep_cuts, keep_duplicates, split, val_fraction, seed, overwrite, quiet):
+    """Build a training dataset from SOURCES: video files, folders or URLs (yt-dlp).
+
+    Each source is reported on its own; the exit code is 1 if any failed."""
+    from .data import PrepOptions, TripletDataset
+    from .data import prep as run_prep
+
+    if info_path:
+        out_console.print(TripletDataset(info_path).describe())
+        return
+    if not sources or not output:
+        raise OneLineError("give SOURCES and -o DATASET (or --info DATASET)", 2)
+    opts = PrepOptions(preset=preset, size=size, stride=stride, max_frames=max_frames, drop_cuts=not keep_cuts,
+                       drop_duplicates=not keep_duplicates, split=split, val_fraction=val_fraction, seed=seed)
+
+    def report(r):
+        if not quiet or not r.ok:
+            err_console.print(("[green]ok[/]  " if r.ok else "[red]failed[/] ") + (f"{r.source}: {r.message}" if r.ok else r.message))
+
+    def on_download(d):
+        if not quiet and d.get("status") == "finished":
+            err_console.print(f"downloaded {d.get('filename')}")
+
+    path, reports = run_prep(list(sources), output, opts, report, on_download, overwrite)
+    failed = [r for r in reports if not r.ok]
+    if not quiet:
+        err_console.print(f"{path}: {sum(r.triplets for r in reports)} triplets from {len(reports) - len(failed)} of {len(reports)} source(s)")
+    if failed:
+        raise OneLineError(f"{len(failed)} of {len(reports)} source(s) failed (the others are in {path})", 1)
+
+
+class TrainProgress:
+    def __init__(self, quiet):
+        from .progress import make_progress
+
+        self.progress = make_progress(unit="samples/s", disable=quiet)
+        self.task = None
+
+    def begin(self, label, total, done):
+        if self.task is None:
+            self.progress.start()
+        else:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(label, total=total, completed=done)
+
+    def update(self, loss, rate, n):
+        self.progress.update(self.task, advance=n, description=f"loss {loss:.4g}")
+
+    def close(self):
+        if self.task is not None:
+            self.progress.stop()
+
+
+@main.command()
+@click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
+@click.option("--loss", type=click.Choice(["mse", "msle", "cosine", "blur"]), default="mse", show_default=True,
+              help="blur = MSE + weight x (log Laplacian-variance gap)^2.")
+@click.option("--blur-weight", type=float, default=0.1, show_default=True)
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset from 'vfi prep'.")
+@click.option("-o", "--out", default="runs/train", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Default: the model's recipe.")
+@click.option("--batch-size", type=click.IntRange(1), default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--crop", type=click.IntRange(8), default=None, help="Random crop size (sparse CNN; default 64).")
+@click.option("--max-train", type=click.IntRange(1), default=None, help="Use at most this many training triplets.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, max_train, seed, device, resume, quiet):
+    """Train a model on a prepared dataset; torchrun runs it distributed."""
+    from .train import TrainConfig
+    from .train import train as run_train
+
+    cfg = TrainConfig(model=model_name, data=data, out=out, loss=loss, blur_weight=blur_weight, epochs=epochs,
+                      batch_size=batch_size, lr=lr, crop=crop, max_train=max_train, seed=seed, device=device)
+    prog = TrainProgress(quiet)
+    try:
+        summary = run_train(cfg, resume=resume, log=(lambda m: None) if quiet else prog.progress.console.print, progress=prog)
+    finally:
+        prog.close()
+    if not quiet and int(__import__("os").environ.get("RANK", "0")) == 0:
+        err_console.print(f"weights: {out}/{summary['model']}.safetensors; loss curve {out}/loss_curve.png; "
+                          f"{summary['samples_seen']} samples seen in {summary['seconds']} s")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -259,7 +259,7 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         end = prev.time + tail
         total = timeline.frame_count(end)
         for s in timeline.slots_until(total):
-            emit(s.index, prev.frame, SOURCE if s.source_time == prev.time else REPEAT, prev, None, 0.0)
+            emit(s.index, prev.frame, SOURCE if abs(s.source_time - prev.time) <= timeline.tolerance else REPEAT, prev, None, 0.0)
         if stretcher is not None:
             writer.mux(stretcher.flush())
         writer.close()

@@ -3,6 +3,8 @@ frames per second and time left, on stderr so stdout stays clean for scripts."""
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
@@ -20,7 +22,7 @@ class RateColumn(ProgressColumn):
         return Text("-- " + self.unit if speed is None else f"{speed:.1f} {self.unit}", style="progress.data.speed")
 
 
-def make_progress(console: Console | None = None, unit: str = "fps", disable: bool = False) -> Progress:
+def make_progress(console: Console | None = None, unit: str = "fps", disable: bool = False, transient: bool = False) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -31,7 +33,7 @@ def make_progress(console: Console | None = None, unit: str = "fps", disable: bo
         TimeRemainingColumn(),
         console=console or Console(stderr=True),
         disable=disable,
-        transient=False,
+        transient=transient,
     )
 
 
@@ -55,6 +57,9 @@ class ProgressObserver(Observer):
 
     def finish(self) -> None:
         if self.task is not None:
-            t = self.progress.tasks[0]
-            self.progress.update(self.task, total=t.completed)
+            if sys.exc_info()[0] is not None:
+                self.progress.live.transient = True  # failing: leave only the error line
+            else:
+                t = self.progress.tasks[0]
+                self.progress.update(self.task, total=t.completed)
             self.progress.stop()

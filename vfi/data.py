@@ -1,0 +1,354 @@
+"""Datasets of frame triplets for training and evaluation (``vfi prep``).
+
+A dataset is a folder::
+
+    manifest.json        sources (with SHA-256), frame counts, options, split sizes
+    frames_000.npy ...   one uint8 array per source: (frames, H, W, C), memory-mapped
+    triplets.npy         (M, 4) int32: source, i-d, i, i+d (predict i from its neighbours)
+    train.npy, val.npy   indices into triplets
+
+Presets: ``paper000`` keeps RGB at native size (or ``--size``); ``paper002`` is paper
+002's pipeline: greyscale, proportional resize to 200x100 with a centre crop, scaled
+to [0, 1] when read (stored as uint8), and a seeded pseudo-random 70/30 split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import av
+import numpy as np
+
+from . import __version__
+from .errors import InputError, UsageError, VfiError
+from .models.autoencoders import HEIGHT as AE_HEIGHT
+from .models.autoencoders import WIDTH as AE_WIDTH
+from .scenes import DEFAULT_THRESHOLD, cut_score, thumbnail
+from .video import ColorConverter, VideoReader
+
+VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".ogv", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+DUPLICATE_MAD = 0.5  # mean |difference| (0..255) under which two frames are the same frame
+
+
+@dataclass
+class PrepOptions:
+    preset: str = "paper000"  # or "paper002"
+    size: tuple[int, int] | None = None  # (width, height) for paper000; paper002 is fixed
+    stride: int = 1  # triplet (i-d, i, i+d) with d = stride
+    max_frames: int | None = None  # per video
+    drop_cuts: bool = True
+    drop_duplicates: bool = True
+    scene_threshold: float = DEFAULT_THRESHOLD
+    split: str = "random"  # or "segments"
+    val_fraction: float = 0.3
+    segment: int = 30  # triplets per segment for split="segments"
+    seed: int = 0
+
+
+@dataclass
+class SourceReport:
+    source: str
+    ok: bool
+    message: str
+    frames: int = 0
+    triplets: int = 0
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("VFI_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "vfi")
+    return Path(base)
+
+
+def is_url(s: str) -> bool:
+    return s.startswith(("http://", "https://", "ftp://"))
+
+
+def download(url: str, progress: Callable[[dict], None] | None = None) -> Path:
+    """Downloads ``url`` with yt-dlp into the cache (keyed by the URL) and returns the
+    file; a second call finds it there and does not download again."""
+    import yt_dlp
+
+    folder = cache_dir() / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:24]
+    done = folder / "done.json"
+    if done.exists():
+        path = folder / json.loads(done.read_text())["file"]
+        if path.exists():
+            return path
+    folder.mkdir(parents=True, exist_ok=True)
+    opts = {
+        "outtmpl": str(folder / "video.%(ext)s"),
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "format": "bestvideo[height<=1080]+bestaudio/best[height<=1080]/best",
+        "progress_hooks": [progress] if progress else [],
+        "retries": 1,
+        "socket_timeout": 20,
+        "logger": _QuietLogger(),
+    }
+    try:
+        with yt_dlp.YoutubeDL(opts) as ydl:
+            info = ydl.extract_info(url, download=True)
+            path = Path(ydl.prepare_filename(info))
+    except yt_dlp.utils.UnsupportedError:
+        raise InputError(f"{url}: unsupported site or not a video link") from None
+    except yt_dlp.utils.DownloadError as e:
+        raise InputError(f"{url}: download failed: {_short(str(e))}") from None
+    if not path.exists():
+        candidates = [p for p in folder.iterdir() if p.name.startswith("video.")]
+        if not candidates:
+            raise InputError(f"{url}: download produced no file")
+        path = candidates[0]
+    done.write_text(json.dumps({"url": url, "file": path.name}))
+    return path
+
+
+class _QuietLogger:
+    def debug(self, msg):
+        pass
+
+    def info(self, msg):
+        pass
+
+    def warning(self, msg):
+        pass
+
+    def error(self, msg):
+        pass
+
+
+def _short(msg: str) -> str:
+    msg = msg.replace("ERROR: ", "").strip()
+    return msg.splitlines()[0][:200] if msg else "unknown error"
+
+
+def expand_sources(sources: Iterable[str]) -> list[str]:
+    out = []
+    for s in sources:
+        p = Path(s)
+        if not is_url(s) and p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file())
+            out += [str(f) for f in files] or [s]
+        else:
+            out.append(s)
+    return out
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def prepare_frame(rgb: np.ndarray, opts: PrepOptions) -> np.ndarray:
+    """One decoded RGB frame -> what the dataset stores (uint8)."""
+    if opts.preset == "paper002":
+        return grey_200x100(rgb)[..., None]
+    if opts.size:
+        return resize_rgb(rgb, opts.size)
+    return rgb
+
+
+def grey_200x100(rgb: np.ndarray) -> np.ndarray:
+    """Paper 002: greyscale, proportional resize so that 200x100 is covered, centre crop."""
+    from PIL import Image
+
+    img = Image.fromarray(rgb).convert("L")  # ITU-R 601 luma, as in every image library
+    w, h = img.size
+    scale = max(AE_WIDTH / w, AE_HEIGHT / h)
+    nw, nh = max(AE_WIDTH, round(w * scale)), max(AE_HEIGHT, round(h * scale))
+    img = img.resize((nw, nh), Image.BILINEAR)
+    left, top = (nw - AE_WIDTH) // 2, (nh - AE_HEIGHT) // 2
+    return np.asarray(img.crop((left, top, left + AE_WIDTH, top + AE_HEIGHT)), dtype=np.uint8)
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR), dtype=np.uint8)
+
+
+def read_source(path: str, opts: PrepOptions, out_file: Path) -> tuple[int, list[tuple[int, int, int]], int, int]:
+    """Decodes one video into ``out_file`` (uint8 .npy) and returns (frames, triplets,
+    dropped for cuts, dropped as duplicates). Frames stream to disk: memory stays flat
+    however long the video is."""
+    raw_file = out_file.with_suffix(".raw")
+    n, shape = 0, None
+    cut_after: list[bool] = []  # cut between frame i and i+1
+    same_after: list[bool] = []  # frame i+1 repeats frame i
+    prev_frame = prev_thumb = None
+    with VideoReader(path) as reader, open(raw_file, "wb") as raw:
+        info = reader.info
+        conv = ColorConverter(info.pix_fmt, info.color, info.height)
+        limit = opts.max_frames or 10**12
+        for sf in reader.frames():
+            if n >= limit:
+                break
+            frame = prepare_frame(conv.to_rgb(sf.frame), opts)
+            thumb = thumbnail(sf.frame)
+            if prev_frame is not None:
+                cut_after.append(opts.scene_threshold > 0 and cut_score(prev_thumb, thumb) > opts.scene_threshold)
+                same_after.append(_same(prev_frame, frame))
+            shape = frame.shape
+            raw.write(np.ascontiguousarray(frame).tobytes())
+            prev_frame, prev_thumb = frame, thumb
+            n += 1
+        try:
+            reader.check_complete()
+        except InputError:
+            if n == 0:
+                raw_file.unlink(missing_ok=True)
+                raise
+    if n < 2 * opts.stride + 1:
+        raw_file.unlink(missing_ok=True)
+        raise InputError(f"{path}: only {n} frames, too few for a triplet at stride {opts.stride}")
+    src = np.memmap(raw_file, dtype=np.uint8, mode="r", shape=(n, *shape))
+    arr = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.uint8, shape=(n, *shape))
+    for i in range(0, n, 64):
+        arr[i: i + 64] = src[i: i + 64]
+    arr.flush()
+    del arr, src
+    raw_file.unlink()
+    d = opts.stride
+    triplets, cuts, dups = [], 0, 0
+    for i in range(d, n - d):
+        if opts.drop_cuts and any(cut_after[i - d: i + d]):
+            cuts += 1
+            continue
+        if opts.drop_duplicates and (all(same_after[i - d: i]) or all(same_after[i: i + d])):
+            dups += 1
+            continue
+        triplets.append((i - d, i, i + d))
+    return n, triplets, cuts, dups
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return float(np.abs(a.astype(np.int16) - b).mean()) < DUPLICATE_MAD
+
+
+def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Random split (paper 002), or whole contiguous segments to one side so that
+    near-identical neighbours never sit on both."""
+    rng = np.random.default_rng(opts.seed)
+    m = len(triplets)
+    if opts.split == "random":
+        order = rng.permutation(m)
+        n_val = int(round(m * opts.val_fraction))
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    if opts.split == "segments":
+        seg_ids = np.zeros(m, dtype=np.int64)
+        key = triplets[:, 0] * 10**9 + triplets[:, 2] // max(1, opts.segment)
+        _, seg_ids = np.unique(key, return_inverse=True)
+        n_seg = seg_ids.max() + 1 if m else 0
+        order = rng.permutation(n_seg)
+        n_val = max(1, int(round(n_seg * opts.val_fraction))) if n_seg > 1 else 0
+        val_segs = set(order[:n_val].tolist())
+        is_val = np.array([s in val_segs for s in seg_ids], dtype=bool)
+        return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
+    raise UsageError(f"unknown split {opts.split!r} (random or segments)")
+
+
+def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_report: Callable[[SourceReport], None] | None = None,
+         on_download: Callable[[dict], None] | None = None, overwrite: bool = False) -> tuple[Path, list[SourceReport]]:
+    out = Path(out)
+    if opts.preset not in ("paper000", "paper002"):
+        raise UsageError(f"unknown preset {opts.preset!r} (paper000 or paper002)")
+    if opts.stride < 1:
+        raise UsageError("--stride must be at least 1")
+    if not 0 < opts.val_fraction < 1:
+        raise UsageError("--val must be between 0 and 1")
+    if out.exists():
+        if not overwrite:
+            raise UsageError(f"{out}: already exists (use --overwrite to replace it)")
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    reports: list[SourceReport] = []
+    manifest_sources = []
+    all_triplets = []
+    try:
+        for src in expand_sources(sources):
+            try:
+                path = download(src, on_download) if is_url(src) else Path(src)
+                k = len(manifest_sources)
+                fname = f"frames_{k:03d}.npy"
+                n, trips, cuts, dups = read_source(str(path), opts, tmp / fname)
+            except VfiError as e:
+                rep = SourceReport(src, False, str(e))
+            except (OSError, av.error.FFmpegError) as e:
+                rep = SourceReport(src, False, f"{src}: {e}")
+            else:
+                manifest_sources.append({"source": src, "file": str(path), "sha256": sha256(path), "frames": n,
+                                         "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups})
+                all_triplets += [(k, *t) for t in trips]
+                rep = SourceReport(src, True, f"{n} frames, {len(trips)} triplets ({cuts} across cuts, {dups} duplicates dropped)", n, len(trips))
+            reports.append(rep)
+            if on_report:
+                on_report(rep)
+        if not all_triplets:
+            raise InputError("no usable triplets from any source")
+        trip = np.array(all_triplets, dtype=np.int32)
+        train, val = split_indices(trip, opts)
+        np.save(tmp / "triplets.npy", trip)
+        np.save(tmp / "train.npy", train.astype(np.int64))
+        np.save(tmp / "val.npy", val.astype(np.int64))
+        manifest = {
+            "vfi_version": __version__,
+            "options": {k: v for k, v in asdict(opts).items()},
+            "sources": manifest_sources,
+            "failed": [asdict(r) for r in reports if not r.ok],
+            "triplets": int(len(trip)),
+            "train": int(len(train)),
+            "val": int(len(val)),
+            "channels": 1 if opts.preset == "paper002" else 3,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out, reports
+
+
+class TripletDataset:
+    """Reads a prepared dataset; frames stay memory-mapped."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        mf = self.root / "manifest.json"
+        if not mf.is_file():
+            raise InputError(f"{root}: not a vfi dataset (no manifest.json; make one with 'vfi prep')")
+        self.manifest = json.loads(mf.read_text())
+        self.arrays = [np.load(self.root / s["array"], mmap_mode="r") for s in self.manifest["sources"]]
+        self.triplets = np.load(self.root / "triplets.npy")
+        self.train = np.load(self.root / "train.npy")
+        self.val = np.load(self.root / "val.npy")
+        self.preset = self.manifest["options"]["preset"]
+
+    def frames(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s, a, m, b = self.triplets[t]
+        arr = self.arrays[s]
+        return arr[a], arr[m], arr[b]
+
+    def describe(self) -> str:
+        m = self.manifest
+        o = m["options"]
+        lines = [f"{self.root}: preset {o['preset']}, {m['triplets']} triplets ({m['train']} train / {m['val']} val, "
+                 f"{o['split']} split, seed {o['seed']}), stride {o['stride']}"]
+        for s in m["sources"]:
+            shape = self.arrays[m["sources"].index(s)].shape
+            lines.append(f"  {s['source']}: {s['frames']} frames {shape[2]}x{shape[1]}x{shape[3]}, {s['triplets']} triplets, "
+                         f"dropped {s['dropped_cuts']} across cuts, {s['dropped_duplicates']} duplicates; sha256 {s['sha256'][:12]}")
+        for f in m.get("failed", []):
+            lines.append(f"  failed: {f['message']}")
+        return "\n".join(lines)

@@ -1,0 +1,281 @@
+"""Training: a plain PyTorch loop over a prepared dataset (``vfi prep``).
+
+* Adam; the papers' batch sizes and epochs as each model's defaults (registry recipe).
+* Every epoch: validation loss, a checkpoint (one self-describing dict: model,
+  optimizer, config, epoch, step, history), the loss curve and a fixed validation
+  triplet's prediction as PNGs.  ``--resume`` continues exactly where it stopped:
+  the sample order and crops of every batch derive from (seed, epoch, batch), so a
+  resumed run sees the same batches as an uninterrupted one.  Ctrl-C saves first.
+* Distributed: under ``torchrun`` (WORLD_SIZE > 1 in the environment) it runs DDP,
+  gloo on CPU and NCCL on GPU, with a DistributedSampler; rank 0 logs and saves.
+* CUDA with bf16 autocast when present; CPU otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from . import __version__
+from .data import TripletDataset
+from .errors import UsageError
+from .losses import get_loss
+from .models import ModelSpec, count_parameters, get_spec, model_inputs, resolve_device, save_weights
+
+
+@dataclass
+class TrainConfig:
+    model: str = "sparse-cnn"
+    data: str = ""
+    out: str = "runs/train"
+    loss: str = "mse"
+    blur_weight: float = 0.1
+    epochs: int | None = None  # None: the model's recipe
+    batch_size: int | None = None
+    lr: float | None = None
+    crop: int | None = None  # sparse CNN: random crops of this size (None: recipe)
+    val_crop: int = 128
+    max_train: int | None = None  # cap on training triplets per epoch
+    max_val: int | None = 96
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    amp: bool = True
+    model_config: dict = field(default_factory=dict)
+
+    def resolved(self, spec: ModelSpec) -> "TrainConfig":
+        r = spec.recipe
+        c = TrainConfig(**asdict(self))
+        c.epochs = self.epochs if self.epochs is not None else r.get("epochs", 10)
+        c.batch_size = self.batch_size if self.batch_size is not None else r.get("batch_size", 16)
+        c.lr = self.lr if self.lr is not None else r.get("lr", 1e-3)
+        c.crop = self.crop if self.crop is not None else r.get("crop")
+        return c
+
+
+class TripletTorchDataset(Dataset):
+    """(input, target) tensors in the model's domain. Training crops are random but
+    fixed by (seed, epoch, index) so that resumed runs repeat them exactly."""
+
+    def __init__(self, data: TripletDataset, indices: np.ndarray, spec: ModelSpec, crop: int | None, seed: int, train: bool):
+        self.data, self.indices, self.spec = data, indices, spec
+        self.crop, self.seed, self.train = crop, seed, train
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        a, m, b = self.data.frames(int(self.indices[i]))
+        h, w = a.shape[:2]
+        if self.crop and (h > self.crop or w > self.crop):
+            c = self.crop
+            if self.train:
+                rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
+                y0, x0 = int(rng.integers(0, h - min(c, h) + 1)), int(rng.integers(0, w - min(c, w) + 1))
+            else:
+                y0, x0 = (h - min(c, h)) // 2, (w - min(c, w)) // 2
+            sl = (slice(y0, y0 + c), slice(x0, x0 + c))
+            a, m, b = a[sl], m[sl], b[sl]
+        t = [torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float() for f in (a, m, b)]
+        if self.spec.domain == "grey":
+            t = [x / 255.0 for x in t]
+        prev, mid, nxt = t
+        x = model_inputs(self.spec, prev.unsqueeze(0), nxt.unsqueeze(0))[0]
+        return x, mid
+
+
+def check_dataset_fits(spec: ModelSpec, data: TripletDataset) -> None:
+    want = "paper002" if spec.domain == "grey" else "paper000"
+    if data.preset != want:
+        raise UsageError(f"{spec.name} trains on '{want}' datasets; {data.root} is '{data.preset}' (make one with vfi prep --preset {want})")
+
+
+def ddp_env() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> dict:
+    """Trains and returns a summary; writes checkpoint.pt, weights, PNGs under cfg.out."""
+    spec = get_spec(cfg.model)
+    cfg = cfg.resolved(spec)
+    rank, local_rank, world = ddp_env()
+    distributed = world > 1
+    if distributed:
+        backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
+        dist.init_process_group(backend)
+        device = torch.device(f"cuda:{local_rank}") if backend == "nccl" else torch.device("cpu")
+        if backend == "nccl":
+            torch.cuda.set_device(device)
+    else:
+        device = resolve_device(cfg.device)
+    master = rank == 0
+    out = Path(cfg.out)
+    if master:
+        out.mkdir(parents=True, exist_ok=True)
+    data = TripletDataset(cfg.data)
+    check_dataset_fits(spec, data)
+    train_idx = data.train[: cfg.max_train] if cfg.max_train else data.train
+    val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
+    if len(train_idx) == 0 or len(val_idx) == 0:
+        raise UsageError(f"{cfg.data}: needs both training and validation triplets")
+    train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True)
+    val_ds = TripletTorchDataset(data, val_idx, spec, cfg.val_crop if spec.domain == "rgb255" else None, cfg.seed, train=False)
+
+    torch.manual_seed(cfg.seed)
+    model = spec.create(cfg.model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    loss_fn = get_loss(cfg.loss, cfg.blur_weight)
+    history: list[dict] = []
+    start_epoch, batches_done, step = 0, 0, 0
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.exists():
+            raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if ckpt["config"]["model"] != cfg.model:
+            raise UsageError(f"--resume: checkpoint is for {ckpt['config']['model']}, not {cfg.model}")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_epoch, batches_done, step, history = ckpt["epoch"], ckpt["batches_done"], ckpt["step"], ckpt["history"]
+    raw_model = model
+    if distributed:
+        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
+    use_amp = cfg.amp and device.type == "cuda"
+    fixed = int(val_idx[len(val_idx) // 2])
+    samples_seen = 0
+    started = time.time()
+
+    def save_checkpoint(epoch: int, done: int) -> None:
+        if not master:
+            return
+        ckpt = {"model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "config": asdict(cfg),
+                "epoch": epoch, "batches_done": done, "step": step, "history": history, "vfi_version": __version__}
+        tmp = ckpt_path.with_name(ckpt_path.name + ".part")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, ckpt_path)
+
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            sampler.set_epoch(epoch)
+            train_ds.epoch = epoch
+            loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers)
+            skip = batches_done if epoch == start_epoch else 0
+            model.train()
+            running, count, t0 = 0.0, 0, time.time()
+            if progress and master:
+                progress.begin(f"epoch {epoch + 1}/{cfg.epochs}", len(sampler), min(len(sampler), skip * cfg.batch_size))
+            for bi, (x, y) in enumerate(loader):
+                if bi < skip:
+                    continue
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    pred = model(x)
+                loss = loss_fn(pred.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                samples_seen += len(x)
+                running += loss.item() * len(x)
+                count += len(x)
+                batches_done = bi + 1
+                if progress and master:
+                    progress.update(loss.item(), count / max(1e-9, time.time() - t0), len(x))
+            batches_done = 0
+            rate = count / max(1e-9, time.time() - t0)
+            train_loss = _reduce_mean(running, count, device, distributed)
+            val_loss = evaluate_loss(raw_model, val_ds, loss_fn, cfg.batch_size, device, use_amp)
+            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "step": step,
+                            "seconds": round(time.time() - started, 2)})
+            if master:
+                log(f"epoch {epoch + 1}/{cfg.epochs}: train {cfg.loss} {train_loss:.5g}, val {val_loss:.5g} "
+                    f"({rate:.1f} samples/s)")
+                save_checkpoint(epoch + 1, 0)
+                from .figures import loss_curve, triplet_figure
+
+                loss_curve(history, out / "loss_curve.png", cfg.loss, spec.name)
+                triplet_figure(raw_model, spec, data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
+    except KeyboardInterrupt:
+        save_checkpoint(epoch, batches_done)
+        if master:
+            log(f"interrupted: checkpoint saved at epoch {epoch + 1}, batch {batches_done}; continue with --resume")
+        if distributed:
+            dist.destroy_process_group()
+        raise
+
+    summary = {"model": spec.name, "loss": cfg.loss, "epochs": cfg.epochs, "steps": step, "history": history,
+               "samples_seen": _reduce_sum(samples_seen, device, distributed), "world_size": world,
+               "parameters": count_parameters(raw_model), "device": str(device),
+               "seconds": round(time.time() - started, 1)}
+    if master:
+        from .figures import prediction_sheet
+
+        prediction_sheet(raw_model, spec, data, val_idx, device, out / "predictions.png")
+        meta = {
+            "training_data": {"dataset": str(Path(cfg.data).resolve().name),
+                              "sources": [s["source"] for s in data.manifest["sources"]],
+                              "train_triplets": int(len(train_idx)), "val_triplets": int(len(val_idx))},
+            "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("data", "out", "device", "workers")},
+            "epochs": cfg.epochs,
+            "history": history,
+            "hardware": _hardware(device, world),
+            "train_seconds": summary["seconds"],
+        }
+        save_weights(out / f"{spec.name}.safetensors", spec, raw_model, meta)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+    return summary
+
+
+@torch.no_grad()
+def evaluate_loss(model, ds, loss_fn, batch_size, device, use_amp) -> float:
+    model.eval()
+    total, n = 0.0, 0
+    for x, y in DataLoader(ds, batch_size=1):  # frames of different sizes: one at a time
+        x, y = x.to(device), y.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            pred = model(x)
+        total += loss_fn(pred.float(), y).item() * len(x)
+        n += len(x)
+    return total / max(1, n)
+
+
+def _reduce_mean(total: float, count: int, device, distributed: bool) -> float:
+    if not distributed:
+        return total / max(1, count)
+    t = torch.tensor([total, count], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return (t[0] / t[1].clamp_min(1)).item()
+
+
+def _reduce_sum(value: int, device, distributed: bool) -> int:
+    if not distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return int(t.item())
+
+
+def _hardware(device: torch.device, world: int) -> str:
+    if device.type == "cuda":
+        return f"{world} x {torch.cuda.get_device_name(device)}"
+    import platform
+
+    return f"{world} x CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
