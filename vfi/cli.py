@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -279,6 +280,82 @@ def blur_report_cmd(video, reference, csv_path, json_path, plot_path, local_path
     Console(width=140).print(table)
 
 
+@main.command("eval")
+@click.argument("clips", nargs=-1)
+@click.option("--methods", default="dup,blend,mci", show_default=True, help="Classical methods to compare (comma-separated; '' for none).")
+@click.option("--model", "models", multiple=True, help="Learned model to add (repeatable); shipped weights unless --weights.")
+@click.option("--weights", "weights", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Weights file (repeatable): pairs with the --model at the same position.")
+@click.option("--max-triplets", type=click.IntRange(1), default=None, help="Per clip.")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True, help="Use every k-th triplet.")
+@click.option("--scene-threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True)
+@click.option("--dataset", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Evaluate --model/--weights on a prepared dataset's validation split instead (model domain).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--markdown", "md_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--sheet", "sheet_path", type=click.Path(dir_okay=False), default=None, help="PNG: inputs, each prediction, truth.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+@handle_errors
+def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_threshold, dataset, json_path, md_path, sheet_path, device, quiet):
+    """Drop-frame evaluation: predict each middle frame of CLIPS from its neighbours."""
+    import json
+
+    from rich.table import Table
+
+    from . import evaluate as ev
+    from .progress import make_progress
+
+    if len(weights) > len(models):
+        raise OneLineError("each --weights needs a --model before it", 2)
+    pairs = [(m, weights[i] if i < len(weights) else None) for i, m in enumerate(models)]
+    if dataset:
+        if any(w is None for _, w in pairs) or not pairs:
+            raise OneLineError("--dataset evaluates weights files: give --model NAME --weights FILE pairs", 2)
+        rep = ev.evaluate_dataset(dataset, pairs, device=device, max_triplets=max_triplets)
+        if json_path:
+            Path(json_path).write_text(json.dumps(rep, indent=1))
+        table = Table(title=f"{dataset}: validation split")
+        for col in ("weights", "model", "loss", "triplets", "BF mean", "BF std", "RBF mean", "RBF std", "PSNR dB"):
+            table.add_column(col)
+        for k, v in rep.items():
+            table.add_row(k, v["model"], str(v["loss"]), str(v["triplets"]), f"{v['bf']['bf']:.4g}", f"{v['bf']['bf_std']:.4g}",
+                          f"{v['rbf']['rbf']:.4g}", f"{v['rbf']['rbf_std']:.4g}", f"{v['psnr']:.2f}")
+        Console(width=160).print(table)
+        return
+    if not clips:
+        raise OneLineError("give one or more CLIPS (or --dataset)", 2)
+    contenders = ev.make_contenders([m for m in methods.split(",") if m.strip()], pairs, device)
+    results = []
+    prog = make_progress(unit="triplets/s", disable=quiet, transient=True)
+    with prog:
+        for clip in clips:
+            task = prog.add_task(Path(clip).name, total=max_triplets)
+            results.append(ev.evaluate_clip(clip, contenders, max_triplets=max_triplets, every=every, scene_threshold=scene_threshold,
+                                            sheet_examples=3 if sheet_path else 0, progress=lambda: prog.advance(task)))
+    rep = ev.report(results)
+    if json_path:
+        Path(json_path).write_text(json.dumps(rep, indent=1))
+    if md_path:
+        Path(md_path).write_text(ev.markdown(rep))
+    if sheet_path:
+        ev.sheet(results, sheet_path)
+    table = Table(title="vfi eval: predict frame t from t-1 and t+1")
+    for col in ("clip", "size", "triplets", "skipped", "method", "PSNR dB", "SSIM", "BF", "RBF", "|RBF|", "ms/frame"):
+        table.add_column(col)
+    for c in rep["clips"]:
+        skipped = ", ".join(f"{v} {k}" for k, v in c["skipped"].items() if v) or "0"
+        for i, (lab, v) in enumerate(c["methods"].items()):
+            first = i == 0
+            table.add_row(Path(c["clip"]).name if first else "", c["size"] if first else "", str(c["triplets"]) if first else "",
+                          skipped if first else "", lab, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
+                          f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['ms_per_frame']:.1f}")
+    for lab, v in rep["overall"].items():
+        table.add_row("[bold]overall", "", str(v["triplets"]), "", lab, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
+                      f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", "")
+    Console(width=170).print(table)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @handle_errors
@@ -348,11 +425,11 @@ def prep(sources, output, info_path, preset, size, stride, max_frames, keep_cuts
 
     def report(r):
         if not quiet or not r.ok:
-            err_console.print(("[green]ok[/]  " if r.ok else "[red]failed[/] ") + (f"{r.source}: {r.message}" if r.ok else r.message))
+            err_console.print(("[green]ok[/]  " if r.ok else "[red]failed[/] ") + (f"{r.source}: {r.message}" if r.ok else r.message), soft_wrap=True)
 
     def on_download(d):
         if not quiet and d.get("status") == "finished":
-            err_console.print(f"downloaded {d.get('filename')}")
+            err_console.print(f"downloaded {d.get('filename')}", soft_wrap=True)
 
     path, reports = run_prep(list(sources), output, opts, report, on_download, overwrite)
     failed = [r for r in reports if not r.ok]

@@ -99,6 +99,8 @@ def download(url: str, progress: Callable[[dict], None] | None = None) -> Path:
     except yt_dlp.utils.UnsupportedError:
         raise InputError(f"{url}: unsupported site or not a video link") from None
     except yt_dlp.utils.DownloadError as e:
+        if "Unsupported URL" in str(e):
+            raise InputError(f"{url}: unsupported site or not a video link") from None
         raise InputError(f"{url}: download failed: {_short(str(e))}") from None
     if not path.exists():
         candidates = [p for p in folder.iterdir() if p.name.startswith("video.")]
@@ -125,6 +127,7 @@ class _QuietLogger:
 
 def _short(msg: str) -> str:
     msg = msg.replace("ERROR: ", "").strip()
+    msg = msg.split(" (caused by ")[0]
     return msg.splitlines()[0][:200] if msg else "unknown error"
 
 
@@ -276,13 +279,17 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
     all_triplets = []
     try:
         for src in expand_sources(sources):
+            path = None
             try:
                 path = download(src, on_download) if is_url(src) else Path(src)
                 k = len(manifest_sources)
                 fname = f"frames_{k:03d}.npy"
                 n, trips, cuts, dups = read_source(str(path), opts, tmp / fname)
             except VfiError as e:
-                rep = SourceReport(src, False, str(e))
+                msg = str(e)
+                if path is not None and is_url(src) and str(path) in msg:
+                    msg = msg.replace(str(path), f"{src} (downloaded)")
+                rep = SourceReport(src, False, msg)
             except (OSError, av.error.FFmpegError) as e:
                 rep = SourceReport(src, False, f"{src}: {e}")
             else:

@@ -18,7 +18,8 @@ from .models import model_inputs  # noqa: E402
 def loss_curve(history: list[dict], path: Path, loss_name: str, model_name: str) -> None:
     epochs = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    trained = [h for h in history if h["train_loss"] is not None]
+    ax.plot([h["epoch"] for h in trained], [h["train_loss"] for h in trained], "o-", label="train")
     ax.plot(epochs, [h["val_loss"] for h in history], "s-", label="validation")
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"{loss_name} loss")

@@ -50,6 +50,8 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 0
     amp: bool = True
+    init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
+    init_output_bias: float | None = None
     model_config: dict = field(default_factory=dict)
 
     def resolved(self, spec: ModelSpec) -> "TrainConfig":
@@ -59,6 +61,7 @@ class TrainConfig:
         c.batch_size = self.batch_size if self.batch_size is not None else r.get("batch_size", 16)
         c.lr = self.lr if self.lr is not None else r.get("lr", 1e-3)
         c.crop = self.crop if self.crop is not None else r.get("crop")
+        c.init = self.init if self.init is not None else r.get("init", "keras")
         return c
 
 
@@ -134,6 +137,16 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
 
     torch.manual_seed(cfg.seed)
     model = spec.create(cfg.model_config).to(device)
+    if cfg.init == "blend":
+        if not hasattr(model, "init_as_blend"):
+            raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
+        model.init_as_blend()
+    if cfg.init_output_bias is not None:
+        # Start the output layer's ReLU in its active range: with zero bias a colour
+        # channel can go negative everywhere early on and never recover (dead ReLU).
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.bias.fill_(cfg.init_output_bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     loss_fn = get_loss(cfg.loss, cfg.blur_weight)
     history: list[dict] = []
@@ -167,6 +180,12 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         torch.save(ckpt, tmp)
         os.replace(tmp, ckpt_path)
 
+    if not history:
+        # Epoch 0: the untrained model, so the curve shows what training changed.
+        v0 = evaluate_loss(raw_model, val_ds, loss_fn, cfg.batch_size, device, use_amp)
+        history.append({"epoch": 0, "train_loss": None, "val_loss": v0, "step": 0, "seconds": 0.0})
+        if master:
+            log(f"epoch 0 (untrained): val {cfg.loss} {v0:.5g}")
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, cfg.epochs):

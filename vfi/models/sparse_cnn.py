@@ -68,6 +68,31 @@ class SparseCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    @torch.no_grad()
+    def init_as_blend(self, noise: float = 0.1) -> "SparseCNN":
+        """A training warm start (the architecture is untouched): channels 0-5 of every
+        layer carry the six input values straight through (centre tap 1; on 0..255
+        inputs every value is positive, where LeakyReLU is the identity) and the last
+        layer averages the two frames, so the untrained model is the linear blend.
+        All other weights keep ``noise`` times their Keras initialisation, from where
+        training learns what improves on the blend."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+        for conv in convs:
+            conv.weight.mul_(noise)
+            conv.bias.zero_()
+        for conv in convs[:-1]:
+            k = conv.kernel_size[0]
+            c = (k - 1) // 2  # the tap that lines up with the output pixel under TF padding
+            for ch in range(6):
+                conv.weight[ch].zero_()
+                conv.weight[ch, ch, c, c] = 1.0
+        last = convs[-1]
+        last.weight.zero_()
+        for ch in range(3):
+            last.weight[ch, ch, 0, 0] = 0.5
+            last.weight[ch, ch + 3, 0, 0] = 0.5
+        return self
+
     @staticmethod
     def flops_per_pixel() -> int:
         """Multiply-adds x 2 per output pixel (what the performance figures use)."""

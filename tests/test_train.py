@@ -1,0 +1,109 @@
+"""vfi train: a real (small) training run, exact resume, Ctrl-C, and torchrun DDP on CPU."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import make_video, moving_frames
+from vfi.cli import main
+from vfi.data import PrepOptions, prep
+from vfi.models import load_model
+from vfi.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    d = tmp_path_factory.mktemp("data")
+    src = make_video(d / "clip.mkv", moving_frames(40, 40, 56, speed=2), Fraction(24), codec="ffv1")
+    path, _ = prep([str(src)], d / "ds", PrepOptions(seed=0))
+    return path
+
+
+def cfg(dataset, out, **kw):
+    base = dict(model="sparse-cnn", data=str(dataset), out=str(out), epochs=2, batch_size=4, crop=24, lr=2e-4, seed=0, max_val=8, val_crop=32)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_two_epochs_lower_validation_loss_and_write_pictures(dataset, tmp_path):
+    summary = train(cfg(dataset, tmp_path / "run"), log=lambda m: None)
+    h = summary["history"]
+    assert [e["epoch"] for e in h] == [0, 1, 2]
+    assert h[-1]["val_loss"] < h[0]["val_loss"], h
+    for name in ("loss_curve.png", "epoch_001.png", "epoch_002.png", "predictions.png", "checkpoint.pt", "sparse-cnn.safetensors"):
+        assert (tmp_path / "run" / name).stat().st_size > 0
+    spec, model, meta = load_model(tmp_path / "run" / "sparse-cnn.safetensors")
+    assert meta["epochs"] == 2 and meta["recipe"]["loss"] == "mse" and meta["history"][-1]["val_loss"] == h[-1]["val_loss"]
+
+
+def test_autoencoder_training_lowers_loss(tmp_path):
+    src = make_video(tmp_path / "clip.mkv", moving_frames(30, 60, 120, speed=2), Fraction(24), codec="ffv1")
+    ds, _ = prep([str(src)], tmp_path / "ds", PrepOptions(preset="paper002"))
+    s = train(TrainConfig(model="conv-ae", data=str(ds), out=str(tmp_path / "ae"), epochs=2, batch_size=4, loss="cosine"), log=lambda m: None)
+    assert s["history"][-1]["val_loss"] < s["history"][0]["val_loss"]
+    with pytest.raises(Exception, match="paper000"):
+        train(TrainConfig(model="sparse-cnn", data=str(ds), out=str(tmp_path / "x"), epochs=1), log=lambda m: None)
+
+
+def test_resume_continues_exactly(dataset, tmp_path):
+    full = train(cfg(dataset, tmp_path / "full"), log=lambda m: None)
+    train(cfg(dataset, tmp_path / "part", epochs=1), log=lambda m: None)
+    resumed = train(cfg(dataset, tmp_path / "part", epochs=2), resume=True, log=lambda m: None)
+    assert resumed["steps"] == full["steps"]
+    a = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=False)["model"]
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_cli_train_and_weights_load_in_upsample(dataset, tmp_path):
+    res = CliRunner().invoke(main, ["train", "--data", str(dataset), "-o", str(tmp_path / "run"), "--epochs", "1",
+                                    "--batch-size", "4", "--crop", "24", "--max-train", "8", "-q"])
+    assert res.exit_code == 0, res.output
+    src = make_video(tmp_path / "in.mkv", moving_frames(4, 24, 32), Fraction(24), codec="ffv1")
+    res = CliRunner().invoke(main, ["upsample", str(src), "-o", str(tmp_path / "o.mkv"), "--factor", "2",
+                                    "--weights", str(tmp_path / "run" / "sparse-cnn.safetensors"), "-q"])
+    assert res.exit_code == 0, res.output
+
+
+def test_ctrl_c_saves_a_checkpoint(dataset, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "vfi.cli", "train", "--data", str(dataset), "-o", str(out), "--epochs", "50",
+                             "--batch-size", "2", "--crop", "40"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "epoch_001.png").exists():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    text = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode == 130, text
+    assert "Traceback" not in text
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["epoch"] >= 1 and ckpt["step"] > 0
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not installed")
+def test_torchrun_two_processes_on_cpu_agree_with_one(dataset, tmp_path):
+    n_train = 20  # an even number: the DistributedSampler then splits it exactly in two
+    args = ["train", "--data", str(dataset), "--epochs", "1", "--batch-size", "4", "--crop", "24", "--device", "cpu",
+            "--max-train", str(n_train), "-q"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    single = subprocess.run([sys.executable, "-m", "vfi.cli", *args, "-o", str(tmp_path / "one")], env=env, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", "-m", "vfi.cli", *args, "-o", str(tmp_path / "two")],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    two = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert two["world_size"] == 2 and one["world_size"] == 1
+    assert two["samples_seen"] == one["samples_seen"] == n_train
+    assert (tmp_path / "two" / "sparse-cnn.safetensors").exists()
