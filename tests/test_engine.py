@@ -163,3 +163,13 @@ def test_mci_and_dup_methods(tmp_path):
     # t = 0.5 (give or take MKV's rounding) repeats one of the two frames, unmixed
     assert np.array_equal(b[1][1], a[0][1]) or np.array_equal(b[1][1], a[1][1])
     assert res.synthesised == 0
+
+
+def test_4k_frames(tmp_path):
+    frames = [np.ascontiguousarray(np.broadcast_to(f, (2160, 3840, 3))) for f in
+              (np.kron(img, np.ones((45, 60, 1), np.uint8)) for img in moving_frames(3, 48, 64))]
+    src = make_video(tmp_path / "4k.mkv", frames, Fraction(24), codec="ffv1")
+    res = run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+    assert res.frames_out == 6
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (3840, 2160)

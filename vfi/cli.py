@@ -129,6 +129,8 @@ def job_options(f):
         click.option("--scene-threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
                      help="Scene-cut sensitivity (0 turns detection off); no blending across cuts."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (learned models)."),
+        click.option("--tile", type=click.IntRange(0), default=None,
+                     help="Model inference in NxN tiles (seamless; bounds memory). Default: 512 above 1280x720; 0: never."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
@@ -188,13 +190,13 @@ def _run_job(job, quiet, label, blur_csv=None):
 @click.option("--audio", type=click.Choice(["copy", "none"]), default="copy", show_default=True, help="Audio streams: copied unchanged, or dropped.")
 @job_options
 @handle_errors
-def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
+def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
     """Raise the frame rate of INPUT: same duration, more frames."""
     from .engine import Job
 
     job = Job(input=input, output=output, mode="upsample", fps=fps, factor=factor, method=_method_name(method, model, weights),
               weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
-              salvage=salvage, device=device, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
+              salvage=salvage, device=device, tile=tile, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
     _run_job(job, quiet, "upsample", blur_csv)
 
 
@@ -205,13 +207,13 @@ def upsample(input, fps, factor, audio, output, method, model, weights, depth, s
 @click.option("--audio", type=click.Choice(["none", "stretch"]), default="none", show_default=True, help="Drop the audio, or stretch it (pitch kept).")
 @job_options
 @handle_errors
-def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
+def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
     """Make INPUT FACTOR times slower at the same frame rate."""
     from .engine import Job
 
     job = Job(input=input, output=output, mode="slowmo", fps=fps, factor=factor, method=_method_name(method, model, weights),
               weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
-              salvage=salvage, device=device, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
+              salvage=salvage, device=device, tile=tile, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
     _run_job(job, quiet, "slowmo", blur_csv)
 
 
@@ -472,19 +474,23 @@ class TrainProgress:
 @click.option("--batch-size", type=click.IntRange(1), default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--crop", type=click.IntRange(8), default=None, help="Random crop size (sparse CNN; default 64).")
+@click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+              help="Learning rate: constant (the papers' Adam) or warm-up + cosine decay.")
+@click.option("--init", "init", type=click.Choice(["keras", "blend"]), default=None,
+              help="Sparse CNN start: Keras initialisation, or the warm start that equals the linear blend (default).")
 @click.option("--max-train", type=click.IntRange(1), default=None, help="Use at most this many training triplets.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, max_train, seed, device, resume, quiet):
+def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, schedule, init, max_train, seed, device, resume, quiet):
     """Train a model on a prepared dataset; torchrun runs it distributed."""
     from .train import TrainConfig
     from .train import train as run_train
 
     cfg = TrainConfig(model=model_name, data=data, out=out, loss=loss, blur_weight=blur_weight, epochs=epochs,
-                      batch_size=batch_size, lr=lr, crop=crop, max_train=max_train, seed=seed, device=device)
+                      batch_size=batch_size, lr=lr, crop=crop, schedule=schedule, init=init, max_train=max_train, seed=seed, device=device)
     prog = TrainProgress(quiet)
     try:
         summary = run_train(cfg, resume=resume, log=(lambda m: None) if quiet else prog.progress.console.print, progress=prog)

@@ -50,6 +50,7 @@ class Job:
     salvage: bool = False  # keep the output of a truncated/corrupt input
     device: str = "auto"
     batch_size: int = 4
+    tile: int | None = None  # learned models: tile size in pixels (None: automatic, 0: off)
 
 
 @dataclass
@@ -114,7 +115,7 @@ def build_method(job: Job) -> Method:
         return make_method(job.method, job.depth)
     from .models import load_interpolator
 
-    return LearnedMidpoint(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size), job.depth)
+    return LearnedMidpoint(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile), job.depth)
 
 
 def sidecar_path(video: str | os.PathLike) -> Path:

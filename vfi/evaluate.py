@@ -209,7 +209,7 @@ def evaluate_dataset(dataset: str, models: list[tuple[str, str]], device: str = 
         with torch.inference_mode():
             for t in idx:
                 a, m, b = data.frames(int(t))
-                prev, nxt = (torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float().unsqueeze(0).to(dev) / scale for f in (a, b))
+                prev, nxt = (torch.from_numpy(np.array(f)).permute(2, 0, 1).float().unsqueeze(0).to(dev) / scale for f in (a, b))
                 pred = model(model_inputs(spec, prev, nxt))[0].permute(1, 2, 0).float().cpu().numpy()
                 truth = m.astype(np.float64) / scale
                 vp, vt = laplacian_variance(pred), laplacian_variance(truth)

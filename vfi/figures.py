@@ -40,7 +40,7 @@ def predict_triplet(model, spec, data, t: int, device, crop: int | None = 256):
         y0, x0 = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
         a, m, b = (f[y0: y0 + crop, x0: x0 + crop] for f in (a, m, b))
     scale = 1.0 if spec.domain == "rgb255" else 1 / 255.0
-    prev, nxt = (torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float().unsqueeze(0).to(device) * scale for f in (a, b))
+    prev, nxt = (torch.from_numpy(np.array(f)).permute(2, 0, 1).float().unsqueeze(0).to(device) * scale for f in (a, b))
     model.eval()
     y = model(model_inputs(spec, prev, nxt))[0] / scale
     pred = y.clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()

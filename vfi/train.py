@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -51,6 +52,7 @@ class TrainConfig:
     workers: int = 0
     amp: bool = True
     init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
+    schedule: str = "constant"  # or "cosine": linear warm-up, then cosine decay to 0
     init_output_bias: float | None = None
     model_config: dict = field(default_factory=dict)
 
@@ -89,7 +91,7 @@ class TripletTorchDataset(Dataset):
                 y0, x0 = (h - min(c, h)) // 2, (w - min(c, w)) // 2
             sl = (slice(y0, y0 + c), slice(x0, x0 + c))
             a, m, b = a[sl], m[sl], b[sl]
-        t = [torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float() for f in (a, m, b)]
+        t = [torch.from_numpy(np.array(f)).permute(2, 0, 1).float() for f in (a, m, b)]  # copies: memmaps are read-only
         if self.spec.domain == "grey":
             t = [x / 255.0 for x in t]
         prev, mid, nxt = t
@@ -148,6 +150,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         with torch.no_grad():
             last.bias.fill_(cfg.init_output_bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.schedule not in ("constant", "cosine"):
+        raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
     loss_fn = get_loss(cfg.loss, cfg.blur_weight)
     history: list[dict] = []
     start_epoch, batches_done, step = 0, 0, 0
@@ -192,6 +196,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
             sampler.set_epoch(epoch)
             train_ds.epoch = epoch
             loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers)
+            n_batches = len(loader)
             skip = batches_done if epoch == start_epoch else 0
             model.train()
             running, count, t0 = 0.0, 0, time.time()
@@ -200,6 +205,9 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
             for bi, (x, y) in enumerate(loader):
                 if bi < skip:
                     continue
+                if cfg.schedule == "cosine":
+                    for group in optimizer.param_groups:
+                        group["lr"] = cosine_lr(cfg.lr, step, n_batches * cfg.epochs)
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     pred = model(x)
@@ -260,6 +268,13 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+def cosine_lr(peak: float, step: int, total: int, warmup: int = 100) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 @torch.no_grad()

@@ -124,25 +124,59 @@ def model_domain_to_rgb(spec: ModelSpec, y: torch.Tensor, height: int, width: in
     return out.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-class Interpolator:
-    """A model with weights, ready to predict middle frames from RGB frame pairs."""
+# The sparse CNN sees 5 pixels before and 7 after each output pixel (7x7, 4x4, 3x3 and
+# 2x2 kernels under TensorFlow padding): tiles overlapping by more than that give
+# exactly the untiled result.
+TILE_MARGIN = 8
+AUTO_TILE_PIXELS = 1280 * 720  # larger frames go through in tiles by default
+DEFAULT_TILE = 512
 
-    def __init__(self, spec: ModelSpec, model: nn.Module, device: torch.device, meta: dict | None = None, batch_size: int = 4):
+
+class Interpolator:
+    """A model with weights, ready to predict middle frames from RGB frame pairs.
+
+    ``tile``: None = automatic (frames above 1280x720 are processed in 512 px tiles,
+    which bounds memory for 4K), 0 = never tile, N = tiles of N x N pixels."""
+
+    def __init__(self, spec: ModelSpec, model: nn.Module, device: torch.device, meta: dict | None = None,
+                 batch_size: int = 4, tile: int | None = None):
         self.spec = spec
         self.name = spec.name
         self.model = model.to(device).eval()
         self.device = device
         self.meta = meta or {}
         self.batch_size = batch_size
+        self.tile = tile
+
+    def _tile_size(self, h: int, w: int) -> int:
+        if self.spec.domain != "rgb255" or self.tile == 0:
+            return 0
+        if self.tile is None:
+            return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
+        return self.tile if (h > self.tile or w > self.tile) else 0
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x).float()
 
     @torch.inference_mode()
     def predict(self, rgb0: np.ndarray, rgb1: np.ndarray) -> np.ndarray:
         h, w = rgb0.shape[:2]
         x = model_inputs(self.spec, rgb_to_model_domain(self.spec, rgb0, self.device), rgb_to_model_domain(self.spec, rgb1, self.device))
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        y = self.model(x)
-        return model_domain_to_rgb(self.spec, y.float(), h, w)
+        tile = self._tile_size(h, w)
+        if not tile:
+            return model_domain_to_rgb(self.spec, self._run(x), h, w)
+        out = torch.empty((1, 3, h, w), dtype=torch.float32, device=self.device)
+        m = TILE_MARGIN
+        for y0 in range(0, h, tile):
+            for x0 in range(0, w, tile):
+                y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
+                ya, xa = max(0, y0 - m), max(0, x0 - m)
+                yb, xb = min(h, y1 + m), min(w, x1 + m)
+                y = self._run(x[:, :, ya:yb, xa:xb])
+                out[:, :, y0:y1, x0:x1] = y[:, :, y0 - ya: y0 - ya + (y1 - y0), x0 - xa: x0 - xa + (x1 - x0)]
+        return model_domain_to_rgb(self.spec, out, h, w)
 
 
 # ------------------------------------------------------------------ weights files
@@ -217,10 +251,10 @@ def shipped_weights(name: str) -> Path | None:
     return Path(str(p)) if p.is_file() else None
 
 
-def load_interpolator(name: str, weights: str | None = None, device: str = "auto", batch_size: int = 4) -> Interpolator:
+def load_interpolator(name: str, weights: str | None = None, device: str = "auto", batch_size: int = 4, tile: int | None = None) -> Interpolator:
     spec = get_spec(name)
     path = weights or shipped_weights(name)
     if path is None:
         raise UsageError(f"no trained weights ship for {name}: train some with 'vfi train' and pass --weights")
     spec, model, meta = load_model(path, expected=name)
-    return Interpolator(spec, model, resolve_device(device), meta, batch_size)
+    return Interpolator(spec, model, resolve_device(device), meta, batch_size, tile)
