@@ -173,3 +173,34 @@ def test_4k_frames(tmp_path):
     assert res.frames_out == 6
     with av.open(str(tmp_path / "out.mkv")) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (3840, 2160)
+
+
+def test_threaded_pipeline_matches_sequential(tmp_path):
+    src = make_video(tmp_path / "in.mp4", moving_frames(16, 48, 64), Fraction(24), audio=True)
+    a = run(job(src, tmp_path / "threads.mkv", factor=Fraction(3), threads=True))
+    b = run(job(src, tmp_path / "plain.mkv", factor=Fraction(3), threads=False))
+    fa, fb = read_frames(tmp_path / "threads.mkv"), read_frames(tmp_path / "plain.mkv")
+    assert len(fa) == len(fb) == a.frames_out == b.frames_out
+    assert all(np.array_equal(x[1], y[1]) and x[0] == y[0] for x, y in zip(fa, fb))
+    assert audio_packets(tmp_path / "threads.mkv") == audio_packets(tmp_path / "plain.mkv")
+    assert set(a.profile) >= {"decode", "model", "encode"}
+
+
+def test_failure_in_the_encoder_thread_surfaces_and_cleans_up(tmp_path, monkeypatch):
+    from vfi import video
+
+    src = make_video(tmp_path / "in.mkv", moving_frames(12, 48, 64), Fraction(24), codec="ffv1")
+    calls = {"n": 0}
+    original = video.VideoWriter.write
+
+    def failing(self, frame, pts):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise video.OutputError("disk full (simulated)")
+        return original(self, frame, pts)
+
+    monkeypatch.setattr(video.VideoWriter, "write", failing)
+    with pytest.raises(video.OutputError, match="disk full"):
+        run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+    assert not (tmp_path / "out.mkv").exists()
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]

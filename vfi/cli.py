@@ -134,6 +134,7 @@ def job_options(f):
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+        click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, scenes, model, convert, encode, wait."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
@@ -161,7 +162,7 @@ def _default_model_available() -> bool:
         return False
 
 
-def _run_job(job, quiet, label, blur_csv=None):
+def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
     from .engine import run
     from .progress import ProgressObserver
 
@@ -180,6 +181,12 @@ def _run_job(job, quiet, label, blur_csv=None):
             f"({result.synthesised} synthesised, {result.repeated} repeated, {len(result.cuts)} scene cut(s)); "
             f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s"
         )
+    if show_profile:
+        p = result.profile
+        stages = ("decode", "scenes", "model", "convert", "encode", "wait")
+        parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
+        click.echo(f"profile (decode, encode and convert run in their own threads, overlapping the model): {parts}; "
+                   f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s")
     return result
 
 
@@ -190,14 +197,14 @@ def _run_job(job, quiet, label, blur_csv=None):
 @click.option("--audio", type=click.Choice(["copy", "none"]), default="copy", show_default=True, help="Audio streams: copied unchanged, or dropped.")
 @job_options
 @handle_errors
-def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
+def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, show_profile, blur_csv, codec, crf, pix_fmt, preset):
     """Raise the frame rate of INPUT: same duration, more frames."""
     from .engine import Job
 
     job = Job(input=input, output=output, mode="upsample", fps=fps, factor=factor, method=_method_name(method, model, weights),
               weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
               salvage=salvage, device=device, tile=tile, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
-    _run_job(job, quiet, "upsample", blur_csv)
+    _run_job(job, quiet, "upsample", blur_csv, show_profile)
 
 
 @main.command()
@@ -207,14 +214,14 @@ def upsample(input, fps, factor, audio, output, method, model, weights, depth, s
 @click.option("--audio", type=click.Choice(["none", "stretch"]), default="none", show_default=True, help="Drop the audio, or stretch it (pitch kept).")
 @job_options
 @handle_errors
-def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, blur_csv, codec, crf, pix_fmt, preset):
+def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, show_profile, blur_csv, codec, crf, pix_fmt, preset):
     """Make INPUT FACTOR times slower at the same frame rate."""
     from .engine import Job
 
     job = Job(input=input, output=output, mode="slowmo", fps=fps, factor=factor, method=_method_name(method, model, weights),
               weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
               salvage=salvage, device=device, tile=tile, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
-    _run_job(job, quiet, "slowmo", blur_csv)
+    _run_job(job, quiet, "slowmo", blur_csv, show_profile)
 
 
 def _int_list(text):

@@ -25,6 +25,7 @@ from . import __version__
 from .audio import AudioStretcher
 from .errors import CorruptInputError, UsageError
 from .methods import Method, make_method
+from .pipeline import BackgroundIterator, BackgroundWorker, Profile
 from .scenes import DEFAULT_THRESHOLD, CutDetector
 from .timing import Timeline, bisection_error
 from .video import ColorConverter, EncodeOptions, SourceFrame, VideoReader, VideoWriter, check_output_path
@@ -51,6 +52,7 @@ class Job:
     device: str = "auto"
     batch_size: int = 4
     tile: int | None = None  # learned models: tile size in pixels (None: automatic, 0: off)
+    threads: bool = True  # decode and encode in their own threads, overlapping the model
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Result:
     max_time_error_ms: float
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    profile: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 class Observer:
@@ -150,6 +153,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
     audio_in = reader.audio_streams if job.audio != "none" else []
     copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
 
+    profile = Profile()
+    encoder: BackgroundWorker | None = None
     writer: VideoWriter | None = None
     timeline: Timeline | None = None
     pending_packets: list[av.Packet] = []
@@ -163,7 +168,7 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         o.start(estimate, info)
 
     def open_writer(first: SourceFrame) -> None:
-        nonlocal writer, timeline, stretcher
+        nonlocal writer, timeline, stretcher, encoder
         # Container timestamps are rounded to the time base (e.g. 1 ms in MKV): within
         # half a tick an output time *is* the source frame; capped for coarse AVI bases.
         tolerance = min(max(source_step / 100, info.time_base / 2), source_step / 4)
@@ -184,8 +189,9 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
             audio_encode=audio_encode,
             metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
         )
+        encoder = BackgroundWorker(profile) if job.threads else _Inline(profile)
         for p in pending_packets:
-            _route_packet(p)
+            encoder.submit(_route_packet, p)
         pending_packets.clear()
 
     def _route_packet(p):
@@ -194,15 +200,20 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         else:
             writer.mux_copied(p)
 
-    def emit(k: int, result, kind: str, a: SourceFrame, b: SourceFrame | None, t: float) -> None:
+    def encode(result, pts: int) -> None:
+        """Runs in the encoder thread: colour conversion of made frames, then encode."""
+        t0 = time.perf_counter()
         if isinstance(result, np.ndarray):
             frame = conv.from_rgb(result, writer.pix_fmt)
-            rgb = lambda: result  # noqa: E731
         else:
             frame = conv.convert(result, writer.pix_fmt) if result.format.name != writer.pix_fmt else result
-            rgb = lambda: conv.to_rgb(result)  # noqa: E731
         frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder place keyframes
-        writer.write(frame, timeline.pts(k))
+        profile.add("convert", time.perf_counter() - t0)
+        writer.write(frame, pts)
+
+    def emit(k: int, result, kind: str, a: SourceFrame, b: SourceFrame | None, t: float) -> None:
+        encoder.submit(encode, result, timeline.pts(k))
+        rgb = (lambda: result) if isinstance(result, np.ndarray) else (lambda: conv.to_rgb(result))
         kinds.append(kind)
         for o in observers:
             o.frame(k, kind, rgb, a, b, t)
@@ -211,13 +222,15 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         slots = timeline.slots_between(a.time, b.time)
         if not slots:
             return
-        is_cut = any(s.t > 0 for s in slots) and cuts.is_cut(a, b)
+        with profile.time("scenes"):
+            is_cut = any(s.t > 0 for s in slots) and cuts.is_cut(a, b)
         inner = [s for s in slots if s.t > 0]
         made = {}
         if inner and not is_cut:
             ts = [s.t for s in inner]
             ts_seen.extend(ts)
-            made = dict(zip((s.index for s in inner), method.interpolate(a, b, ts)))
+            with profile.time("model"):
+                made = dict(zip((s.index for s in inner), method.interpolate(a, b, ts)))
         for s in slots:
             if s.t == 0:
                 emit(s.index, a.frame, SOURCE, a, b, 0.0)
@@ -231,13 +244,14 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
 
     prev: SourceFrame | None = None
     last_interval: Fraction | None = None
+    source = BackgroundIterator(reader.read(copy_streams=copy_streams), profile) if job.threads else _timed(reader.read(copy_streams=copy_streams), profile)
     try:
-        for item in reader.read(copy_streams=copy_streams):
+        for item in source:
             if isinstance(item, av.Packet):
                 if writer is None:
                     pending_packets.append(item)
                 else:
-                    _route_packet(item)
+                    encoder.submit(_route_packet, item)
                 continue
             cur = item
             if writer is None:
@@ -262,9 +276,14 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         for s in timeline.slots_until(total):
             emit(s.index, prev.frame, SOURCE if abs(s.source_time - prev.time) <= timeline.tolerance else REPEAT, prev, None, 0.0)
         if stretcher is not None:
-            writer.mux(stretcher.flush())
+            encoder.submit(lambda: writer.mux(stretcher.flush()))
+        encoder.finish()
         writer.close()
     except BaseException:
+        if isinstance(source, BackgroundIterator):
+            source.stop()
+        if encoder is not None:
+            encoder.abort()
         if writer is not None:
             writer.abort()
         raise
@@ -292,9 +311,39 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         max_time_error_ms=err * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
         seconds=time.perf_counter() - started,
         warnings=warnings,
+        profile=dict(profile.seconds),
     )
     write_sidecar(out_path, job, result, "".join(kinds))
     return result
+
+
+class _Inline:
+    """The encoder without a thread (Job.threads=False): same interface."""
+
+    def __init__(self, profile: Profile):
+        self.profile = profile
+
+    def submit(self, fn, *args) -> None:
+        with self.profile.time("encode"):
+            fn(*args)
+
+    def finish(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def _timed(iterable, profile: Profile):
+    it = iter(iterable)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        profile.add("decode", time.perf_counter() - t0)
+        yield item
 
 
 def write_sidecar(out_path: Path, job: Job, result: Result, kinds: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import av
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 THUMB_WIDTH = 64
 MAX_SHIFT = 8  # thumbnail pixels, i.e. 1/8 of the width per source frame
@@ -32,15 +33,14 @@ def cut_score(a: np.ndarray, b: np.ndarray, max_shift: int = MAX_SHIFT) -> float
     h, w = a.shape
     sy = min(max_shift, max(0, h // 4))
     sx = min(max_shift, max(0, w // 4))
-    best = np.inf
-    for dy in range(-sy, sy + 1):
-        for dx in range(-sx, sx + 1):
-            a_part = a[max(0, dy): h + min(0, dy), max(0, dx): w + min(0, dx)]
-            b_part = b[max(0, -dy): h + min(0, -dy), max(0, -dx): w + min(0, -dx)]
-            d = float(np.abs(a_part - b_part).mean())
-            if d < best:
-                best = d
-    return best
+    # Every shift at once: windows of a zero-padded b, with a mask counting real pixels.
+    pb = np.pad(b, ((sy, sy), (sx, sx)))
+    pm = np.pad(np.ones_like(b), ((sy, sy), (sx, sx)))
+    wins = sliding_window_view(pb, (h, w))  # (2sy+1, 2sx+1, h, w)
+    mask = sliding_window_view(pm, (h, w))
+    diff = (np.abs(wins - a) * mask).sum(axis=(2, 3))
+    count = mask.sum(axis=(2, 3))
+    return float((diff / count).min())
 
 
 class CutDetector:

@@ -215,7 +215,15 @@ class VideoReader:
         if not cc.width or not cc.height:
             raise InputError(f"{self.path}: video stream has no frame size (not a decodable video)")
         tb = s.time_base or Fraction(1, 90000)
-        rate = _fraction(s.average_rate) or _fraction(s.guessed_rate) or _fraction(s.base_rate)
+        average = _fraction(s.average_rate)
+        guessed = _fraction(s.guessed_rate) or _fraction(s.base_rate)
+        # The average is frames/duration and goes off when the container's duration does
+        # (30.12 for a 30 fps phone clip); the guessed rate is the one every timestamp
+        # fits, so it wins whenever the two roughly agree.
+        if guessed and (not average or abs(guessed / average - 1) < Fraction(1, 20)):
+            rate = guessed
+        else:
+            rate = average or guessed
         start = Fraction(s.start_time) * tb if s.start_time is not None else Fraction(0)
         if s.duration:
             duration = Fraction(s.duration) * tb
@@ -320,18 +328,26 @@ class VideoReader:
         """Raises if nothing could be decoded, or if part of the input was lost."""
         if self.frames_decoded == 0:
             raise InputError(f"{self.path}: no decodable video frames")
-        # Truncation: decoding stopped well before the duration the container declares
-        # (stream duration, or the file's when there is no audio to make it longer).
-        declared = self.info.duration if (self.stream.duration or not self.info.audio_streams) else None
+        # Truncation: decoding stopped well before the length the container declares:
+        # the stream's duration, its frame count (AVI headers keep it when the index at
+        # the end is cut off), or else the file's duration, which includes audio that may
+        # run a little longer, so it is given more slack.
         step = 1 / self.info.nominal_rate
-        short = (
-            declared is not None
-            and self.last_time is not None
-            and self.last_time + step < self.info.start + declared - max(3 * step, declared / 20)
-        )
+        declared: list[tuple[Fraction, Fraction]] = []
+        if self.stream.duration:
+            declared.append((self.info.duration, max(3 * step, self.info.duration / 20)))
+        elif self.info.duration:
+            lenient = self.info.audio_streams > 0
+            declared.append((self.info.duration, max(Fraction(1), self.info.duration / 10) if lenient else max(3 * step, self.info.duration / 20)))
+        if self.info.frame_count:
+            d = self.info.frame_count * step
+            declared.append((d, max(3 * step, d / 20)))
+        end = self.last_time + step if self.last_time is not None else self.info.start
+        missing = [d for d, slack in declared if end < self.info.start + d - slack]
+        short = bool(missing)
         if self.decode_errors or short:
-            got = float(self.last_time - self.info.start + step) if self.last_time is not None else 0.0
-            of = f" of {float(declared):.2f} s" if declared else ""
+            got = float(end - self.info.start)
+            of = f" of {float(max(missing)):.2f} s" if missing else ""
             raise CorruptInputError(
                 f"{self.path}: truncated or corrupt: decoded {self.frames_decoded} frames "
                 f"({got:.2f} s{of}), {self.decode_errors} unreadable packet(s)",

@@ -1,0 +1,84 @@
+"""Checks issue 'Foundation' on any real clip:
+
+    python examples/verify_upsample.py CLIP [--workdir DIR]
+
+1. `vfi upsample CLIP -o out.mkv --factor 2 --codec ffv1 --method blend`: 2N frames,
+   the even ones equal to the source frames exactly, duration within one frame, audio
+   packets identical;
+2. `--fps 59.94` (a non-integer ratio for most sources): frame count ceil(duration*rate)
+   and every timestamp k*1001/60000 (to the container's precision).
+Prints what it measured; exits 1 if a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def frames(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        return [(Fraction(f.pts) * s.time_base, f.to_ndarray()) for f in c.decode(s)]
+
+
+def audio(path):
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return []
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("clip")
+    ap.add_argument("--workdir", default=None)
+    args = ap.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp())
+    work.mkdir(parents=True, exist_ok=True)
+    ok = True
+
+    def check(cond, text):
+        nonlocal ok
+        ok &= bool(cond)
+        print(("PASS " if cond else "FAIL ") + text)
+
+    out = work / "x2.mkv"
+    subprocess.run(["vfi", "upsample", args.clip, "-o", str(out), "--factor", "2", "--codec", "ffv1", "--method", "blend",
+                    "--overwrite", "-q"], check=True)
+    src, dst = frames(args.clip), frames(out)
+    n = len(src)
+    check(len(dst) == 2 * n, f"2x: {n} source frames -> {len(dst)} output frames (expected 2N = {2 * n})")
+    same = sum(np.array_equal(dst[2 * i][1], src[i][1]) for i in range(n))
+    check(same == n, f"2x: {same} of {n} even output frames equal their source frame exactly")
+    src_dur = src[-1][0] - src[0][0] + (src[-1][0] - src[-2][0])
+    out_dur = dst[-1][0] - dst[0][0] + (dst[-1][0] - dst[-2][0])
+    step = float(src[-1][0] - src[-2][0])
+    check(abs(float(out_dur - src_dur)) <= step, f"2x: duration {float(out_dur):.4f} s vs source {float(src_dur):.4f} s (one frame = {step:.4f} s)")
+    a_in, a_out = audio(args.clip), audio(out)
+    check(a_in == a_out, f"audio: {len(a_out)} of {len(a_in)} packets copied, identical: {a_in == a_out}")
+
+    out2 = work / "ntsc.mkv"
+    rate = Fraction(60000, 1001)
+    subprocess.run(["vfi", "upsample", args.clip, "-o", str(out2), "--fps", "59.94", "--codec", "ffv1", "--method", "blend",
+                    "--overwrite", "-q"], check=True)
+    dst2 = frames(out2)
+    expected = math.ceil(src_dur * rate - Fraction(1, 1000))
+    check(len(dst2) == expected, f"59.94: {len(dst2)} frames (expected ceil({float(src_dur):.4f} s x 59.94) = {expected})")
+    worst = max(abs(float(t - dst2[0][0] - Fraction(k * 1001, 60000))) for k, (t, _) in enumerate(dst2))
+    check(worst <= 0.0005, f"59.94: largest timestamp error {worst * 1000:.3f} ms (container precision 1 ms)")
+    print("all checks passed" if ok else "SOME CHECKS FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

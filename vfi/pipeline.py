@@ -1,0 +1,147 @@
+"""Overlapping decode, interpolation and encode: a decoder thread ahead of the main
+thread and an encoder thread behind it, joined by small bounded queues (so memory
+stays flat however long the video), and a profile of where the time went.
+
+PyAV and PyTorch release the GIL in their heavy calls, so the threads really overlap.
+Errors in either thread are re-raised in the main thread; stopping is prompt.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+_END = object()
+
+
+class Profile:
+    """Seconds per stage: decode, scenes, model, convert, encode, wait."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.lock = threading.Lock()
+
+    def add(self, name: str, seconds: float) -> None:
+        with self.lock:
+            self.seconds[name] += seconds
+
+    @contextmanager
+    def time(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - t0)
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+class BackgroundIterator:
+    """Runs ``iterable`` in a thread, ``maxsize`` items ahead of the consumer."""
+
+    def __init__(self, iterable, profile: Profile, stage: str = "decode", maxsize: int = 8):
+        self.queue: queue.Queue = queue.Queue(maxsize)
+        self.stop_event = threading.Event()
+        self.profile = profile
+        self.stage = stage
+        self.thread = threading.Thread(target=self._run, args=(iter(iterable),), daemon=True, name=f"vfi-{stage}")
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        while not self.stop_event.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, it) -> None:
+        try:
+            while not self.stop_event.is_set():
+                t0 = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    break
+                self.profile.add(self.stage, time.perf_counter() - t0)
+                if not self._put(item):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            self._put(_Failure(e))
+            return
+        self._put(_END)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        t0 = time.perf_counter()
+        item = self.queue.get()
+        self.profile.add("wait", time.perf_counter() - t0)
+        if item is _END:
+            raise StopIteration
+        if isinstance(item, _Failure):
+            raise item.exc
+        return item
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+
+
+class BackgroundWorker:
+    """Runs submitted calls in order in one thread (the encoder owns the output
+    container: every write and mux goes through here)."""
+
+    def __init__(self, profile: Profile, stage: str = "encode", maxsize: int = 8):
+        self.queue: queue.Queue = queue.Queue(maxsize)
+        self.profile = profile
+        self.stage = stage
+        self.error: BaseException | None = None
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True, name=f"vfi-{stage}")
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self.queue.get()
+            if job is _END:
+                return
+            if self.error is not None or self.stopped:
+                continue  # drain after a failure
+            fn, args = job
+            t0 = time.perf_counter()
+            try:
+                fn(*args)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the main thread
+                self.error = e
+            self.profile.add(self.stage, time.perf_counter() - t0)
+
+    def submit(self, fn, *args) -> None:
+        if self.error is not None:
+            raise self.error
+        t0 = time.perf_counter()
+        self.queue.put((fn, args))
+        self.profile.add("wait", time.perf_counter() - t0)
+
+    def finish(self) -> None:
+        """Waits for every submitted call; re-raises the first failure."""
+        self.queue.put(_END)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        self.stopped = True
+        try:
+            self.queue.put(_END, timeout=1)
+        except queue.Full:
+            pass
+        self.thread.join(timeout=10)
