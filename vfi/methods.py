@@ -74,31 +74,39 @@ class MidpointMethod(Method):
     def midpoint(self, x0, x1):
         raise NotImplementedError
 
+    def midpoints(self, pairs: list[tuple[Any, Any]]) -> list[Any]:
+        """Several midpoints at once (models override this to batch them)."""
+        return [self.midpoint(x0, x1) for x0, x1 in pairs]
+
     def interpolate(self, a, b, ts):
-        cache: dict[Fraction, Any] = {}
+        targets = [dyadic(t, self.depth) for t in ts]
+        # Every dyadic point needed, with its two neighbours one level up.
+        needed: set[Fraction] = set()
+        stack = [p for p in targets if p not in (0, 1)]
+        while stack:
+            p = stack.pop()
+            if p in needed or p in (0, 1):
+                continue
+            needed.add(p)
+            step = Fraction(1, p.denominator)
+            stack += [p - step, p + step]
+        made: dict[Fraction, Any] = {}
+        ends: dict[Fraction, Any] = {}
 
-        def at(p: Fraction):
-            if p == 0:
-                return a.frame
-            if p == 1:
-                return b.frame
-            if p not in cache:
-                step = Fraction(1, p.denominator)
-                left, right = at_repr(p - step), at_repr(p + step)
-                cache[p] = self.midpoint(left, right)
-            return cache[p]
-
-        loaded: dict[int, Any] = {}
-
-        def at_repr(p: Fraction):
+        def value(p: Fraction):
             if p in (0, 1):
-                key = int(p)
-                if key not in loaded:
-                    loaded[key] = self.load(a if key == 0 else b)
-                return loaded[key]
-            return at(p)
+                if p not in ends:
+                    ends[p] = self.load(a if p == 0 else b)
+                return ends[p]
+            return made[p]
 
-        return [self.output(at(dyadic(t, self.depth))) for t in ts]
+        # Level by level (1/2, then 1/4 and 3/4, ...): the midpoints of one level are
+        # independent, so they go to the method together.
+        for den in sorted({p.denominator for p in needed}):
+            level = sorted(p for p in needed if p.denominator == den)
+            pairs = [(value(p - Fraction(1, den)), value(p + Fraction(1, den))) for p in level]
+            made.update(zip(level, self.midpoints(pairs)))
+        return [a.frame if p == 0 else b.frame if p == 1 else self.output(made[p]) for p in targets]
 
     def output(self, x) -> Result:
         return x
@@ -187,11 +195,10 @@ class LearnedMidpoint(MidpointMethod):
         return sf.rgb(self.conv)
 
     def midpoint(self, x0, x1):
-        if isinstance(x0, av.VideoFrame):
-            x0 = self.conv.to_rgb(x0)
-        if isinstance(x1, av.VideoFrame):
-            x1 = self.conv.to_rgb(x1)
         return self.model.predict(x0, x1)
+
+    def midpoints(self, pairs):
+        return self.model.predict_batch(pairs)
 
 
 CLASSICAL = {"dup": Duplicate, "blend": Blend, "mci": MotionCompensated}
