@@ -190,6 +190,17 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
     return result
 
 
+def _job_from_options(mode: str, input: str, opts: dict):
+    """Parse -> context: the shared options of upsample and slowmo become a Job."""
+    from .engine import Job
+
+    return Job(input=input, output=opts["output"], mode=mode, fps=opts["fps"], factor=opts["factor"],
+               method=_method_name(opts["method"], opts["model"], opts["weights"]), weights=opts["weights"],
+               depth=opts["depth"], scene_threshold=opts["scene_threshold"], audio=opts["audio"],
+               overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
+               encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"]))
+
+
 @main.command()
 @click.argument("input", type=click.Path(dir_okay=True))
 @click.option("--fps", type=RATE, default=None, help="Target frame rate: 48, 59.94, 60000/1001 ...")
@@ -197,14 +208,9 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
 @click.option("--audio", type=click.Choice(["copy", "none"]), default="copy", show_default=True, help="Audio streams: copied unchanged, or dropped.")
 @job_options
 @handle_errors
-def upsample(input, fps, factor, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, show_profile, blur_csv, codec, crf, pix_fmt, preset):
+def upsample(input, **opts):
     """Raise the frame rate of INPUT: same duration, more frames."""
-    from .engine import Job
-
-    job = Job(input=input, output=output, mode="upsample", fps=fps, factor=factor, method=_method_name(method, model, weights),
-              weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
-              salvage=salvage, device=device, tile=tile, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
-    _run_job(job, quiet, "upsample", blur_csv, show_profile)
+    _run_job(_job_from_options("upsample", input, opts), opts["quiet"], "upsample", opts["blur_csv"], opts["show_profile"])
 
 
 @main.command()
@@ -214,14 +220,9 @@ def upsample(input, fps, factor, audio, output, method, model, weights, depth, s
 @click.option("--audio", type=click.Choice(["none", "stretch"]), default="none", show_default=True, help="Drop the audio, or stretch it (pitch kept).")
 @job_options
 @handle_errors
-def slowmo(input, factor, fps, audio, output, method, model, weights, depth, scene_threshold, device, tile, overwrite, salvage, quiet, show_profile, blur_csv, codec, crf, pix_fmt, preset):
+def slowmo(input, **opts):
     """Make INPUT FACTOR times slower at the same frame rate."""
-    from .engine import Job
-
-    job = Job(input=input, output=output, mode="slowmo", fps=fps, factor=factor, method=_method_name(method, model, weights),
-              weights=weights, depth=depth, scene_threshold=scene_threshold, audio=audio, overwrite=overwrite,
-              salvage=salvage, device=device, tile=tile, encode=EncodeOptions(codec=codec, crf=crf, pix_fmt=pix_fmt, preset=preset))
-    _run_job(job, quiet, "slowmo", blur_csv, show_profile)
+    _run_job(_job_from_options("slowmo", input, opts), opts["quiet"], "slowmo", opts["blur_csv"], opts["show_profile"])
 
 
 def _int_list(text):
