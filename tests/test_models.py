@@ -216,3 +216,14 @@ def test_bisection_batches_levels_and_places_frames(tmp_path):
     for t, img in zip((0.25, 0.5, 0.75), out):
         expected = (1 - t) * a_rgb.astype(float) + t * b_rgb
         assert np.abs(img.astype(float) - expected).max() <= 1.0
+
+
+def test_reduced_precision_stays_close():
+    spec = MODELS["sparse-cnn"]
+    model = spec.create().init_as_blend()
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    full = Interpolator(spec, model, torch.device("cpu")).predict(a, b)
+    half = Interpolator(spec, model, torch.device("cpu"), precision="bf16").predict(a, b)
+    assert np.abs(full.astype(int) - half.astype(int)).mean() < 2.0

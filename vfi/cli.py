@@ -131,6 +131,9 @@ def job_options(f):
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (learned models)."),
         click.option("--tile", type=click.IntRange(0), default=None,
                      help="Model inference in NxN tiles (seamless; bounds memory). Default: 512 above 1280x720; 0: never."),
+        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
+                     help="Model arithmetic: bf16/fp16 autocast is for CUDA (faster, slightly different output)."),
+        click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
@@ -198,6 +201,7 @@ def _job_from_options(mode: str, input: str, opts: dict):
                method=_method_name(opts["method"], opts["model"], opts["weights"]), weights=opts["weights"],
                depth=opts["depth"], scene_threshold=opts["scene_threshold"], audio=opts["audio"],
                overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
+               precision=opts["precision"], batch_size=opts["batch_size"],
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"]))
 
 

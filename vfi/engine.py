@@ -53,6 +53,7 @@ class Job:
     batch_size: int = 4
     tile: int | None = None  # learned models: tile size in pixels (None: automatic, 0: off)
     threads: bool = True  # decode and encode in their own threads, overlapping the model
+    precision: str = "fp32"  # learned models: fp32, or bf16/fp16 autocast (meant for CUDA)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def build_method(job: Job) -> Method:
         return make_method(job.method, job.depth)
     from .models import load_interpolator
 
-    return LearnedMidpoint(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile), job.depth)
+    return LearnedMidpoint(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile, precision=job.precision), job.depth)
 
 
 def sidecar_path(video: str | os.PathLike) -> Path:

@@ -128,6 +128,7 @@ def model_domain_to_rgb(spec: ModelSpec, y: torch.Tensor, height: int, width: in
 # 2x2 kernels under TensorFlow padding): tiles overlapping by more than that give
 # exactly the untiled result.
 TILE_MARGIN = 8
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 AUTO_TILE_PIXELS = 1280 * 720  # larger frames go through in tiles by default
 DEFAULT_TILE = 512
 
@@ -139,7 +140,10 @@ class Interpolator:
     which bounds memory for 4K), 0 = never tile, N = tiles of N x N pixels."""
 
     def __init__(self, spec: ModelSpec, model: nn.Module, device: torch.device, meta: dict | None = None,
-                 batch_size: int = 4, tile: int | None = None):
+                 batch_size: int = 4, tile: int | None = None, precision: str = "fp32"):
+        if precision not in PRECISIONS:
+            raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        self.dtype = PRECISIONS[precision]
         self.spec = spec
         self.name = spec.name
         self.model = model.to(device).eval()
@@ -158,7 +162,8 @@ class Interpolator:
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.model(x).float()
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            return self.model(x).float()
 
     @torch.inference_mode()
     def predict_batch(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -268,10 +273,11 @@ def shipped_weights(name: str) -> Path | None:
     return Path(str(p)) if p.is_file() else None
 
 
-def load_interpolator(name: str, weights: str | None = None, device: str = "auto", batch_size: int = 4, tile: int | None = None) -> Interpolator:
+def load_interpolator(name: str, weights: str | None = None, device: str = "auto", batch_size: int = 4, tile: int | None = None,
+                      precision: str = "fp32") -> Interpolator:
     spec = get_spec(name)
     path = weights or shipped_weights(name)
     if path is None:
         raise UsageError(f"no trained weights ship for {name}: train some with 'vfi train' and pass --weights")
     spec, model, meta = load_model(path, expected=name)
-    return Interpolator(spec, model, resolve_device(device), meta, batch_size, tile)
+    return Interpolator(spec, model, resolve_device(device), meta, batch_size, tile, precision)
