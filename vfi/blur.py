@@ -212,15 +212,17 @@ def heatmaps(report: Report, path: str) -> None:
         row[0].set_title(f"frame {i} ({KIND_NAMES[report.frames[i].kind]})", fontsize=9)
         row[0].axis("off")
         if e["rbf"] is not None:
-            grid = np.clip(np.nan_to_num(e["rbf"], posinf=10.0), -1, 10)
+            labels = e["rbf"]
+            grid = np.clip(np.nan_to_num(e["rbf"], posinf=10.0), -1, 10)  # colours saturate at 10
             im = row[1].imshow(grid, cmap="coolwarm", vmin=-1, vmax=max(1.0, float(grid.max())))
             row[1].set_title("local RBF per tile (>0 blurrier than reference)", fontsize=9)
         else:
             with np.errstate(divide="ignore"):
                 grid = np.log10(1.0 / np.maximum(e["lapvar"], 1e-12))
+            labels = grid
             im = row[1].imshow(grid, cmap="magma")
             row[1].set_title("local log10 Blur Factor per tile", fontsize=9)
-        for (y, x), v in np.ndenumerate(grid):
+        for (y, x), v in np.ndenumerate(labels):
             row[1].text(x, y, f"{v:.2g}", ha="center", va="center", fontsize=6)
         fig.colorbar(im, ax=row[1])
     fig.tight_layout()

@@ -155,6 +155,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     loss_fn = get_loss(cfg.loss, cfg.blur_weight)
     history: list[dict] = []
     start_epoch, batches_done, step = 0, 0, 0
+    started_offset = 0.0
     ckpt_path = out / "checkpoint.pt"
     if resume:
         if not ckpt_path.exists():
@@ -165,6 +166,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch, batches_done, step, history = ckpt["epoch"], ckpt["batches_done"], ckpt["step"], ckpt["history"]
+        started_offset = history[-1]["seconds"] if history else 0.0
     raw_model = model
     if distributed:
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -173,7 +175,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     use_amp = cfg.amp and device.type == "cuda"
     fixed = int(val_idx[len(val_idx) // 2])
     samples_seen = 0
-    started = time.time()
+    started = time.time() - (started_offset if resume else 0.0)  # training time across resumes
 
     def save_checkpoint(epoch: int, done: int) -> None:
         if not master:
