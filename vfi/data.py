@@ -29,11 +29,10 @@ from . import __version__
 from .errors import InputError, UsageError, VfiError
 from .models.autoencoders import HEIGHT as AE_HEIGHT
 from .models.autoencoders import WIDTH as AE_WIDTH
-from .scenes import DEFAULT_THRESHOLD, cut_score, thumbnail
+from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .video import ColorConverter, VideoReader
 
 VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".ogv", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
-DUPLICATE_MAD = 0.5  # mean |difference| (0..255) under which two frames are the same frame
 
 
 @dataclass
@@ -199,7 +198,7 @@ def read_source(path: str, opts: PrepOptions, out_file: Path) -> tuple[int, list
             thumb = thumbnail(sf.frame)
             if prev_frame is not None:
                 cut_after.append(opts.scene_threshold > 0 and cut_score(prev_thumb, thumb) > opts.scene_threshold)
-                same_after.append(_same(prev_frame, frame))
+                same_after.append(is_hold(prev_frame, frame))
             shape = frame.shape
             raw.write(np.ascontiguousarray(frame).tobytes())
             prev_frame, prev_thumb = frame, thumb
@@ -231,10 +230,6 @@ def read_source(path: str, opts: PrepOptions, out_file: Path) -> tuple[int, list
             continue
         triplets.append((i - d, i, i + d))
     return n, triplets, cuts, dups
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return float(np.abs(a.astype(np.int16) - b).mean()) < DUPLICATE_MAD
 
 
 def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ import numpy as np
 from .errors import UsageError
 from .methods import CLASSICAL, LearnedMidpoint, Method, make_method
 from .metrics import laplacian_variance, psnr, rbf_from_variances, ssim
-from .scenes import DEFAULT_THRESHOLD, cut_score, thumbnail
+from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .video import ColorConverter, VideoReader
 
 METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf")
@@ -97,7 +97,7 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                 continue
             truth = mid.rgb(conv)
             ra, rb = a.rgb(conv), b.rgb(conv)
-            if _same(ra, truth) or _same(truth, rb):
+            if is_hold(ra, truth) or is_hold(truth, rb):
                 res.skipped["frame hold"] += 1
                 continue
             v_true = laplacian_variance(truth)
@@ -121,10 +121,6 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
             if progress:
                 progress()
     return res
-
-
-def _same(x: np.ndarray, y: np.ndarray) -> bool:
-    return float(np.abs(x.astype(np.int16) - y).mean()) < 0.5
 
 
 def summarise(values: dict) -> dict:

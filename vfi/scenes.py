@@ -43,6 +43,18 @@ def cut_score(a: np.ndarray, b: np.ndarray, max_shift: int = MAX_SHIFT) -> float
     return float((diff / count).min())
 
 
+HOLD_LEVEL = 4  # 0..255: differences up to this are compression noise
+HOLD_FRACTION = 0.005  # a frame repeats its neighbour if fewer pixels than this differ more
+
+
+def is_hold(a: np.ndarray, b: np.ndarray) -> bool:
+    """True if ``b`` repeats ``a`` (a frame hold, or a duplicated frame re-encoded): under
+    0.5 % of the samples differ by more than compression noise. A mostly static shot
+    with something small moving in it is not a hold."""
+    changed = np.abs(a.astype(np.int16) - b) > HOLD_LEVEL
+    return float(changed.mean()) < HOLD_FRACTION
+
+
 class CutDetector:
     """``is_cut(a, b)`` for consecutive frames; threshold 0 turns detection off."""
 

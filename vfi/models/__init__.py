@@ -146,7 +146,12 @@ class Interpolator:
         self.dtype = PRECISIONS[precision]
         self.spec = spec
         self.name = spec.name
+        # channels-last: oneDNN's (and cuDNN's) fast convolution layout; measured 1.6x
+        # faster than NCHW for the sparse CNN on a 2-core CPU (benchmarks/README.md).
+        self.channels_last = spec.domain == "rgb255"
         self.model = model.to(device).eval()
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.device = device
         self.meta = meta or {}
         self.batch_size = batch_size
@@ -160,7 +165,7 @@ class Interpolator:
         return self.tile if (h > self.tile or w > self.tile) else 0
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cuda":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             return self.model(x).float()
@@ -220,6 +225,7 @@ def save_weights(path: str | os.PathLike, spec: ModelSpec, model: nn.Module, met
     }
     tmp = path.with_name(path.name + ".part")
     save_file(tensors, str(tmp), metadata=metadata)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
 
