@@ -204,3 +204,11 @@ def test_failure_in_the_encoder_thread_surfaces_and_cleans_up(tmp_path, monkeypa
         run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
     assert not (tmp_path / "out.mkv").exists()
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+@pytest.mark.parametrize("codec,ext", [("libx264", "mp4"), ("libx265", "mkv"), ("libsvtav1", "mkv"), ("ffv1", "mkv")])
+def test_every_output_codec(tmp_path, codec, ext):
+    src = make_video(tmp_path / "in.mp4", moving_frames(6, 48, 64), Fraction(24))
+    run(job(src, tmp_path / f"out.{ext}", factor=Fraction(2), encode=EncodeOptions(codec=codec, crf=30 if codec != "ffv1" else None)))
+    with av.open(str(tmp_path / f"out.{ext}")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 12

@@ -496,6 +496,8 @@ class VideoWriter:
             opts["preset"] = options.preset
         if codec == "libx265":
             opts["x265-params"] = "log-level=error"
+        if codec == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner otherwise
         if codec == "ffv1":
             opts.update({"level": "3", "slicecrc": "1"})
         cc.options = opts
