@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -134,7 +134,7 @@ def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     if job.mode == "upsample" and job.audio == "stretch":
         raise UsageError("--audio stretch is for slowmo; upsample copies the audio unchanged")
     if job.mode == "slowmo" and job.audio == "copy":
-        job.audio = "none"  # copying would leave the sound N times too short
+        job = replace(job, audio="none")  # copying would leave the sound N times too short
     out_path = check_output_path(job.output, job.input, job.overwrite)
     job.encode.validate(out_path)
     reader = VideoReader(job.input)
