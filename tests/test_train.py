@@ -107,3 +107,9 @@ def test_torchrun_two_processes_on_cpu_agree_with_one(dataset, tmp_path):
     assert two["world_size"] == 2 and one["world_size"] == 1
     assert two["samples_seen"] == one["samples_seen"] == n_train
     assert (tmp_path / "two" / "sparse-cnn.safetensors").exists()
+
+
+def test_fine_tune_starts_from_given_weights(dataset, tmp_path):
+    first = train(cfg(dataset, tmp_path / "a", epochs=1), log=lambda m: None)
+    tuned = train(cfg(dataset, tmp_path / "b", epochs=1, from_weights=str(tmp_path / "a" / "sparse-cnn.safetensors")), log=lambda m: None)
+    assert tuned["history"][0]["val_loss"] == pytest.approx(first["history"][-1]["val_loss"], rel=1e-6)

@@ -491,18 +491,19 @@ class TrainProgress:
 @click.option("--init", "init", type=click.Choice(["keras", "blend"]), default=None,
               help="Sparse CNN start: Keras initialisation, or the warm start that equals the linear blend (default).")
 @click.option("--max-train", type=click.IntRange(1), default=None, help="Use at most this many training triplets.")
+@click.option("--from-weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Fine-tune from these weights.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, schedule, init, max_train, seed, device, resume, quiet):
+def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, schedule, init, max_train, from_weights, seed, device, resume, quiet):
     """Train a model on a prepared dataset; torchrun runs it distributed."""
     from .train import TrainConfig
     from .train import train as run_train
 
     cfg = TrainConfig(model=model_name, data=data, out=out, loss=loss, blur_weight=blur_weight, epochs=epochs,
-                      batch_size=batch_size, lr=lr, crop=crop, schedule=schedule, init=init, max_train=max_train, seed=seed, device=device)
+                      batch_size=batch_size, lr=lr, crop=crop, schedule=schedule, init=init, max_train=max_train, from_weights=from_weights, seed=seed, device=device)
     prog = TrainProgress(quiet)
     try:
         summary = run_train(cfg, resume=resume, log=(lambda m: None) if quiet else prog.progress.console.print, progress=prog)

@@ -53,6 +53,7 @@ class TrainConfig:
     amp: bool = True
     init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
     schedule: str = "constant"  # or "cosine": linear warm-up, then cosine decay to 0
+    from_weights: str | None = None  # start (fine-tune) from a weights file of the same model
     init_output_bias: float | None = None
     model_config: dict = field(default_factory=dict)
 
@@ -139,7 +140,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
 
     torch.manual_seed(cfg.seed)
     model = spec.create(cfg.model_config).to(device)
-    if cfg.init == "blend":
+    if cfg.from_weights:
+        from .models import load_model
+
+        model.load_state_dict(load_model(cfg.from_weights, expected=spec.name)[1].state_dict())
+    elif cfg.init == "blend":
         if not hasattr(model, "init_as_blend"):
             raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
         model.init_as_blend()
