@@ -49,3 +49,13 @@ def test_eval_cli_outputs(tmp_path):
 def test_eval_needs_something(tmp_path):
     res = CliRunner().invoke(main, ["eval"])
     assert res.exit_code == 2
+
+
+def test_same_named_weights_get_distinct_labels(tmp_path):
+    spec = MODELS["sparse-cnn"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    wa = save_weights(tmp_path / "a" / "sparse-cnn.safetensors", spec, spec.create().init_as_blend())
+    wb = save_weights(tmp_path / "b" / "sparse-cnn.safetensors", spec, spec.create().init_as_blend())
+    labels = [c.label for c in make_contenders(["blend"], [("sparse-cnn", str(wa)), ("sparse-cnn", str(wb)), ("sparse-cnn", str(wb))])]
+    assert len(set(labels)) == 4

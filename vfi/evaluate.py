@@ -55,6 +55,11 @@ def make_contenders(methods: list[str], models: list[tuple[str, str | None]], de
     for name, weights in models:
         interp = load_interpolator(name, weights, device=device)
         label = name if weights is None else f"{name} ({Path(weights).stem})"
+        if any(c.label == label for c in out):  # two files of the same name: say which folder
+            label = f"{name} ({Path(weights).parent.name}/{Path(weights).stem})"
+        n = 2
+        while any(c.label == label for c in out):
+            label, n = f"{label} #{n}", n + 1
         out.append(Contender(label, LearnedMidpoint(interp, depth=1)))
     if not out:
         raise UsageError("nothing to evaluate: give --methods and/or --model")
