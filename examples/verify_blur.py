@@ -12,17 +12,15 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import subprocess
-import sys
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from checks import Checks, clip_and_workdir
 
 
 def independent_lapvar(rgb: np.ndarray) -> tuple[float, str]:
@@ -65,18 +63,8 @@ def blurred_copy(src: str, dst: Path) -> None:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("clip")
-    ap.add_argument("--workdir", default=None)
-    args = ap.parse_args()
-    work = Path(args.workdir or tempfile.mkdtemp())
-    work.mkdir(parents=True, exist_ok=True)
-    ok = True
-
-    def check(cond, text):
-        nonlocal ok
-        ok &= bool(cond)
-        print(("PASS " if cond else "FAIL ") + text)
+    args, work = clip_and_workdir()
+    check = Checks()
 
     subprocess.run(["vfi", "blur-report", args.clip, "--csv", str(work / "bf.csv"), "--plot", str(work / "bf.png"),
                     "--local", str(work / "local.png"), "--frames", "0,10", "-q"], check=True)
@@ -102,8 +90,7 @@ def main():
     for png in ("bf.png", "local.png", "blur_bf.png", "blur_local.png"):
         head = (work / png).read_bytes()[:8]
         check(head == b"\x89PNG\r\n\x1a\n", f"{png} is a PNG ({(work / png).stat().st_size} bytes)")
-    print("all checks passed" if ok else "SOME CHECKS FAILED")
-    sys.exit(0 if ok else 1)
+    check.finish()
 
 
 if __name__ == "__main__":

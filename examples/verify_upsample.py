@@ -12,16 +12,14 @@ Prints what it measured; exits 1 if a check fails.
 
 from __future__ import annotations
 
-import argparse
 import math
 import subprocess
-import sys
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+from checks import Checks, clip_and_workdir
 
 
 def frames(path):
@@ -39,18 +37,8 @@ def audio(path):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("clip")
-    ap.add_argument("--workdir", default=None)
-    args = ap.parse_args()
-    work = Path(args.workdir or tempfile.mkdtemp())
-    work.mkdir(parents=True, exist_ok=True)
-    ok = True
-
-    def check(cond, text):
-        nonlocal ok
-        ok &= bool(cond)
-        print(("PASS " if cond else "FAIL ") + text)
+    args, work = clip_and_workdir()
+    check = Checks()
 
     out = work / "x2.mkv"
     subprocess.run(["vfi", "upsample", args.clip, "-o", str(out), "--factor", "2", "--codec", "ffv1", "--method", "blend",
@@ -76,8 +64,7 @@ def main():
     check(len(dst2) == expected, f"59.94: {len(dst2)} frames (expected ceil({float(src_dur):.4f} s x 59.94) = {expected})")
     worst = max(abs(float(t - dst2[0][0] - Fraction(k * 1001, 60000))) for k, (t, _) in enumerate(dst2))
     check(worst <= 0.0005, f"59.94: largest timestamp error {worst * 1000:.3f} ms (container precision 1 ms)")
-    print("all checks passed" if ok else "SOME CHECKS FAILED")
-    sys.exit(0 if ok else 1)
+    check.finish()
 
 
 if __name__ == "__main__":
