@@ -54,7 +54,6 @@ class TrainConfig:
     init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
     schedule: str = "constant"  # or "cosine": linear warm-up, then cosine decay to 0
     from_weights: str | None = None  # start (fine-tune) from a weights file of the same model
-    init_output_bias: float | None = None
     model_config: dict = field(default_factory=dict)
 
     def resolved(self, spec: ModelSpec) -> "TrainConfig":
@@ -148,12 +147,6 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         if not hasattr(model, "init_as_blend"):
             raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
         model.init_as_blend()
-    if cfg.init_output_bias is not None:
-        # Start the output layer's ReLU in its active range: with zero bias a colour
-        # channel can go negative everywhere early on and never recover (dead ReLU).
-        last = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-        with torch.no_grad():
-            last.bias.fill_(cfg.init_output_bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if cfg.schedule not in ("constant", "cosine"):
         raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
