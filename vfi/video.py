@@ -333,15 +333,18 @@ class VideoReader:
         # the end is cut off), or else the file's duration, which includes audio that may
         # run a little longer, so it is given more slack.
         step = 1 / self.info.nominal_rate
+
+        def strict(d: Fraction) -> tuple[Fraction, Fraction]:  # (declared length, slack)
+            return d, max(3 * step, d / 20)
+
         declared: list[tuple[Fraction, Fraction]] = []
         if self.stream.duration:
-            declared.append((self.info.duration, max(3 * step, self.info.duration / 20)))
+            declared.append(strict(self.info.duration))
         elif self.info.duration:
             lenient = self.info.audio_streams > 0
-            declared.append((self.info.duration, max(Fraction(1), self.info.duration / 10) if lenient else max(3 * step, self.info.duration / 20)))
+            declared.append((self.info.duration, max(Fraction(1), self.info.duration / 10)) if lenient else strict(self.info.duration))
         if self.info.frame_count:
-            d = self.info.frame_count * step
-            declared.append((d, max(3 * step, d / 20)))
+            declared.append(strict(self.info.frame_count * step))
         end = self.last_time + step if self.last_time is not None else self.info.start
         missing = [d for d, slack in declared if end < self.info.start + d - slack]
         short = bool(missing)
