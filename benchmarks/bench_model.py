@@ -1,7 +1,11 @@
 """Model alone: sparse-CNN frames/s and achieved GFLOP/s at 640x360 and 1280x720, beside
-this machine's measured fp32 matmul GFLOP/s in the same run (the ratio is the figure).
+this machine's measured fp32 (and bf16) matmul GFLOP/s in the same run (the ratio is the
+figure), for fp32 NCHW, fp32 channels-last and bf16 channels-last; then what bf16 changes
+in the output on real frames (PSNR against the fp32 output and against the true frame).
 
-    python benchmarks/bench_model.py [--device cpu|cuda] [--repeats 3]
+    python benchmarks/bench_model.py [--device cpu|cuda] [--repeats 5] [--clip CLIP]
+
+"achieved GFLOP/s" counts the model's nominal 374,888 FLOP per output pixel.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from vfi.models import MODELS, shipped_weights, load_model
 from vfi.models.sparse_cnn import SparseCNN
 
 
-def matmul_gflops(device, n=2048, repeats=5) -> float:
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+def matmul_gflops(device, n=2048, repeats=5, dtype=torch.float32) -> float:
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     best = float("inf")
     for _ in range(repeats + 1):
         if device.type == "cuda":
@@ -53,27 +57,65 @@ def model_fps(model, h, w, device, channels_last: bool, repeats: int, dtype=torc
     return 1.0 / best
 
 
+def quality(model, device, clip: str, pairs: int = 12) -> None:
+    """bf16 against fp32 on real frames: the outputs as vfi writes them (uint8)."""
+    import numpy as np
+
+    from vfi.metrics import psnr
+    from vfi.models import Interpolator, get_spec
+    from vfi.video import ColorConverter, VideoReader
+
+    with VideoReader(clip) as r:
+        conv = ColorConverter(r.info.pix_fmt, r.info.color, r.info.height)
+        frames = [conv.to_rgb(sf.frame) for _, sf in zip(range(2 * pairs + 1), r.frames())]
+    spec = get_spec("sparse-cnn")
+    runs = {p: Interpolator(spec, copy.deepcopy(model), device, precision=p) for p in ("fp32", "bf16")}
+    d_out, d_true, levels = [], {p: [] for p in runs}, []
+    for i in range(1, len(frames) - 1, 2):
+        outs = {p: it.predict(frames[i - 1], frames[i + 1]) for p, it in runs.items()}
+        d_out.append(psnr(outs["bf16"], outs["fp32"]))
+        levels.append(np.abs(outs["bf16"].astype(int) - outs["fp32"].astype(int)))
+        for p in runs:
+            d_true[p].append(psnr(outs[p], frames[i]))
+    lv = np.concatenate([x.ravel() for x in levels])
+    h, w = frames[0].shape[:2]
+    print(f"bf16 vs fp32 on {len(d_out)} real frame pairs ({clip}, {w}x{h}): output PSNR {np.mean(d_out):.1f} dB, "
+          f"{(lv == 0).mean() * 100:.1f} % of values identical, {(lv <= 1).mean() * 100:.2f} % within 1 level, max {lv.max()}; "
+          f"PSNR to the true frame {np.mean(d_true['fp32']):.3f} dB (fp32) vs {np.mean(d_true['bf16']):.3f} dB (bf16)")
+
+
 def main():
+    from pathlib import Path
+
+    from vfi.models import fast_bf16, resolve_precision
+
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--clip", default=str(Path(__file__).resolve().parent.parent / "examples" / "bbb_320x180.mp4"))
     args = ap.parse_args()
     device = torch.device(args.device)
     path = shipped_weights("sparse-cnn")
     model = load_model(path)[1] if path else MODELS["sparse-cnn"].create()
     model = model.to(device).eval()
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    default = resolve_precision("auto", device)
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"bf16 fast here: {fast_bf16(device)}, vfi's default precision here: {default}")
     mm = matmul_gflops(device)
-    print(f"fp32 matmul (2048x2048, best of 6): {mm:.1f} GFLOP/s")
+    mm16 = matmul_gflops(device, dtype=torch.bfloat16)
+    print(f"fp32 matmul (2048x2048, best of 6): {mm:.1f} GFLOP/s; bf16 matmul: {mm16:.1f} GFLOP/s")
     fpp = SparseCNN.flops_per_pixel()
+    variants = [("fp32 NCHW         ", False, torch.float32), ("fp32 channels_last", True, torch.float32),
+                ("bf16 channels_last", True, torch.bfloat16)]
     for (w, h) in ((640, 360), (1280, 720)):
-        for cl in (False, True):
-            fps = model_fps(model, h, w, device, cl, args.repeats)
+        for label, cl, dtype in variants:
+            fps = model_fps(model, h, w, device, cl, args.repeats, dtype)
             gf = fpp * w * h * fps / 1e9
-            print(f"sparse-cnn {w}x{h} {'channels_last' if cl else 'NCHW         '}: {fps:.3f} frames/s, "
-                  f"{gf:.1f} GFLOP/s = {gf / mm:.2f} x matmul")
+            extra = f", {gf / mm16:.2f} x bf16 matmul" if dtype == torch.bfloat16 else ""
+            print(f"sparse-cnn {w}x{h} {label}: {fps:.3f} frames/s, {gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul{extra}")
     mm2 = matmul_gflops(device)
     print(f"fp32 matmul again after the model runs: {mm2:.1f} GFLOP/s (ratios above use the first figure)")
+    quality(model, device, args.clip)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from conftest import make_video, moving_frames
 from vfi.cli import main
 from vfi.data import PrepOptions, TripletDataset, grey_200x100, prep
+from vfi.errors import UsageError
 
 
 def vfi(*args):
@@ -58,6 +59,18 @@ def test_triplet_count_and_random_split(tmp_path):
     assert len(TripletDataset(ds2).triplets) == 16
     m = json.loads((ds / "manifest.json").read_text())
     assert m["sources"][0]["sha256"] and m["sources"][0]["frames"] == 20
+
+
+def test_scales_store_each_source_downscaled(tmp_path):
+    src = make_video(tmp_path / "a.mkv", moving_frames(12, 32, 48), Fraction(24), codec="ffv1")
+    ds, reports = prep([str(src)], tmp_path / "ds", PrepOptions(scales=(1.0, 0.5)))
+    d = TripletDataset(ds)
+    assert [a.shape for a in d.arrays] == [(12, 32, 48, 3), (12, 16, 24, 3)]
+    assert len(d.triplets) == 20 and reports[0].triplets == 20 and "2 scales" in reports[0].message
+    assert [s["scale"] for s in d.manifest["sources"]] == [1.0, 0.5]
+    assert "(scale 0.5)" in d.describe()
+    with pytest.raises(UsageError):
+        prep([str(src)], tmp_path / "bad", PrepOptions(scales=(1.5,)))
 
 
 def test_cuts_duplicates_and_segment_split(tmp_path):

@@ -106,6 +106,28 @@ def test_fast_pan_is_not_a_cut(tmp_path):
     assert res.synthesised == 11
 
 
+def test_cut_scores_prepared_ahead_agree_with_direct_ones():
+    from types import SimpleNamespace
+
+    from vfi.scenes import CutDetector, cut_score, thumbnail
+
+    frames = list(moving_frames(10, 48, 64, speed=3, cut_at=5))
+    vf = [av.VideoFrame.from_ndarray(f, format="rgb24") for f in frames]
+    sfs = [SimpleNamespace(index=i, frame=f, cut_score=None) for i, f in enumerate(vf)]
+    ahead, direct = CutDetector(), CutDetector()
+    for sf in sfs:
+        ahead.prepare(sf)  # what the engine's decode thread does
+    plain = [SimpleNamespace(index=i, frame=f) for i, f in enumerate(vf)]
+    got = [ahead.is_cut(a, b) for a, b in zip(sfs, sfs[1:])]
+    want = [direct.is_cut(a, b) for a, b in zip(plain, plain[1:])]
+    assert got == want and ahead.cuts == direct.cuts == [5]
+    # stop_below only skips the shift search when the answer is already known
+    th = [thumbnail(f) for f in vf]
+    for a, b in zip(th, th[1:]):
+        full, quick = cut_score(a, b), cut_score(a, b, stop_below=0.10)
+        assert (full > 0.10) == (quick > 0.10) and quick >= full - 1e-9
+
+
 @pytest.mark.parametrize("size,codec,ext", [((17, 33), "libx264", "mp4"), ((17, 33), "ffv1", "mkv"), ((8, 8), "libx264", "mp4"), ((9, 2), "ffv1", "mkv")])
 def test_odd_and_tiny_sizes(tmp_path, size, codec, ext):
     h, w = size

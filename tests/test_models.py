@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from conftest import make_video, moving_frames, read_frames
 from vfi.cli import main
-from vfi.errors import InputError
+from vfi.errors import InputError, UsageError
 from vfi.models import MODELS, Interpolator, count_parameters, load_model, model_inputs, save_weights
 from vfi.models.autoencoders import HEIGHT, WIDTH
 from vfi.models.sparse_cnn import SameConv2d, SparseCNN, tf_same_padding
@@ -186,10 +186,26 @@ def test_tiled_inference_matches_untiled():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)
     b = np.roll(a, 3, axis=1)
-    whole = Interpolator(spec, model, torch.device("cpu"), tile=0).predict(a, b)
-    tiled = Interpolator(spec, model, torch.device("cpu"), tile=32).predict(a, b)
-    diff = np.abs(whole.astype(int) - tiled.astype(int))
-    assert diff.max() <= 1 and (diff > 0).mean() < 0.001  # only float summation order may differ
+    whole = Interpolator(spec, model, torch.device("cpu"), tile=0, precision="fp32").predict(a, b)
+    for tile in (32, 40, 64):  # 40 and 64: uneven splits of 70x90 into equal tiles
+        tiled = Interpolator(spec, model, torch.device("cpu"), tile=tile, precision="fp32").predict(a, b)
+        diff = np.abs(whole.astype(int) - tiled.astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.001, tile  # only float summation order may differ
+
+
+def test_cpu_default_tiles_and_matches_untiled():
+    from vfi.models import CPU_TILE
+
+    spec = MODELS["sparse-cnn"]
+    model = spec.create().init_as_blend(noise=1.0)
+    interp = Interpolator(spec, model, torch.device("cpu"), precision="fp32")
+    assert interp._tile_size(720, 1280) == CPU_TILE["fp32"] and interp._tile_size(100, 120) == 0
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, (300, 280, 3), dtype=np.uint8)
+    b = np.roll(a, 2, axis=0)
+    whole = Interpolator(spec, model, torch.device("cpu"), tile=0, precision="fp32").predict(a, b)
+    diff = np.abs(whole.astype(int) - interp.predict(a, b).astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.001
 
 
 def test_bisection_batches_levels_and_places_frames(tmp_path):
@@ -219,11 +235,32 @@ def test_bisection_batches_levels_and_places_frames(tmp_path):
 
 
 def test_reduced_precision_stays_close():
-    spec = MODELS["sparse-cnn"]
-    model = spec.create().init_as_blend()
-    rng = np.random.default_rng(0)
-    a = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-    b = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-    full = Interpolator(spec, model, torch.device("cpu")).predict(a, b)
-    half = Interpolator(spec, model, torch.device("cpu"), precision="bf16").predict(a, b)
-    assert np.abs(full.astype(int) - half.astype(int)).mean() < 2.0
+    """bf16 (the default on AMX CPUs) against fp32 with the shipped weights on moving
+    frames: what --precision auto is allowed to change."""
+    from vfi.metrics import psnr
+    from vfi.models import load_interpolator
+
+    frames = list(moving_frames(3, 96, 128, speed=2))
+    full = load_interpolator("sparse-cnn", device="cpu", precision="fp32").predict(frames[0], frames[2])
+    half = load_interpolator("sparse-cnn", device="cpu", precision="bf16").predict(frames[0], frames[2])
+    diff = np.abs(full.astype(int) - half.astype(int))
+    assert psnr(full, half) > 45 and (diff <= 1).mean() > 0.95, (psnr(full, half), (diff <= 1).mean())
+
+
+def test_sparse_cnn_output_layer_stays_fp32_under_autocast():
+    model = MODELS["sparse-cnn"].create().init_as_blend()
+    x = torch.rand(1, 6, 16, 16) * 255
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(x)
+    assert y.dtype == torch.float32
+    assert (y - model(x)).abs().max() < 2.0
+
+
+def test_precision_auto_is_bf16_only_where_it_is_fast():
+    from vfi.models import fast_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
+    assert resolve_precision("fp32", cpu) == "fp32"
+    with pytest.raises(UsageError):
+        resolve_precision("int8", cpu)

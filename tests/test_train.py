@@ -35,7 +35,9 @@ def cfg(dataset, out, **kw):
 
 
 def test_two_epochs_lower_validation_loss_and_write_pictures(dataset, tmp_path):
-    summary = train(cfg(dataset, tmp_path / "run"), log=lambda m: None)
+    # From the Keras initialisation (far from any good interpolator), so that two tiny
+    # epochs must lower the loss; the blend warm start begins near a local optimum.
+    summary = train(cfg(dataset, tmp_path / "run", init="keras", lr=1e-3), log=lambda m: None)
     h = summary["history"]
     assert [e["epoch"] for e in h] == [0, 1, 2]
     assert h[-1]["val_loss"] < h[0]["val_loss"], h
@@ -43,6 +45,55 @@ def test_two_epochs_lower_validation_loss_and_write_pictures(dataset, tmp_path):
         assert (tmp_path / "run" / name).stat().st_size > 0
     spec, model, meta = load_model(tmp_path / "run" / "sparse-cnn.safetensors")
     assert meta["epochs"] == 2 and meta["recipe"]["loss"] == "mse" and meta["history"][-1]["val_loss"] == h[-1]["val_loss"]
+
+
+def test_validation_on_another_dataset_keeps_the_best_epoch(dataset, tmp_path):
+    src = make_video(tmp_path / "other.mkv", moving_frames(12, 36, 44, speed=3), Fraction(24), codec="ffv1")
+    other, _ = prep([str(src)], tmp_path / "other", PrepOptions())
+    s = train(cfg(dataset, tmp_path / "run", val_data=str(other), max_val=None, epochs=2, init="keras", lr=1e-3), log=lambda m: None)
+    h = s["history"]
+    best = min(range(1, len(h)), key=lambda i: h[i]["val_loss"])
+    _, _, meta = load_model(tmp_path / "run" / "sparse-cnn.best.safetensors")
+    assert meta["epochs"] == best and meta["validation_data"]["dataset"] == "other"
+    assert meta["training_data"]["val_triplets"] == 10  # every triplet of the other clip, whole frames
+
+
+def test_augmentation_only_flips_and_reverses(dataset):
+    from vfi.data import TripletDataset
+    from vfi.models import get_spec
+    from vfi.train import TripletTorchDataset
+
+    data, spec = TripletDataset(dataset), get_spec("sparse-cnn")
+    plain = TripletTorchDataset(data, data.train, spec, None, 0, train=True, augment=False)
+    aug = TripletTorchDataset(data, data.train, spec, None, 0, train=True, augment=True)
+    x0, y0 = plain[0]
+    variants = set()
+    for epoch in range(12):
+        aug.epoch = epoch
+        x, y = aug[0]
+        for k, (fh, fv, rev) in enumerate([(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)]):
+            xe, ye = x0, y0
+            if rev:
+                xe = torch.cat([xe[3:], xe[:3]])
+            dims = [d for d, f in ((2, fh), (1, fv)) if f]
+            if dims:
+                xe, ye = xe.flip(dims), ye.flip(dims)
+            if torch.equal(x, xe) and torch.equal(y, ye):
+                variants.add(k)
+                break
+        else:
+            raise AssertionError(f"epoch {epoch}: not a flip or reversal of the triplet")
+    assert len(variants) >= 4
+
+
+def test_biases_train_at_the_0_255_scale():
+    from vfi.models import get_spec
+    from vfi.train import param_groups
+
+    model = get_spec("sparse-cnn").create()
+    weights, biases = param_groups(model, 1e-4, None)
+    assert weights["lr"] == 1e-4 and biases["lr"] == pytest.approx(1e-4 * 255)
+    assert all(p.ndim == 1 for p in biases["params"]) and all(p.ndim == 4 for p in weights["params"])
 
 
 def test_autoencoder_training_lowers_loss(tmp_path):

@@ -130,9 +130,9 @@ def job_options(f):
                      help="Scene-cut sensitivity (0 turns detection off); no blending across cuts."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (learned models)."),
         click.option("--tile", type=click.IntRange(0), default=None,
-                     help="Model inference in NxN tiles (seamless; bounds memory). Default: 512 above 1280x720; 0: never."),
-        click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True,
-                     help="Model arithmetic: bf16/fp16 autocast is for CUDA (faster, slightly different output)."),
+                     help="Model inference in NxN tiles (seamless; bounds memory). Default: 256 (fp32) / 384 (bf16) px on CPU, which is faster; 512 above 1280x720 on CUDA; 0: never."),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+                     help="Model arithmetic. auto: bf16 autocast on CPUs with AMX (several times faster, output within a level or two of fp32), else fp32."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
@@ -411,6 +411,8 @@ def models(as_json):
 @click.option("--preset", type=click.Choice(["paper000", "paper002"]), default="paper000", show_default=True,
               help="paper000: RGB triplets; paper002: greyscale 200x100 frames in [0,1].")
 @click.option("--size", type=SizeType(), default=None, help="paper000: resize frames to WxH (default: native size).")
+@click.option("--scale", "scales", type=click.FloatRange(0, 1, min_open=True), multiple=True,
+              help="paper000: also store each source downscaled by this factor (repeatable, e.g. --scale 1 --scale 0.5); default 1.")
 @click.option("--stride", type=click.IntRange(1, 100), default=1, show_default=True, help="Triplets (i-d, i, i+d) at distance d.")
 @click.option("--max-frames", type=click.IntRange(3), default=None, help="Cap on frames read per video.")
 @click.option("--keep-cuts", is_flag=True, help="Keep triplets that straddle a scene cut.")
@@ -422,7 +424,7 @@ def models(as_json):
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def prep(sources, output, info_path, preset, size, stride, max_frames, keep_cuts, keep_duplicates, split, val_fraction, seed, overwrite, quiet):
+def prep(sources, output, info_path, preset, size, scales, stride, max_frames, keep_cuts, keep_duplicates, split, val_fraction, seed, overwrite, quiet):
     """Build a training dataset from SOURCES: video files, folders or URLs (yt-dlp).
 
     Each source is reported on its own; the exit code is 1 if any failed."""
@@ -434,7 +436,7 @@ def prep(sources, output, info_path, preset, size, stride, max_frames, keep_cuts
         return
     if not sources or not output:
         raise OneLineError("give SOURCES and -o DATASET (or --info DATASET)", 2)
-    opts = PrepOptions(preset=preset, size=size, stride=stride, max_frames=max_frames, drop_cuts=not keep_cuts,
+    opts = PrepOptions(preset=preset, size=size, scales=tuple(scales) or (1.0,), stride=stride, max_frames=max_frames, drop_cuts=not keep_cuts,
                        drop_duplicates=not keep_duplicates, split=split, val_fraction=val_fraction, seed=seed)
 
     def report(r):
@@ -491,19 +493,26 @@ class TrainProgress:
 @click.option("--init", "init", type=click.Choice(["keras", "blend"]), default=None,
               help="Sparse CNN start: Keras initialisation, or the warm start that equals the linear blend (default).")
 @click.option("--max-train", type=click.IntRange(1), default=None, help="Use at most this many training triplets.")
+@click.option("--val-data", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Validate on this dataset (e.g. clips kept out of training), whole frames; the best epoch is also saved as MODEL.best.safetensors.")
+@click.option("--max-val", type=click.IntRange(1), default=96, show_default=True, help="Validation triplets (spread evenly).")
+@click.option("--no-augment", is_flag=True, help="No flips or time reversal of training triplets.")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast where it is fast (CUDA, CPUs with AMX).")
 @click.option("--from-weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Fine-tune from these weights.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, schedule, init, max_train, from_weights, seed, device, resume, quiet):
+def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, schedule, init, max_train, val_data, max_val, no_augment, amp,
+          from_weights, seed, device, resume, quiet):
     """Train a model on a prepared dataset; torchrun runs it distributed."""
     from .train import TrainConfig
     from .train import train as run_train
 
     cfg = TrainConfig(model=model_name, data=data, out=out, loss=loss, blur_weight=blur_weight, epochs=epochs,
-                      batch_size=batch_size, lr=lr, crop=crop, schedule=schedule, init=init, max_train=max_train, from_weights=from_weights, seed=seed, device=device)
+                      batch_size=batch_size, lr=lr, crop=crop, schedule=schedule, init=init, max_train=max_train, val_data=val_data, max_val=max_val, augment=not no_augment, amp=amp,
+                      from_weights=from_weights, seed=seed, device=device)
     prog = TrainProgress(quiet)
     try:
         summary = run_train(cfg, resume=resume, log=(lambda m: None) if quiet else prog.progress.console.print, progress=prog)

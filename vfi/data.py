@@ -39,6 +39,7 @@ VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".ogv", ".m4v", ".m
 class PrepOptions:
     preset: str = "paper000"  # or "paper002"
     size: tuple[int, int] | None = None  # (width, height) for paper000; paper002 is fixed
+    scales: tuple[float, ...] = (1.0,)  # paper000: each source once per scale (a smaller copy has smaller motion)
     stride: int = 1  # triplet (i-d, i, i+d) with d = stride
     max_frames: int | None = None  # per video
     drop_cuts: bool = True
@@ -150,12 +151,15 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def prepare_frame(rgb: np.ndarray, opts: PrepOptions) -> np.ndarray:
+def prepare_frame(rgb: np.ndarray, opts: PrepOptions, scale: float = 1.0) -> np.ndarray:
     """One decoded RGB frame -> what the dataset stores (uint8)."""
     if opts.preset == "paper002":
         return grey_200x100(rgb)[..., None]
     if opts.size:
-        return resize_rgb(rgb, opts.size)
+        rgb = resize_rgb(rgb, opts.size)
+    if scale != 1.0:
+        h, w = rgb.shape[:2]
+        rgb = resize_rgb(rgb, (max(8, round(w * scale)), max(8, round(h * scale))))
     return rgb
 
 
@@ -175,10 +179,11 @@ def grey_200x100(rgb: np.ndarray) -> np.ndarray:
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR), dtype=np.uint8)
+    # reducing_gap: a box pre-filter on large reductions, so downscaled copies are not aliased.
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
 
 
-def read_source(path: str, opts: PrepOptions, out_file: Path) -> tuple[int, list[tuple[int, int, int]], int, int]:
+def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0) -> tuple[int, list[tuple[int, int, int]], int, int]:
     """Decodes one video into ``out_file`` (uint8 .npy) and returns (frames, triplets,
     dropped for cuts, dropped as duplicates). Frames stream to disk: memory stays flat
     however long the video is."""
@@ -194,7 +199,7 @@ def read_source(path: str, opts: PrepOptions, out_file: Path) -> tuple[int, list
         for sf in reader.frames():
             if n >= limit:
                 break
-            frame = prepare_frame(conv.to_rgb(sf.frame), opts)
+            frame = prepare_frame(conv.to_rgb(sf.frame), opts, scale)
             thumb = thumbnail(sf.frame)
             if prev_frame is not None:
                 cut_after.append(opts.scene_threshold > 0 and cut_score(prev_thumb, thumb) > opts.scene_threshold)
@@ -263,6 +268,10 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
         raise UsageError("--stride must be at least 1")
     if not 0 < opts.val_fraction < 1:
         raise UsageError("--val must be between 0 and 1")
+    if not opts.scales or any(not 0 < x <= 1 for x in opts.scales):
+        raise UsageError("--scale must be in (0, 1]")
+    if opts.preset == "paper002" and tuple(opts.scales) != (1.0,):
+        raise UsageError("--scale is for the paper000 preset (paper002 frames are always 200x100)")
     if out.exists():
         if not overwrite:
             raise UsageError(f"{out}: already exists (use --overwrite to replace it)")
@@ -274,12 +283,17 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
     all_triplets = []
     try:
         for src in expand_sources(sources):
-            path = None
+            path, first = None, len(manifest_sources)
             try:
                 path = download(src, on_download) if is_url(src) else Path(src)
-                k = len(manifest_sources)
-                fname = f"frames_{k:03d}.npy"
-                n, trips, cuts, dups = read_source(str(path), opts, tmp / fname)
+                digest = sha256(path)
+                for scale in opts.scales:
+                    k = len(manifest_sources)
+                    fname = f"frames_{k:03d}.npy"
+                    n, trips, cuts, dups = read_source(str(path), opts, tmp / fname, scale)
+                    manifest_sources.append({"source": src, "file": str(path), "sha256": digest, "scale": scale, "frames": n,
+                                             "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups})
+                    all_triplets += [(k, *t) for t in trips]
             except VfiError as e:
                 msg = str(e)
                 if path is not None and is_url(src) and str(path) in msg:
@@ -288,10 +302,11 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
             except (OSError, av.error.FFmpegError) as e:
                 rep = SourceReport(src, False, f"{src}: {e}")
             else:
-                manifest_sources.append({"source": src, "file": str(path), "sha256": sha256(path), "frames": n,
-                                         "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups})
-                all_triplets += [(k, *t) for t in trips]
-                rep = SourceReport(src, True, f"{n} frames, {len(trips)} triplets ({cuts} across cuts, {dups} duplicates dropped)", n, len(trips))
+                mine = manifest_sources[first:]
+                n, nt = mine[0]["frames"], sum(m["triplets"] for m in mine)
+                cuts, dups = sum(m["dropped_cuts"] for m in mine), sum(m["dropped_duplicates"] for m in mine)
+                at = "" if len(opts.scales) == 1 else f" at {len(opts.scales)} scales"
+                rep = SourceReport(src, True, f"{n} frames, {nt} triplets{at} ({cuts} across cuts, {dups} duplicates dropped)", n, nt)
             reports.append(rep)
             if on_report:
                 on_report(rep)
@@ -349,7 +364,8 @@ class TripletDataset:
                  f"{o['split']} split, seed {o['seed']}), stride {o['stride']}"]
         for s in m["sources"]:
             shape = self.arrays[m["sources"].index(s)].shape
-            lines.append(f"  {s['source']}: {s['frames']} frames {shape[2]}x{shape[1]}x{shape[3]}, {s['triplets']} triplets, "
+            at = f" (scale {s['scale']:g})" if s.get("scale", 1.0) != 1.0 else ""
+            lines.append(f"  {s['source']}{at}: {s['frames']} frames {shape[2]}x{shape[1]}x{shape[3]}, {s['triplets']} triplets, "
                          f"dropped {s['dropped_cuts']} across cuts, {s['dropped_duplicates']} duplicates; sha256 {s['sha256'][:12]}")
         for f in m.get("failed", []):
             lines.append(f"  failed: {f['message']}")

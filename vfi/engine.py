@@ -53,7 +53,7 @@ class Job:
     batch_size: int = 4
     tile: int | None = None  # learned models: tile size in pixels (None: automatic, 0: off)
     threads: bool = True  # decode and encode in their own threads, overlapping the model
-    precision: str = "fp32"  # learned models: fp32, or bf16/fp16 autocast (meant for CUDA)
+    precision: str = "auto"  # learned models: auto (bf16 on AMX CPUs, else fp32), fp32, bf16, fp16
 
 
 @dataclass
@@ -148,6 +148,12 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
     info = reader.info
     out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
     method = build_method(job)
+    encode_options = job.encode
+    if method.reads_rgb and getattr(method, "model", None) is not None and method.model.device.type == "cpu" and not job.encode.threads:
+        # The model keeps every core busy; a one-thread encoder beside it finishes in
+        # time and does not fight it for the cores (benchmarks/bench_e2e.py: ratio
+        # 0.83 -> 0.9-1.0 on 2 cores with libx264's own thread count vs one thread).
+        encode_options = replace(job.encode, threads=1)
     conv = ColorConverter(info.pix_fmt, info.color, info.height)
     method.setup(conv)
     cuts = CutDetector(job.scene_threshold)
@@ -185,7 +191,7 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
             rate=out_rate,
             time_base=timeline.time_base,
             source=info,
-            options=job.encode,
+            options=encode_options,
             copy_audio_from=copy_streams if job.mode == "upsample" else (),
             audio_encode=audio_encode,
             metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
@@ -245,7 +251,16 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
 
     prev: SourceFrame | None = None
     last_interval: Fraction | None = None
-    source = BackgroundIterator(reader.read(copy_streams=copy_streams), profile) if job.threads else _timed(reader.read(copy_streams=copy_streams), profile)
+    def prepare(item) -> None:
+        """Decode-thread work per source frame: scene-cut score and, for methods that
+        read RGB, the colour conversion, both off the model's critical path."""
+        if isinstance(item, SourceFrame):
+            cuts.prepare(item)
+            if method.reads_rgb:
+                item.rgb(conv)
+
+    reads = reader.read(copy_streams=copy_streams)
+    source = BackgroundIterator(reads, profile, prepare=prepare) if job.threads else _timed(reads, profile)
     try:
         for item in source:
             if isinstance(item, av.Packet):

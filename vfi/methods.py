@@ -28,6 +28,7 @@ Result = Any  # av.VideoFrame | np.ndarray
 class Method:
     name = "method"
     takes_t = True
+    reads_rgb = False  # the engine converts source frames to RGB ahead, in its decode thread
     time_error = 0.0  # largest |t_used - t| so far, in source frame intervals
 
     def setup(self, conv: ColorConverter) -> None:
@@ -50,6 +51,7 @@ class Blend(Method):
     """Linear cross-fade (1-t)*A + t*B in RGB: ghosting wherever things move."""
 
     name = "blend"
+    reads_rgb = True
 
     def interpolate(self, a, b, ts):
         fa = a.rgb(self.conv).astype(np.float32)
@@ -185,6 +187,8 @@ class MotionCompensated(Method):
 
 class LearnedMidpoint(MidpointMethod):
     """A registered model (see :mod:`vfi.models`) used as a midpoint predictor on RGB."""
+
+    reads_rgb = True
 
     def __init__(self, interpolator, depth: int = 3):
         super().__init__(depth)

@@ -45,7 +45,10 @@ class _Failure:
 class BackgroundIterator:
     """Runs ``iterable`` in a thread, ``maxsize`` items ahead of the consumer."""
 
-    def __init__(self, iterable, profile: Profile, stage: str = "decode", maxsize: int = 8):
+    def __init__(self, iterable, profile: Profile, stage: str = "decode", maxsize: int = 8, prepare=None):
+        # ``prepare(item)``: per-item work done here, ahead of the consumer (timed as
+        # "prepare"), so that it overlaps the consumer's work instead of adding to it.
+        self.prepare = prepare
         self.queue: queue.Queue = queue.Queue(maxsize)
         self.stop_event = threading.Event()
         self.profile = profile
@@ -71,6 +74,10 @@ class BackgroundIterator:
                 except StopIteration:
                     break
                 self.profile.add(self.stage, time.perf_counter() - t0)
+                if self.prepare is not None:
+                    t0 = time.perf_counter()
+                    self.prepare(item)
+                    self.profile.add("prepare", time.perf_counter() - t0)
                 if not self._put(item):
                     return
         except BaseException as e:  # noqa: BLE001 - handed to the main thread

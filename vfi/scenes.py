@@ -25,21 +25,30 @@ def thumbnail(frame: av.VideoFrame) -> np.ndarray:
     return small.to_ndarray().astype(np.float32) / 255.0
 
 
-def cut_score(a: np.ndarray, b: np.ndarray, max_shift: int = MAX_SHIFT) -> float:
+def cut_score(a: np.ndarray, b: np.ndarray, max_shift: int = MAX_SHIFT, stop_below: float | None = None) -> float:
     """Min over shifts (dy, dx) of the mean |a - shifted b| in the overlap, in [0, 1].
-    Each frame is brightness-normalised first so a fade or exposure change is not a cut."""
+    Each frame is brightness-normalised first so a fade or exposure change is not a cut.
+
+    ``stop_below``: if the unshifted score is already at or under it, return that
+    (the minimum is no larger, so the answer to "is it above the threshold?" is known)
+    without searching the shifts; most consecutive frames stop there."""
     a = a - a.mean()
     b = b - b.mean()
+    if stop_below is not None:
+        still = float(np.abs(a - b).mean())
+        if still <= stop_below:
+            return still
     h, w = a.shape
     sy = min(max_shift, max(0, h // 4))
     sx = min(max_shift, max(0, w // 4))
-    # Every shift at once: windows of a zero-padded b, with a mask counting real pixels.
+    # Every shift at once: windows of a zero-padded b; the overlap of a shift (dy, dx)
+    # has (h - |dy|) x (w - |dx|) real pixels, and the padding contributes |a| outside it.
     pb = np.pad(b, ((sy, sy), (sx, sx)))
     pm = np.pad(np.ones_like(b), ((sy, sy), (sx, sx)))
     wins = sliding_window_view(pb, (h, w))  # (2sy+1, 2sx+1, h, w)
     mask = sliding_window_view(pm, (h, w))
     diff = (np.abs(wins - a) * mask).sum(axis=(2, 3))
-    count = mask.sum(axis=(2, 3))
+    count = np.outer(h - np.abs(np.arange(-sy, sy + 1)), w - np.abs(np.arange(-sx, sx + 1)))
     return float((diff / count).min())
 
 
@@ -63,6 +72,7 @@ class CutDetector:
             raise ValueError("scene threshold must be >= 0")
         self.threshold = threshold
         self._cache: tuple[int, np.ndarray] | None = None
+        self._prepared: tuple[int, np.ndarray] | None = None  # last frame seen by prepare()
         self.cuts: list[int] = []  # index of the first frame after each cut
 
     def _thumb(self, key: int, frame: av.VideoFrame) -> np.ndarray:
@@ -72,14 +82,29 @@ class CutDetector:
         self._cache = (key, th)
         return th
 
+    def prepare(self, sf) -> None:
+        """Scores ``sf`` against the frame prepared before it, ahead of ``is_cut`` (the
+        engine calls this in its decode thread; frames must come in order)."""
+        if self.threshold <= 0:
+            return
+        th = thumbnail(sf.frame)
+        prev = self._prepared
+        sf.cut_score = (prev[0], cut_score(prev[1], th, stop_below=self.threshold)) if prev is not None else None
+        self._prepared = (sf.index, th)
+
     def is_cut(self, a, b) -> bool:
         """``a`` and ``b`` are SourceFrames (anything with ``.index`` and ``.frame``)."""
         if self.threshold <= 0:
             return False
-        ta = self._thumb(a.index, a.frame)
-        tb = thumbnail(b.frame)
-        self._cache = (b.index, tb)
-        cut = cut_score(ta, tb) > self.threshold
+        pre = getattr(b, "cut_score", None)
+        if pre is not None and pre[0] == a.index:
+            score = pre[1]
+        else:
+            ta = self._thumb(a.index, a.frame)
+            tb = thumbnail(b.frame)
+            self._cache = (b.index, tb)
+            score = cut_score(ta, tb, stop_below=self.threshold)
+        cut = score > self.threshold
         if cut:
             self.cuts.append(b.index)
         return cut

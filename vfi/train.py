@@ -8,7 +8,13 @@
   resumed run sees the same batches as an uninterrupted one.  Ctrl-C saves first.
 * Distributed: under ``torchrun`` (WORLD_SIZE > 1 in the environment) it runs DDP,
   gloo on CPU and NCCL on GPU, with a DistributedSampler; rank 0 logs and saves.
-* CUDA with bf16 autocast when present; CPU otherwise.
+* bf16 autocast on CUDA, and on CPUs with AMX tiles (Sapphire Rapids and later),
+  where oneDNN runs bf16 convolutions several times faster than fp32; fp32 master
+  weights and an fp32 loss either way.  Tensors in channels-last.
+* Augmentation (on by default): horizontal/vertical flips and time reversal of the
+  triplet, drawn from the same (seed, epoch, index) as the crop.
+* ``--val-data``: validate on another dataset, e.g. clips kept out of training, and
+  keep the weights of the best validation epoch beside the final ones.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from . import __version__
 from .data import TripletDataset
 from .errors import UsageError
 from .losses import get_loss
-from .models import ModelSpec, count_parameters, get_spec, model_inputs, resolve_device, save_weights
+from .models import ModelSpec, count_parameters, fast_bf16, get_spec, model_inputs, resolve_device, save_weights
 
 
 @dataclass
@@ -50,9 +56,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 0
-    amp: bool = True
+    amp: bool = True  # bf16 autocast where it is fast (CUDA, AMX CPUs)
+    augment: bool = True  # flips and time reversal of training triplets
+    val_data: str | None = None  # validate on this dataset (all its triplets) instead of DATA's split
     init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
     schedule: str = "constant"  # or "cosine": linear warm-up, then cosine decay to 0
+    bias_lr_scale: float | None = None  # None: the model's (255 for the 0..255 sparse CNN, see param_groups)
     from_weights: str | None = None  # start (fine-tune) from a weights file of the same model
     model_config: dict = field(default_factory=dict)
 
@@ -71,9 +80,11 @@ class TripletTorchDataset(Dataset):
     """(input, target) tensors in the model's domain. Training crops are random but
     fixed by (seed, epoch, index) so that resumed runs repeat them exactly."""
 
-    def __init__(self, data: TripletDataset, indices: np.ndarray, spec: ModelSpec, crop: int | None, seed: int, train: bool):
+    def __init__(self, data: TripletDataset, indices: np.ndarray, spec: ModelSpec, crop: int | None, seed: int, train: bool,
+                 augment: bool = False):
         self.data, self.indices, self.spec = data, indices, spec
         self.crop, self.seed, self.train = crop, seed, train
+        self.augment = augment and train
         self.epoch = 0
 
     def __len__(self):
@@ -82,15 +93,25 @@ class TripletTorchDataset(Dataset):
     def __getitem__(self, i):
         a, m, b = self.data.frames(int(self.indices[i]))
         h, w = a.shape[:2]
+        rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
         if self.crop and (h > self.crop or w > self.crop):
             c = self.crop
             if self.train:
-                rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
                 y0, x0 = int(rng.integers(0, h - min(c, h) + 1)), int(rng.integers(0, w - min(c, w) + 1))
             else:
                 y0, x0 = (h - min(c, h)) // 2, (w - min(c, w)) // 2
             sl = (slice(y0, y0 + c), slice(x0, x0 + c))
             a, m, b = a[sl], m[sl], b[sl]
+        if self.augment:
+            # Motion has no preferred direction in space or time: a flipped or
+            # reversed triplet is as real as the original.
+            flip_h, flip_v, reverse = rng.integers(0, 2, size=3)
+            if flip_h:
+                a, m, b = a[:, ::-1], m[:, ::-1], b[:, ::-1]
+            if flip_v:
+                a, m, b = a[::-1], m[::-1], b[::-1]
+            if reverse:
+                a, b = b, a
         t = [torch.from_numpy(np.array(f)).permute(2, 0, 1).float() for f in (a, m, b)]  # copies: memmaps are read-only
         if self.spec.domain == "grey":
             t = [x / 255.0 for x in t]
@@ -130,12 +151,31 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         out.mkdir(parents=True, exist_ok=True)
     data = TripletDataset(cfg.data)
     check_dataset_fits(spec, data)
-    train_idx = data.train[: cfg.max_train] if cfg.max_train else data.train
-    val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
+    train_idx = data.train
+    if cfg.crop:
+        # Batches stack equal crops: frames smaller than the crop cannot take part.
+        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < cfg.crop}
+        if small:
+            keep = np.array([data.triplets[t][0] not in small for t in train_idx], dtype=bool)
+            if master and (~keep).any():
+                log(f"{int((~keep).sum())} training triplets from frames smaller than the {cfg.crop}px crop left out")
+            train_idx = train_idx[keep]
+    train_idx = train_idx[: cfg.max_train] if cfg.max_train else train_idx
+    val_data = data
+    if cfg.val_data:
+        # Every triplet of the validation dataset, spread evenly when capped.
+        val_data = TripletDataset(cfg.val_data)
+        check_dataset_fits(spec, val_data)
+        m = len(val_data.triplets)
+        n = min(m, cfg.max_val or m)
+        val_idx = np.unique(np.linspace(0, m - 1, n).round().astype(np.int64))
+    else:
+        val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise UsageError(f"{cfg.data}: needs both training and validation triplets")
-    train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True)
-    val_ds = TripletTorchDataset(data, val_idx, spec, cfg.val_crop if spec.domain == "rgb255" else None, cfg.seed, train=False)
+    train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment)
+    val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
+    val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False)
 
     torch.manual_seed(cfg.seed)
     model = spec.create(cfg.model_config).to(device)
@@ -147,7 +187,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         if not hasattr(model, "init_as_blend"):
             raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
         model.init_as_blend()
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(param_groups(model, cfg.lr, cfg.bias_lr_scale), lr=cfg.lr)
     if cfg.schedule not in ("constant", "cosine"):
         raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
     loss_fn = get_loss(cfg.loss, cfg.blur_weight)
@@ -165,12 +205,14 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch, batches_done, step, history = ckpt["epoch"], ckpt["batches_done"], ckpt["step"], ckpt["history"]
         started_offset = history[-1]["seconds"] if history else 0.0
-    raw_model = model
+    raw_model = model = model.to(memory_format=torch.channels_last)
     if distributed:
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
-    use_amp = cfg.amp and device.type == "cuda"
+    use_amp = cfg.amp and fast_bf16(device)
+    if master and use_amp:
+        log(f"bf16 autocast on {device.type} (fp32 weights and loss)")
     fixed = int(val_idx[len(val_idx) // 2])
     samples_seen = 0
     started = time.time() - (started_offset if resume else 0.0)  # training time across resumes
@@ -207,8 +249,9 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                     continue
                 if cfg.schedule == "cosine":
                     for group in optimizer.param_groups:
-                        group["lr"] = cosine_lr(cfg.lr, step, n_batches * cfg.epochs)
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                        group["lr"] = cosine_lr(cfg.lr, step, n_batches * cfg.epochs) * group.get("lr_scale", 1.0)
+                x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                y = y.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     pred = model(x)
                 loss = loss_fn(pred.float(), y)
@@ -235,7 +278,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                 from .figures import loss_curve, triplet_figure
 
                 loss_curve(history, out / "loss_curve.png", cfg.loss, spec.name)
-                triplet_figure(raw_model, spec, data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
+                triplet_figure(raw_model, spec, val_data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
+                if val_loss <= min(h["val_loss"] for h in history[1:]):
+                    save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
+                                 _weights_meta(cfg, data, train_idx, val_idx, history, device, world, time.time() - started))
     except KeyboardInterrupt:
         save_checkpoint(epoch, batches_done)
         if master:
@@ -251,23 +297,49 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     if master:
         from .figures import prediction_sheet
 
-        prediction_sheet(raw_model, spec, data, val_idx, device, out / "predictions.png")
-        meta = {
-            "training_data": {"dataset": str(Path(cfg.data).resolve().name),
-                              "sources": [s["source"] for s in data.manifest["sources"]],
-                              "train_triplets": int(len(train_idx)), "val_triplets": int(len(val_idx))},
-            "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("data", "out", "device", "workers")},
-            "epochs": cfg.epochs,
-            "history": history,
-            "hardware": _hardware(device, world),
-            "train_seconds": summary["seconds"],
-        }
+        prediction_sheet(raw_model, spec, val_data, val_idx, device, out / "predictions.png")
+        meta = _weights_meta(cfg, data, train_idx, val_idx, history, device, world, summary["seconds"])
         save_weights(out / f"{spec.name}.safetensors", spec, raw_model, meta)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if distributed:
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+def _weights_meta(cfg, data, train_idx, val_idx, history, device, world, seconds) -> dict:
+    meta = {
+        "training_data": {"dataset": str(Path(cfg.data).resolve().name),
+                          "sources": [s["source"] for s in data.manifest["sources"]],
+                          "train_triplets": int(len(train_idx)), "val_triplets": int(len(val_idx))},
+        "recipe": {k: v for k, v in asdict(cfg).items() if k not in ("data", "out", "device", "workers")},
+        "epochs": history[-1]["epoch"],
+        "history": history,
+        "hardware": _hardware(device, world),
+        "train_seconds": round(seconds, 1),
+    }
+    if cfg.val_data:
+        meta["validation_data"] = {"dataset": str(Path(cfg.val_data).resolve().name),
+                                   "sources": [s["source"] for s in TripletDataset(cfg.val_data).manifest["sources"]]}
+    return meta
+
+
+def param_groups(model: torch.nn.Module, lr: float, bias_lr_scale: float | None) -> list[dict]:
+    """Weights at the base learning rate; biases at ``bias_lr_scale`` times it.
+
+    Why: the sparse CNN works on 0..255 pixels, and LeakyReLU is positively
+    homogeneous, so it is exactly the same function as a network on 0..1 pixels whose
+    biases are all 255 times smaller.  Adam's steps are the same size for every
+    parameter whatever its scale, so on the 0..255 scale the biases barely move at a
+    learning rate that suits the weights.  Scaling the bias rate by 255 trains it as
+    the 0..1 network would, without changing the model or the stored weights."""
+    scale = bias_lr_scale if bias_lr_scale is not None else float(getattr(model, "input_scale", 1.0))
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    others = [p for n, p in model.named_parameters() if not n.endswith("bias")]
+    groups = [{"params": others, "lr": lr, "lr_scale": 1.0}]
+    if biases:
+        groups.append({"params": biases, "lr": lr * scale, "lr_scale": scale})
+    return groups
 
 
 def cosine_lr(peak: float, step: int, total: int, warmup: int = 100) -> float:
@@ -282,7 +354,7 @@ def evaluate_loss(model, ds, loss_fn, batch_size, device, use_amp) -> float:
     model.eval()
     total, n = 0.0, 0
     for x, y in DataLoader(ds, batch_size=1):  # frames of different sizes: one at a time
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device).contiguous(memory_format=torch.channels_last), y.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = model(x)
         total += loss_fn(pred.float(), y).item() * len(x)

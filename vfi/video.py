@@ -159,6 +159,7 @@ class SourceFrame:
     frame: av.VideoFrame
     duration: Fraction | None = None
     _rgb: np.ndarray | None = field(default=None, repr=False)
+    cut_score: tuple[int, float] | None = field(default=None, repr=False)  # (index of the frame before, score): scenes.CutDetector.prepare
 
     def rgb(self, conv: ColorConverter) -> np.ndarray:
         if self._rgb is None:
@@ -396,6 +397,7 @@ class EncodeOptions:
     crf: int | None = None
     pix_fmt: str | None = None  # None: the source's, if the codec takes it
     preset: str | None = None
+    threads: int = 0  # encoder threads; 0: the codec's choice
 
     def resolved_codec(self, path: str) -> str:
         if self.codec:
@@ -490,6 +492,7 @@ class VideoWriter:
         stream.time_base = time_base
         cc.framerate = rate
         cc.thread_type = "AUTO"
+        cc.thread_count = options.threads
         opts: dict[str, str] = {}
         if codec in DEFAULT_CRF:
             opts["crf"] = str(options.crf if options.crf is not None else DEFAULT_CRF[codec])

@@ -129,21 +129,48 @@ def model_domain_to_rgb(spec: ModelSpec, y: torch.Tensor, height: int, width: in
 # exactly the untiled result.
 TILE_MARGIN = 8
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-AUTO_TILE_PIXELS = 1280 * 720  # larger frames go through in tiles by default
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast pays on this device: on CUDA, and on CPUs with AMX tiles
+    (Intel Sapphire Rapids and later), where oneDNN's bf16 convolutions run several
+    times faster than fp32 (benchmarks/README.md).  Without AMX, CPU bf16 is emulated
+    and slower than fp32."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto': bf16 on AMX CPUs (the fastest path there, output within a level or two of
+    fp32: benchmarks/README.md), fp32 elsewhere (on CUDA bf16 stays opt-in until its
+    quality change has been measured on a GPU)."""
+    if precision == "auto":
+        return "bf16" if device.type == "cpu" and fast_bf16(device) else "fp32"
+    if precision not in PRECISIONS:
+        raise UsageError(f"--precision must be auto or one of {', '.join(PRECISIONS)}, not {precision!r}")
+    return precision
+AUTO_TILE_PIXELS = 1280 * 720  # CUDA: larger frames go through in tiles by default
 DEFAULT_TILE = 512
+# CPU: tiles small enough that a tile's activations stay near the caches run the sparse
+# CNN 1.5x (fp32) to 2x (bf16) faster than whole 720p frames, margins included; sizes
+# measured on a 2-core Sapphire Rapids machine (benchmarks/README.md).
+CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
 
 
 class Interpolator:
     """A model with weights, ready to predict middle frames from RGB frame pairs.
 
-    ``tile``: None = automatic (frames above 1280x720 are processed in 512 px tiles,
-    which bounds memory for 4K), 0 = never tile, N = tiles of N x N pixels."""
+    ``tile``: None = automatic (on CPU, tiles of ``CPU_TILE`` pixels, which is faster;
+    on CUDA, 512 px tiles above 1280x720, which bounds memory for 4K), 0 = never tile,
+    N = tiles of N x N pixels.  Tiled output equals untiled output (TILE_MARGIN)."""
 
     def __init__(self, spec: ModelSpec, model: nn.Module, device: torch.device, meta: dict | None = None,
-                 batch_size: int = 4, tile: int | None = None, precision: str = "fp32"):
-        if precision not in PRECISIONS:
-            raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        self.dtype = PRECISIONS[precision]
+                 batch_size: int = 4, tile: int | None = None, precision: str = "auto"):
+        self.precision = resolve_precision(precision, device)
+        self.dtype = PRECISIONS[self.precision]
         self.spec = spec
         self.name = spec.name
         # channels-last: oneDNN's (and cuDNN's) fast convolution layout; measured 1.6x
@@ -161,6 +188,9 @@ class Interpolator:
         if self.spec.domain != "rgb255" or self.tile == 0:
             return 0
         if self.tile is None:
+            if self.device.type == "cpu":
+                t = CPU_TILE[self.precision]
+                return t if (h > t or w > t) else 0
             return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
         return self.tile if (h > self.tile or w > self.tile) else 0
 
@@ -196,9 +226,11 @@ class Interpolator:
             return model_domain_to_rgb(self.spec, self._run(x), h, w)
         out = torch.empty((1, 3, h, w), dtype=torch.float32, device=self.device)
         m = TILE_MARGIN
-        for y0 in range(0, h, tile):
-            for x0 in range(0, w, tile):
-                y1, x1 = min(h, y0 + tile), min(w, x0 + tile)
+        # Equal tiles of at most ``tile`` pixels (no thin slivers at the right and bottom).
+        ys = np.linspace(0, h, -(-h // tile) + 1).round().astype(int)
+        xs = np.linspace(0, w, -(-w // tile) + 1).round().astype(int)
+        for y0, y1 in zip(ys[:-1], ys[1:]):
+            for x0, x1 in zip(xs[:-1], xs[1:]):
                 ya, xa = max(0, y0 - m), max(0, x0 - m)
                 yb, xb = min(h, y1 + m), min(w, x1 + m)
                 y = self._run(x[:, :, ya:yb, xa:xb])
@@ -280,7 +312,7 @@ def shipped_weights(name: str) -> Path | None:
 
 
 def load_interpolator(name: str, weights: str | None = None, device: str = "auto", batch_size: int = 4, tile: int | None = None,
-                      precision: str = "fp32") -> Interpolator:
+                      precision: str = "auto") -> Interpolator:
     spec = get_spec(name)
     path = weights or shipped_weights(name)
     if path is None:

@@ -52,6 +52,8 @@ class SparseCNN(nn.Module):
     """Input: (N, 6, H, W) float, 0..255, frames 1 and 3 stacked. Output: (N, 3, H, W),
     the middle frame on the same scale. Any H, W."""
 
+    input_scale = 255.0  # pixels arrive as 0..255 (see vfi.train.param_groups)
+
     def __init__(self, dropout: float = 0.0, leaky_slope: float = KERAS_LEAKY_SLOPE):
         super().__init__()
         layers: list[nn.Module] = []
@@ -66,7 +68,13 @@ class SparseCNN(nn.Module):
         self.config = {"dropout": dropout, "leaky_slope": leaky_slope}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if not torch.is_autocast_enabled(x.device.type):
+            return self.net(x)
+        # Under bf16/fp16 autocast the output layer (28 -> 3, 168 FLOP a pixel) runs in
+        # fp32: bf16 steps by a whole level between 128 and 255, too coarse for pixels.
+        h = self.net[:-2](x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self.net[-2:](h.float())
 
     @torch.no_grad()
     def init_as_blend(self, noise: float = 0.1) -> "SparseCNN":
