@@ -2,7 +2,7 @@
 ratio to the model-alone frames/s at the same size measured in the same run (rounds
 alternate between the two, so a busy spell on a shared machine hits both).
 
-    python benchmarks/bench_e2e.py [CLIP] [--method sparse-cnn] [--rounds 3]
+    python benchmarks/bench_e2e.py [CLIP] [--method sparse-cnn] [--rounds 3] [--preset veryfast]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 
 from vfi.engine import Job, run
 from vfi.models import load_interpolator
-from vfi.video import VideoReader
+from vfi.video import EncodeOptions, VideoReader
 
 
 def main():
@@ -28,6 +28,7 @@ def main():
     ap.add_argument("--method", default="sparse-cnn")
     ap.add_argument("--pairs", type=int, default=24, help="model-alone: this many of the clip's frame pairs per round")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of model-alone and end-to-end; best of each")
+    ap.add_argument("--preset", default=None, help="encoder preset for the end-to-end run (default: the codec's)")
     args = ap.parse_args()
     with VideoReader(args.clip) as r:
         conv = ColorConverter(r.info.pix_fmt, r.info.color, r.info.height)
@@ -42,9 +43,10 @@ def main():
             interp.predict(a, b)
         alone.append((len(frames) - 1) / (time.perf_counter() - t0))
         with tempfile.TemporaryDirectory() as tmp:
-            last = run(Job(input=args.clip, output=str(Path(tmp) / "out.mp4"), factor=Fraction(2), method=args.method, overwrite=True))
+            last = run(Job(input=args.clip, output=str(Path(tmp) / "out.mp4"), factor=Fraction(2), method=args.method, overwrite=True,
+                           encode=EncodeOptions(preset=args.preset)))
         e2e.append(last.synthesised / last.seconds)
-    print(f"clip {args.clip} ({w}x{h}), torch {torch.get_num_threads()} threads, precision {interp.precision}, "
+    print(f"clip {args.clip} ({w}x{h}), torch {torch.get_num_threads()} threads, precision {interp.precision}, encoder preset {args.preset or 'default'}, "
           f"model tile {interp._tile_size(h, w) or 'none'}")
     print("model alone (predict() on the clip's first pairs, RGB<->tensor included), frames/s per round: "
           + ", ".join(f"{x:.2f}" for x in alone))

@@ -57,6 +57,26 @@ def model_fps(model, h, w, device, channels_last: bool, repeats: int, dtype=torc
     return 1.0 / best
 
 
+def predict_fps(model, h, w, device, precision: str, repeats: int) -> tuple[float, int]:
+    """What vfi runs: Interpolator.predict with its default tiling, frames in and out as uint8."""
+    import numpy as np
+
+    from vfi.models import Interpolator, get_spec
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    b = np.roll(a, 4, axis=1)
+    interp = Interpolator(get_spec("sparse-cnn"), copy.deepcopy(model), device, precision=precision)
+    interp.predict(a, b)
+    interp.predict(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        interp.predict(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 1.0 / best, interp._tile_size(h, w)
+
+
 def quality(model, device, clip: str, pairs: int = 12) -> None:
     """bf16 against fp32 on real frames: the outputs as vfi writes them (uint8)."""
     import numpy as np
@@ -113,6 +133,11 @@ def main():
             gf = fpp * w * h * fps / 1e9
             extra = f", {gf / mm16:.2f} x bf16 matmul" if dtype == torch.bfloat16 else ""
             print(f"sparse-cnn {w}x{h} {label}: {fps:.3f} frames/s, {gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul{extra}")
+        for prec in ("fp32", "bf16"):
+            fps, tile = predict_fps(model, h, w, device, prec, args.repeats)
+            gf = fpp * w * h * fps / 1e9
+            print(f"vfi's path {w}x{h} {prec} (Interpolator.predict, tiles {tile or 'none'}, uint8 in/out): {fps:.3f} frames/s, "
+                  f"{gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul")
     mm2 = matmul_gflops(device)
     print(f"fp32 matmul again after the model runs: {mm2:.1f} GFLOP/s (ratios above use the first figure)")
     quality(model, device, args.clip)

@@ -1,7 +1,7 @@
 """Writes the shipped weights: a `vfi train` result plus the validation figures that
 `vfi eval` measured on held-out clips, into weights/MODEL.safetensors.
 
-    python examples/finalize_weights.py RUN/sparse-cnn.safetensors EVAL.json [--notes TEXT]
+    python examples/finalize_weights.py RUN/sparse-cnn.safetensors EVAL.json [--label ROW] [--notes TEXT]
 """
 
 import argparse
@@ -17,10 +17,11 @@ def main():
     ap.add_argument("eval_json")
     ap.add_argument("--out", default=None)
     ap.add_argument("--notes", default="")
+    ap.add_argument("--label", default=None, help="the eval row of these weights (default: the first of the model's)")
     args = ap.parse_args()
     spec, model, meta = load_model(args.weights)
     ev = json.loads(Path(args.eval_json).read_text())
-    label = next(k for k in ev["overall"] if k.startswith(spec.name))
+    label = args.label or next(k for k in ev["overall"] if k.startswith(spec.name))
     mine, blend = ev["overall"][label], ev["overall"]["blend"]
     meta["validation"] = {
         "protocol": "vfi eval drop-frame (predict t from t-1, t+1) on clips never used in training",

@@ -46,3 +46,13 @@ def test_blur_aware_loss_adds_weighted_gap():
     assert isinstance(get_loss("blur", 0.5), BlurAwareLoss)
     with pytest.raises(ValueError):
         get_loss("l7")
+
+
+def test_log_mse_is_minus_mean_psnr_per_sample():
+    pred = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
+    target = torch.zeros(2, 3, 4, 4, dtype=torch.float64)
+    target[0] += 3.0  # sample 0: MSE 9; sample 1: MSE 0
+    # mean of 10 log10(9 + 1) and 10 log10(0 + 1)
+    assert get_loss("log-mse")(pred, target).item() == pytest.approx(5.0)
+    target[1] += 99.0  # a large error no longer swamps the small one: 10 log10(9802) / 2 + 5
+    assert get_loss("log-mse")(pred, target).item() == pytest.approx(5 + 5 * math.log10(99**2 + 1))

@@ -244,7 +244,8 @@ def test_reduced_precision_stays_close():
     full = load_interpolator("sparse-cnn", device="cpu", precision="fp32").predict(frames[0], frames[2])
     half = load_interpolator("sparse-cnn", device="cpu", precision="bf16").predict(frames[0], frames[2])
     diff = np.abs(full.astype(int) - half.astype(int))
-    assert psnr(full, half) > 45 and (diff <= 1).mean() > 0.95, (psnr(full, half), (diff <= 1).mean())
+    # The stated tolerance (README, benchmarks/README.md): >= 45 dB from fp32, >= 90 % within one level.
+    assert psnr(full, half) > 45 and (diff <= 1).mean() > 0.90, (psnr(full, half), (diff <= 1).mean())
 
 
 def test_sparse_cnn_output_layer_stays_fp32_under_autocast():

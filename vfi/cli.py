@@ -137,7 +137,7 @@ def job_options(f):
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
-        click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, scenes, model, convert, encode, wait."),
+        click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, prepare, scenes, model, convert, encode, wait."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
@@ -186,9 +186,9 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
         )
     if show_profile:
         p = result.profile
-        stages = ("decode", "scenes", "model", "convert", "encode", "wait")
+        stages = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
         parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
-        click.echo(f"profile (decode, encode and convert run in their own threads, overlapping the model): {parts}; "
+        click.echo(f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model): {parts}; "
                    f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s")
     return result
 
@@ -479,8 +479,8 @@ class TrainProgress:
 
 @main.command()
 @click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
-@click.option("--loss", type=click.Choice(["mse", "msle", "cosine", "blur"]), default="mse", show_default=True,
-              help="blur = MSE + weight x (log Laplacian-variance gap)^2.")
+@click.option("--loss", type=click.Choice(["mse", "msle", "cosine", "blur", "log-mse"]), default="mse", show_default=True,
+              help="blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR.")
 @click.option("--blur-weight", type=float, default=0.1, show_default=True)
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset from 'vfi prep'.")
 @click.option("-o", "--out", default="runs/train", show_default=True, type=click.Path(file_okay=False), help="Run folder.")

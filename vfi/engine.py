@@ -150,9 +150,10 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
     method = build_method(job)
     encode_options = job.encode
     if method.reads_rgb and getattr(method, "model", None) is not None and method.model.device.type == "cpu" and not job.encode.threads:
-        # The model keeps every core busy; a one-thread encoder beside it finishes in
-        # time and does not fight it for the cores (benchmarks/bench_e2e.py: ratio
-        # 0.83 -> 0.9-1.0 on 2 cores with libx264's own thread count vs one thread).
+        # The model keeps every core busy and stalls whenever one of its threads is
+        # preempted; a one-thread encoder beside it keeps up and preempts it less than
+        # libx264's own thread pool (bench_e2e.py on 2 cores: best-of-3 ratio 0.83 with
+        # the pool, 0.73-1.03 with one thread: noisy, never worse).
         encode_options = replace(job.encode, threads=1)
     conv = ColorConverter(info.pix_fmt, info.color, info.height)
     method.setup(conv)

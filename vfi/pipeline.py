@@ -18,7 +18,7 @@ _END = object()
 
 
 class Profile:
-    """Seconds per stage: decode, scenes, model, convert, encode, wait."""
+    """Seconds per stage: decode, prepare, scenes, model, convert, encode, wait."""
 
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
