@@ -283,27 +283,28 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
     all_triplets = []
     try:
         for src in expand_sources(sources):
-            path, first = None, len(manifest_sources)
+            path, mine, trips_here = None, [], []  # this source's arrays, at every scale
             try:
                 path = download(src, on_download) if is_url(src) else Path(src)
                 digest = sha256(path)
                 for scale in opts.scales:
-                    k = len(manifest_sources)
+                    k = len(manifest_sources) + len(mine)
                     fname = f"frames_{k:03d}.npy"
                     n, trips, cuts, dups = read_source(str(path), opts, tmp / fname, scale)
-                    manifest_sources.append({"source": src, "file": str(path), "sha256": digest, "scale": scale, "frames": n,
-                                             "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups})
-                    all_triplets += [(k, *t) for t in trips]
-            except VfiError as e:
-                msg = str(e)
+                    mine.append({"source": src, "file": str(path), "sha256": digest, "scale": scale, "frames": n,
+                                 "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups})
+                    trips_here += [(k, *t) for t in trips]
+            except (VfiError, OSError, av.error.FFmpegError) as e:
+                for m in mine:  # a source goes in at every scale or not at all
+                    (tmp / m["array"]).unlink(missing_ok=True)
+                msg = str(e) if isinstance(e, VfiError) else f"{src}: {e}"
                 if path is not None and is_url(src) and str(path) in msg:
                     msg = msg.replace(str(path), f"{src} (downloaded)")
                 rep = SourceReport(src, False, msg)
-            except (OSError, av.error.FFmpegError) as e:
-                rep = SourceReport(src, False, f"{src}: {e}")
             else:
-                mine = manifest_sources[first:]
-                n, nt = mine[0]["frames"], sum(m["triplets"] for m in mine)
+                manifest_sources += mine
+                all_triplets += trips_here
+                n, nt = mine[0]["frames"], len(trips_here)
                 cuts, dups = sum(m["dropped_cuts"] for m in mine), sum(m["dropped_duplicates"] for m in mine)
                 at = "" if len(opts.scales) == 1 else f" at {len(opts.scales)} scales"
                 rep = SourceReport(src, True, f"{n} frames, {nt} triplets{at} ({cuts} across cuts, {dups} duplicates dropped)", n, nt)
