@@ -44,6 +44,8 @@ def test_blur_aware_loss_adds_weighted_gap():
     loss = BlurAwareLoss(mse, 0.5)
     assert loss(x, y).item() == pytest.approx(mse(x, y).item() + 0.5 * blur_gap(x, y).item())
     assert isinstance(get_loss("blur", 0.5), BlurAwareLoss)
+    both = get_loss("log-mse-blur", 0.5)
+    assert both(x, y).item() == pytest.approx(get_loss("log-mse")(x, y).item() + 0.5 * blur_gap(x, y).item())
     with pytest.raises(ValueError):
         get_loss("l7")
 

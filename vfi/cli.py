@@ -479,8 +479,8 @@ class TrainProgress:
 
 @main.command()
 @click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
-@click.option("--loss", type=click.Choice(["mse", "msle", "cosine", "blur", "log-mse"]), default="mse", show_default=True,
-              help="blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR.")
+@click.option("--loss", type=click.Choice(["mse", "msle", "cosine", "blur", "log-mse", "log-mse-blur"]), default="mse", show_default=True,
+              help="blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term.")
 @click.option("--blur-weight", type=float, default=0.1, show_default=True)
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset from 'vfi prep'.")
 @click.option("-o", "--out", default="runs/train", show_default=True, type=click.Path(file_okay=False), help="Run folder.")

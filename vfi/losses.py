@@ -68,6 +68,8 @@ LOSSES = {"mse": mse, "msle": msle, "cosine": cosine_proximity, "log-mse": log_m
 def get_loss(name: str, blur_weight: float = 0.1):
     if name == "blur":
         return BlurAwareLoss(mse, blur_weight)
+    if name == "log-mse-blur":
+        return BlurAwareLoss(log_mse, blur_weight)
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r} (choose from {', '.join([*LOSSES, 'blur'])})")
+        raise ValueError(f"unknown loss {name!r} (choose from {', '.join([*LOSSES, 'blur', 'log-mse-blur'])})")
     return LOSSES[name]
