@@ -164,3 +164,16 @@ def test_fine_tune_starts_from_given_weights(dataset, tmp_path):
     first = train(cfg(dataset, tmp_path / "a", epochs=1), log=lambda m: None)
     tuned = train(cfg(dataset, tmp_path / "b", epochs=1, from_weights=str(tmp_path / "a" / "sparse-cnn.safetensors")), log=lambda m: None)
     assert tuned["history"][0]["val_loss"] == pytest.approx(first["history"][-1]["val_loss"], rel=1e-6)
+
+
+def test_ctrl_c_during_epoch_files_waits_for_them():
+    from vfi.train import _interrupts_deferred
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with _interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            finished.append(True)  # the block runs to its end before the interrupt
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

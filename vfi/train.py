@@ -22,7 +22,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -233,6 +236,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         if master:
             log(f"epoch 0 (untrained): val {cfg.loss} {v0:.5g}")
     epoch = start_epoch
+    resume_at = (start_epoch, batches_done)  # where a Ctrl-C checkpoint continues from
     try:
         for epoch in range(start_epoch, cfg.epochs):
             sampler.set_epoch(epoch)
@@ -263,6 +267,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                 running += loss.item() * len(x)
                 count += len(x)
                 batches_done = bi + 1
+                resume_at = (epoch, batches_done)
                 if progress and master:
                     progress.update(loss.item(), count / max(1e-9, time.time() - t0), len(x))
             batches_done = 0
@@ -271,21 +276,23 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
             val_loss = evaluate_loss(raw_model, val_ds, loss_fn, cfg.batch_size, device, use_amp)
             history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "step": step,
                             "seconds": round(time.time() - started, 2)})
-            if master:
-                log(f"epoch {epoch + 1}/{cfg.epochs}: train {cfg.loss} {train_loss:.5g}, val {val_loss:.5g} "
-                    f"({rate:.1f} samples/s)")
-                save_checkpoint(epoch + 1, 0)
-                from .figures import loss_curve, triplet_figure
+            resume_at = (epoch + 1, 0)  # the epoch is done and in the history
+            with _interrupts_deferred():  # an epoch's files are written whole or not at all
+                if master:
+                    log(f"epoch {epoch + 1}/{cfg.epochs}: train {cfg.loss} {train_loss:.5g}, val {val_loss:.5g} "
+                        f"({rate:.1f} samples/s)")
+                    save_checkpoint(epoch + 1, 0)
+                    from .figures import loss_curve, triplet_figure
 
-                loss_curve(history, out / "loss_curve.png", cfg.loss, spec.name)
-                triplet_figure(raw_model, spec, val_data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
-                if val_loss <= min(h["val_loss"] for h in history[1:]):
-                    save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
-                                 _weights_meta(cfg, data, train_idx, val_idx, history, device, world, time.time() - started))
+                    loss_curve(history, out / "loss_curve.png", cfg.loss, spec.name)
+                    triplet_figure(raw_model, spec, val_data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
+                    if val_loss <= min(h["val_loss"] for h in history[1:]):
+                        save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
+                                     _weights_meta(cfg, data, train_idx, val_idx, history, device, world, time.time() - started))
     except KeyboardInterrupt:
-        save_checkpoint(epoch, batches_done)
+        save_checkpoint(*resume_at)
         if master:
-            log(f"interrupted: checkpoint saved at epoch {epoch + 1}, batch {batches_done}; continue with --resume")
+            log(f"interrupted: checkpoint saved at epoch {resume_at[0] + 1}, batch {resume_at[1]}; continue with --resume")
         if distributed:
             dist.destroy_process_group()
         raise
@@ -340,6 +347,23 @@ def param_groups(model: torch.nn.Module, lr: float, bias_lr_scale: float | None)
     if biases:
         groups.append({"params": biases, "lr": lr * scale, "lr_scale": scale})
     return groups
+
+
+@contextmanager
+def _interrupts_deferred():
+    """Holds a Ctrl-C until the block is done, then raises it: an interrupt inside
+    matplotlib or torch.save can surface as another exception, or leave half a file."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def cosine_lr(peak: float, step: int, total: int, warmup: int = 100) -> float:
