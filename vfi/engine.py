@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .audio import AudioStretcher
 from .errors import CorruptInputError, UsageError
-from .methods import Method, make_method
+from .methods import LearnedMidpoint, Method, make_method
 from .pipeline import BackgroundIterator, BackgroundWorker, Profile
 from .scenes import DEFAULT_THRESHOLD, CutDetector
 from .timing import Timeline, bisection_error
@@ -111,7 +111,7 @@ def plan_rates(job: Job, source_rate: Fraction) -> tuple[Fraction, Fraction, Fra
 
 
 def build_method(job: Job) -> Method:
-    from .methods import CLASSICAL, LearnedMidpoint
+    from .methods import CLASSICAL
 
     if job.method in CLASSICAL:
         if job.weights:
@@ -149,11 +149,11 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
     out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
     method = build_method(job)
     encode_options = job.encode
-    if method.reads_rgb and getattr(method, "model", None) is not None and method.model.device.type == "cpu" and not job.encode.threads:
+    if isinstance(method, LearnedMidpoint) and method.model.device.type == "cpu" and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
-        # preempted; a one-thread encoder beside it keeps up and preempts it less than
-        # libx264's own thread pool (bench_e2e.py on 2 cores: best-of-3 ratio 0.83 with
-        # the pool, 0.73-1.03 with one thread: noisy, never worse).
+        # preempted; a one-thread encoder beside it keeps up and competes less than
+        # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio
+        # 0.83 with the pool, 1.03 with one thread; the machine is noisy).
         encode_options = replace(job.encode, threads=1)
     conv = ColorConverter(info.pix_fmt, info.color, info.height)
     method.setup(conv)

@@ -288,7 +288,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                     triplet_figure(raw_model, spec, val_data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
                     if val_loss <= min(h["val_loss"] for h in history[1:]):
                         save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
-                                     _weights_meta(cfg, data, train_idx, val_idx, history, device, world, time.time() - started))
+                                     _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, time.time() - started))
     except KeyboardInterrupt:
         save_checkpoint(*resume_at)
         if master:
@@ -305,7 +305,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         from .figures import prediction_sheet
 
         prediction_sheet(raw_model, spec, val_data, val_idx, device, out / "predictions.png")
-        meta = _weights_meta(cfg, data, train_idx, val_idx, history, device, world, summary["seconds"])
+        meta = _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, summary["seconds"])
         save_weights(out / f"{spec.name}.safetensors", spec, raw_model, meta)
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
     if distributed:
@@ -314,7 +314,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     return summary
 
 
-def _weights_meta(cfg, data, train_idx, val_idx, history, device, world, seconds) -> dict:
+def _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, seconds) -> dict:
     meta = {
         "training_data": {"dataset": str(Path(cfg.data).resolve().name),
                           "sources": [s["source"] for s in data.manifest["sources"]],
@@ -327,7 +327,7 @@ def _weights_meta(cfg, data, train_idx, val_idx, history, device, world, seconds
     }
     if cfg.val_data:
         meta["validation_data"] = {"dataset": str(Path(cfg.val_data).resolve().name),
-                                   "sources": [s["source"] for s in TripletDataset(cfg.val_data).manifest["sources"]]}
+                                   "sources": [s["source"] for s in val_data.manifest["sources"]]}
     return meta
 
 
