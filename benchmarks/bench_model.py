@@ -1,6 +1,8 @@
 """Model alone: sparse-CNN frames/s and achieved GFLOP/s at 640x360 and 1280x720, beside
 this machine's measured fp32 (and bf16) matmul GFLOP/s in the same run (the ratio is the
-figure), for fp32 NCHW, fp32 channels-last and bf16 channels-last; then what bf16 changes
+figure), for fp32 NCHW, fp32 channels-last and bf16 channels-last, and vfi's own path
+with one stream and with two (frames in flight at once, the default on a multi-core CPU);
+then what bf16 changes
 in the output on real frames (PSNR against the fp32 output and against the true frame).
 
     python benchmarks/bench_model.py [--device cpu|cuda] [--repeats 5] [--clip CLIP]
@@ -57,8 +59,10 @@ def model_fps(model, h, w, device, channels_last: bool, repeats: int, dtype=torc
     return 1.0 / best
 
 
-def predict_fps(model, h, w, device, precision: str, repeats: int) -> tuple[float, int]:
-    """What vfi runs: Interpolator.predict with its default tiling, frames in and out as uint8."""
+def predict_fps(model, h, w, device, precision: str, repeats: int, streams: int = 1) -> tuple[float, int]:
+    """What vfi runs: Interpolator.predict with its default tiling, frames in and out as
+    uint8; with ``streams`` > 1, that many frames at once, the threads shared among them
+    (vfi.pipeline.ModelStreams, as `vfi upsample` runs a CPU model by default)."""
     import numpy as np
 
     from vfi.models import Interpolator, get_spec
@@ -67,14 +71,30 @@ def predict_fps(model, h, w, device, precision: str, repeats: int) -> tuple[floa
     a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     b = np.roll(a, 4, axis=1)
     interp = Interpolator(get_spec("sparse-cnn"), copy.deepcopy(model), device, precision=precision)
-    interp.predict(a, b)
-    interp.predict(a, b)
+    if streams > 1:
+        from vfi.pipeline import ModelStreams, cpu_streams
+
+        n, per = cpu_streams(streams)
+        pool = ModelStreams(n, per)
+        frames = 2 * n
+
+        def once():
+            pool.map(lambda _: interp.predict(a, b), range(frames))
+    else:
+        pool, frames = None, 1
+
+        def once():
+            interp.predict(a, b)
+    once()
+    once()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        interp.predict(a, b)
+        once()
         best = min(best, time.perf_counter() - t0)
-    return 1.0 / best, interp._tile_size(h, w)
+    if pool is not None:
+        pool.close()
+    return frames / best, interp._tile_size(h, w)
 
 
 def quality(model, device, clip: str, pairs: int = 12) -> None:
@@ -134,10 +154,11 @@ def main():
             extra = f", {gf / mm16:.2f} x bf16 matmul" if dtype == torch.bfloat16 else ""
             print(f"sparse-cnn {w}x{h} {label}: {fps:.3f} frames/s, {gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul{extra}")
         for prec in ("fp32", "bf16"):
-            fps, tile = predict_fps(model, h, w, device, prec, args.repeats)
-            gf = fpp * w * h * fps / 1e9
-            print(f"vfi's path {w}x{h} {prec} (Interpolator.predict, tiles {tile or 'none'}, uint8 in/out): {fps:.3f} frames/s, "
-                  f"{gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul")
+            for streams in ((1, 2) if device.type == "cpu" and torch.get_num_threads() >= 2 else (1,)):
+                fps, tile = predict_fps(model, h, w, device, prec, args.repeats, streams)
+                gf = fpp * w * h * fps / 1e9
+                print(f"vfi's path {w}x{h} {prec}, {streams} stream(s) (Interpolator.predict, tiles {tile or 'none'}, uint8 in/out): "
+                      f"{fps:.3f} frames/s, {gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul")
     mm2 = matmul_gflops(device)
     print(f"fp32 matmul again after the model runs: {mm2:.1f} GFLOP/s (ratios above use the first figure)")
     quality(model, device, args.clip)

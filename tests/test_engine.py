@@ -234,3 +234,74 @@ def test_every_output_codec(tmp_path, codec, ext):
     run(job(src, tmp_path / f"out.{ext}", factor=Fraction(2), encode=EncodeOptions(codec=codec, crf=30 if codec != "ffv1" else None)))
     with av.open(str(tmp_path / f"out.{ext}")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 12
+
+
+def test_colour_conversions_in_several_threads_match_one(tmp_path):
+    # Converters keep one swscale context per thread and purpose (vfi.video.reformatter):
+    # the decode and encode threads convert at once and must not disturb each other.
+    import threading
+
+    from vfi.scenes import thumbnail
+    from vfi.video import ColorConverter, VideoReader
+
+    src = make_video(tmp_path / "in.mp4", moving_frames(12, 72, 96, speed=3), Fraction(24))
+    with VideoReader(str(src)) as r:
+        conv = ColorConverter(r.info.pix_fmt, r.info.color, r.info.height)
+        frames = [sf.frame for sf in r.frames()]
+
+    def work(frame):
+        rgb = conv.to_rgb(frame)
+        back = conv.from_rgb(rgb, "yuv420p").to_ndarray()
+        return rgb, back, thumbnail(frame)
+
+    alone = [work(f) for f in frames]
+    together: list = [None] * len(frames)
+
+    def run_half(idx):
+        for _ in range(3):
+            for i in idx:
+                together[i] = work(frames[i])
+
+    threads = [threading.Thread(target=run_half, args=(range(j, len(frames), 2),)) for j in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for x, y in zip(alone, together):
+        assert all(np.array_equal(p, q) for p, q in zip(x, y))
+
+
+@pytest.mark.parametrize("factor", [Fraction(2), Fraction(5, 2)])
+def test_model_streams_give_the_same_video_as_one(tmp_path, factor):
+    # Several frame pairs in the model at once (one thread each) must not change a frame
+    # or the order; 5/2 also sends pairs with two inner frames and bisection levels.
+    src = make_video(tmp_path / "in.mkv", moving_frames(9, 40, 56, speed=3), Fraction(24), codec="ffv1")
+    outs = []
+    for streams in (1, 2, 3):
+        out = tmp_path / f"s{streams}.mkv"
+        res = run(job(src, out, factor=factor, method="sparse-cnn", streams=streams, precision="fp32"))
+        outs.append(read_frames(out))
+        assert res.synthesised > 0
+    for other in outs[1:]:
+        assert len(other) == len(outs[0])
+        for (t0, f0), (t1, f1) in zip(outs[0], other):
+            assert t0 == t1 and np.array_equal(f0, f1)
+
+
+def test_model_failure_in_a_stream_surfaces_and_leaves_no_output(tmp_path, monkeypatch):
+    from vfi.models import Interpolator
+
+    calls = []
+
+    def broken(self, pairs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("model broke")
+        return [p[0] for p in pairs]
+
+    monkeypatch.setattr(Interpolator, "predict_batch", broken)
+    src = make_video(tmp_path / "in.mkv", moving_frames(12, 40, 56, speed=3), Fraction(24), codec="ffv1")
+    with pytest.raises(RuntimeError, match="model broke"):
+        run(job(src, tmp_path / "out.mkv", factor=Fraction(2), method="sparse-cnn", streams=2))
+    assert not (tmp_path / "out.mkv").exists()
+    assert not list(tmp_path.glob("out.mkv*"))

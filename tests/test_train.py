@@ -177,3 +177,28 @@ def test_ctrl_c_during_epoch_files_waits_for_them():
             finished.append(True)  # the block runs to its end before the interrupt
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_context_widens_the_inputs_around_the_scored_crop(dataset):
+    from vfi.data import TripletDataset
+    from vfi.models import get_spec
+    from vfi.train import TripletTorchDataset
+
+    data, spec = TripletDataset(dataset), get_spec("sparse-cnn")
+    crop, k = 16, 5
+    ds = TripletTorchDataset(data, data.train, spec, crop, 0, train=True, augment=False, context=k)
+    seen_edge = False
+    for i in range(len(ds)):
+        x, y = ds[i]
+        assert x.shape == (6, crop + 2 * k, crop + 2 * k) and y.shape == (3, crop, crop)
+        a, m, b = (torch.from_numpy(f.copy()).permute(2, 0, 1).float() for f in data.frames(int(data.train[i])))
+        # Where the target sits in the frame, and the inputs k pixels further out,
+        # zeros past the frame's edge.
+        pos = [(y0, x0) for y0 in range(m.shape[1] - crop + 1) for x0 in range(m.shape[2] - crop + 1)
+               if torch.equal(m[:, y0:y0 + crop, x0:x0 + crop], y)]
+        assert pos
+        y0, x0 = pos[0]
+        padded = torch.nn.functional.pad(torch.cat([a, b]), (k, k, k, k))
+        assert torch.equal(x, padded[:, y0:y0 + crop + 2 * k, x0:x0 + crop + 2 * k])
+        seen_edge |= min(y0, x0) < k
+    assert seen_edge  # some crops touch the frame's edge (the 40x56 frames are small)

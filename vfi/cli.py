@@ -110,7 +110,7 @@ def encode_options(f):
                      help="Video codec (default: libx264; libsvtav1 for .webm). ffv1 in .mkv is lossless."),
         click.option("--crf", type=click.IntRange(0, 63), default=None, help="Quality for x264/x265/AV1 (lower is better; default 18/20/30)."),
         click.option("--pix-fmt", default=None, help="Output pixel format (default: the source's when the codec takes it)."),
-        click.option("--preset", default=None, help="Encoder speed preset, e.g. medium, slow (x264/x265/AV1)."),
+        click.option("--preset", default=None, help="Encoder speed preset (x264/x265/AV1). x264/x265 default to veryfast, transparent at the default CRF; medium or slow make smaller files, slower."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -134,10 +134,12 @@ def job_options(f):
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
                      help="Model arithmetic. auto: bf16 autocast on CPUs with AMX (several times faster, output within a level or two of fp32), else fp32."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
+        click.option("--streams", type=click.IntRange(1), default=None,
+                     help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (1.3-1.4x faster than 1 on 2 cores; same output)."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
-        click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, prepare, scenes, model, convert, encode, wait."),
+        click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, prepare, scenes, model (summed over streams), convert, encode, wait."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
@@ -188,7 +190,7 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
         p = result.profile
         stages = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
         parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
-        click.echo(f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model): {parts}; "
+        click.echo(f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model; model time summed over its streams): {parts}; "
                    f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s")
     return result
 
@@ -201,7 +203,7 @@ def _job_from_options(mode: str, input: str, opts: dict):
                method=_method_name(opts["method"], opts["model"], opts["weights"]), weights=opts["weights"],
                depth=opts["depth"], scene_threshold=opts["scene_threshold"], audio=opts["audio"],
                overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
-               precision=opts["precision"], batch_size=opts["batch_size"],
+               precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"]))
 
 
@@ -488,6 +490,8 @@ class TrainProgress:
 @click.option("--batch-size", type=click.IntRange(1), default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--crop", type=click.IntRange(8), default=None, help="Random crop size (sparse CNN; default 64).")
+@click.option("--context", type=click.IntRange(0), default=None,
+              help="Pixels of input around each crop that the loss leaves out, so every scored pixel sees real neighbours (sparse CNN; default 7, its reach).")
 @click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
               help="Learning rate: constant (the papers' Adam) or warm-up + cosine decay.")
 @click.option("--init", "init", type=click.Choice(["keras", "blend"]), default=None,
@@ -504,14 +508,14 @@ class TrainProgress:
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, schedule, init, max_train, val_data, max_val, no_augment, amp,
+def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, context, schedule, init, max_train, val_data, max_val, no_augment, amp,
           from_weights, seed, device, resume, quiet):
     """Train a model on a prepared dataset; torchrun runs it distributed."""
     from .train import TrainConfig
     from .train import train as run_train
 
     cfg = TrainConfig(model=model_name, data=data, out=out, loss=loss, blur_weight=blur_weight, epochs=epochs,
-                      batch_size=batch_size, lr=lr, crop=crop, schedule=schedule, init=init, max_train=max_train, val_data=val_data, max_val=max_val, augment=not no_augment, amp=amp,
+                      batch_size=batch_size, lr=lr, crop=crop, context=context, schedule=schedule, init=init, max_train=max_train, val_data=val_data, max_val=max_val, augment=not no_augment, amp=amp,
                       from_weights=from_weights, seed=seed, device=device)
     prog = TrainProgress(quiet)
     try:

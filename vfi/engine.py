@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +27,7 @@ from . import __version__
 from .audio import AudioStretcher
 from .errors import CorruptInputError, UsageError
 from .methods import LearnedMidpoint, Method, make_method
-from .pipeline import BackgroundIterator, BackgroundWorker, Profile
+from .pipeline import BackgroundIterator, BackgroundWorker, ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, CutDetector
 from .timing import Timeline, bisection_error
 from .video import ColorConverter, EncodeOptions, SourceFrame, VideoReader, VideoWriter, check_output_path
@@ -54,6 +56,7 @@ class Job:
     tile: int | None = None  # learned models: tile size in pixels (None: automatic, 0: off)
     threads: bool = True  # decode and encode in their own threads, overlapping the model
     precision: str = "auto"  # learned models: auto (bf16 on AMX CPUs, else fp32), fp32, bf16, fp16
+    streams: int | None = None  # learned models on CPU: frame pairs in the model at once (None: 2 where there are 2+ cores)
 
 
 @dataclass
@@ -162,6 +165,17 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
     copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
 
     profile = Profile()
+    streams: ModelStreams | None = None
+    if job.streams is not None and job.streams < 1:
+        raise UsageError(f"--streams must be at least 1, got {job.streams}")
+    if isinstance(method, LearnedMidpoint) and method.model.device.type == "cpu" and job.threads:
+        n_streams, per_stream = cpu_streams(job.streams)
+        if n_streams > 1:
+            streams = ModelStreams(n_streams, per_stream, profile)
+    # Pairs handed to the model and not yet emitted, oldest first (at most one per stream
+    # beyond the one being emitted; frames still leave in order).
+    pending: deque = deque()
+    in_flight = streams.streams if streams is not None else 0
     encoder: BackgroundWorker | None = None
     writer: VideoWriter | None = None
     timeline: Timeline | None = None
@@ -233,12 +247,27 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         with profile.time("scenes"):
             is_cut = any(s.t > 0 for s in slots) and cuts.is_cut(a, b)
         inner = [s for s in slots if s.t > 0]
-        made = {}
+        work = None
         if inner and not is_cut:
             ts = [s.t for s in inner]
             ts_seen.extend(ts)
-            with profile.time("model"):
-                made = dict(zip((s.index for s in inner), method.interpolate(a, b, ts)))
+            if streams is not None:
+                work = streams.submit(method.interpolate, a, b, ts)
+            else:
+                with profile.time("model"):
+                    work = method.interpolate(a, b, ts)
+        pending.append((a, b, slots, is_cut, inner, work))
+        while len(pending) > in_flight:
+            emit_pair(*pending.popleft())
+
+    def emit_pair(a, b, slots, is_cut, inner, work) -> None:
+        made = {}
+        if work is not None:
+            if isinstance(work, Future):
+                t0 = time.perf_counter()
+                work = work.result()
+                profile.add("wait", time.perf_counter() - t0)
+            made = dict(zip((s.index for s in inner), work))
         for s in slots:
             if s.t == 0:
                 emit(s.index, a.frame, SOURCE, a, b, 0.0)
@@ -277,6 +306,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
                 last_interval = cur.time - prev.time
                 fill(prev, cur)
             prev = cur
+        while pending:
+            emit_pair(*pending.popleft())
         if prev is None:
             reader.check_complete()  # raises: no frames
         warnings = []
@@ -297,6 +328,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         encoder.finish()
         writer.close()
     except BaseException:
+        if streams is not None:
+            streams.close(cancel=True)
         if isinstance(source, BackgroundIterator):
             source.stop()
         if encoder is not None:
@@ -305,6 +338,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
             writer.abort()
         raise
     finally:
+        if streams is not None:
+            streams.close()
         for o in observers:
             o.finish()
 

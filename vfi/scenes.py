@@ -13,6 +13,8 @@ import av
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .video import reformatter
+
 THUMB_WIDTH = 64
 MAX_SHIFT = 8  # thumbnail pixels, i.e. 1/8 of the width per source frame
 DEFAULT_THRESHOLD = 0.10  # corpus: cuts score >= 0.12, fast pans <= 0.08
@@ -21,7 +23,7 @@ DEFAULT_THRESHOLD = 0.10  # corpus: cuts score >= 0.12, fast pans <= 0.08
 def thumbnail(frame: av.VideoFrame) -> np.ndarray:
     w = min(THUMB_WIDTH, frame.width)
     h = max(1, round(frame.height * w / frame.width))
-    small = frame.reformat(width=w, height=h, format="gray")
+    small = reformatter("thumbnail").reformat(frame, width=w, height=h, format="gray")
     return small.to_ndarray().astype(np.float32) / 255.0
 
 

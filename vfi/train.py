@@ -53,6 +53,7 @@ class TrainConfig:
     batch_size: int | None = None
     lr: float | None = None
     crop: int | None = None  # sparse CNN: random crops of this size (None: recipe)
+    context: int | None = None  # pixels of real input around each crop, outside the loss (None: recipe)
     val_crop: int = 128
     max_train: int | None = None  # cap on training triplets per epoch
     max_val: int | None = 96
@@ -75,6 +76,7 @@ class TrainConfig:
         c.batch_size = self.batch_size if self.batch_size is not None else r.get("batch_size", 16)
         c.lr = self.lr if self.lr is not None else r.get("lr", 1e-3)
         c.crop = self.crop if self.crop is not None else r.get("crop")
+        c.context = self.context if self.context is not None else (r.get("context", 0) if c.crop else 0)
         c.init = self.init if self.init is not None else r.get("init", "keras")
         return c
 
@@ -84,9 +86,10 @@ class TripletTorchDataset(Dataset):
     fixed by (seed, epoch, index) so that resumed runs repeat them exactly."""
 
     def __init__(self, data: TripletDataset, indices: np.ndarray, spec: ModelSpec, crop: int | None, seed: int, train: bool,
-                 augment: bool = False):
+                 augment: bool = False, context: int = 0):
         self.data, self.indices, self.spec = data, indices, spec
         self.crop, self.seed, self.train = crop, seed, train
+        self.context = context if crop else 0
         self.augment = augment and train
         self.epoch = 0
 
@@ -97,14 +100,18 @@ class TripletTorchDataset(Dataset):
         a, m, b = self.data.frames(int(self.indices[i]))
         h, w = a.shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
-        if self.crop and (h > self.crop or w > self.crop):
+        if self.crop and (self.context or h > self.crop or w > self.crop):
             c = self.crop
             if self.train:
                 y0, x0 = int(rng.integers(0, h - min(c, h) + 1)), int(rng.integers(0, w - min(c, w) + 1))
             else:
                 y0, x0 = (h - min(c, h)) // 2, (w - min(c, w)) // 2
-            sl = (slice(y0, y0 + c), slice(x0, x0 + c))
-            a, m, b = a[sl], m[sl], b[sl]
+            m = m[y0:y0 + c, x0:x0 + c]
+            # The inputs reach ``context`` pixels further on every side, so that the scored
+            # pixels see their real neighbours, as they do inside a whole frame, not the
+            # zero padding of a crop's edge.  Past the frame's own edge: zeros, as there.
+            k = self.context
+            a, b = (_window(f, y0 - k, x0 - k, c + 2 * k) for f in (a, b))
         if self.augment:
             # Motion has no preferred direction in space or time: a flipped or
             # reversed triplet is as real as the original.
@@ -121,6 +128,17 @@ class TripletTorchDataset(Dataset):
         prev, mid, nxt = t
         x = model_inputs(self.spec, prev.unsqueeze(0), nxt.unsqueeze(0))[0]
         return x, mid
+
+
+def _window(frame: np.ndarray, y0: int, x0: int, size: int) -> np.ndarray:
+    """frame[y0:y0+size, x0:x0+size], zero where the window leaves the frame."""
+    h, w = frame.shape[:2]
+    ya, xa, yb, xb = max(0, y0), max(0, x0), min(h, y0 + size), min(w, x0 + size)
+    part = frame[ya:yb, xa:xb]
+    if part.shape[:2] == (size, size):
+        return part
+    pad = ((ya - y0, y0 + size - yb), (xa - x0, x0 + size - xb)) + ((0, 0),) * (frame.ndim - 2)
+    return np.pad(part, pad)
 
 
 def check_dataset_fits(spec: ModelSpec, data: TripletDataset) -> None:
@@ -157,11 +175,12 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     train_idx = data.train
     if cfg.crop:
         # Batches stack equal crops: frames smaller than the crop cannot take part.
-        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < cfg.crop}
+        need = cfg.crop
+        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < need}
         if small:
             keep = np.array([data.triplets[t][0] not in small for t in train_idx], dtype=bool)
             if master and (~keep).any():
-                log(f"{int((~keep).sum())} training triplets from frames smaller than the {cfg.crop}px crop left out")
+                log(f"{int((~keep).sum())} training triplets from frames smaller than the {need}px crop left out")
             train_idx = train_idx[keep]
     train_idx = train_idx[: cfg.max_train] if cfg.max_train else train_idx
     val_data = data
@@ -176,7 +195,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise UsageError(f"{cfg.data}: needs both training and validation triplets")
-    train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment)
+    train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment,
+                                   context=cfg.context)
     val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
     val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False)
 
@@ -258,6 +278,9 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                 y = y.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     pred = model(x)
+                if cfg.context:
+                    k = cfg.context
+                    pred = pred[..., k:-k, k:-k]
                 loss = loss_fn(pred.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

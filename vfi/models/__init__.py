@@ -59,7 +59,7 @@ AE_RECIPE = {"batch_size": 64, "epochs": 10, "lr": 1e-3, "loss": "mse", "preset"
 register_model(ModelSpec(
     "sparse-cnn", "000", "Sparse CNN: 1x1 lift to 40 dims, 7/4/3/2 convs, 1x1 down to RGB",
     lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), "pair", "rgb255",
-    {"batch_size": 16, "epochs": 20, "lr": 1e-3, "loss": "mse", "crop": 64, "preset": "paper000", "init": "blend"},
+    {"batch_size": 16, "epochs": 20, "lr": 1e-3, "loss": "mse", "crop": 64, "context": 7, "preset": "paper000", "init": "blend"},
 ))
 register_model(ModelSpec(
     "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",
