@@ -135,7 +135,7 @@ def job_options(f):
                      help="Model arithmetic. auto: bf16 autocast on CPUs with AMX (several times faster, output within a level or two of fp32), else fp32."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
         click.option("--streams", type=click.IntRange(1), default=None,
-                     help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (1.3-1.4x faster than 1 on 2 cores; same output)."),
+                     help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (on 2 cores 1.1-1.4x faster than 1; same output)."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),

@@ -158,9 +158,9 @@ class ModelStreams:
     """Runs model calls for several frame pairs at once, each in its own thread with
     its share of the CPU threads (``streams`` x ``threads``), instead of one pair at a
     time with all threads.  On a 2-core CPU two one-thread streams are 1.3-1.4x faster
-    than one two-thread call (no barrier between the threads of every layer) and give
-    the same output; a thread of the decoder or encoder that preempts one stream delays
-    only that stream, not both (benchmarks/README.md)."""
+    than one two-thread call at 320x180-640x272 (about 1.1x at 720p), with the same
+    output: no barrier between the threads of every layer, and a decoder or encoder
+    thread that preempts one stream delays only that stream (benchmarks/README.md)."""
 
     def __init__(self, streams: int, threads: int, profile: Profile | None = None, stage: str = "model"):
         from concurrent.futures import ThreadPoolExecutor
