@@ -172,8 +172,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         n_streams, per_stream = cpu_streams(job.streams)
         if n_streams > 1:
             streams = ModelStreams(n_streams, per_stream, profile)
-    # Pairs handed to the model and not yet emitted, oldest first (at most one per stream
-    # beyond the one being emitted; frames still leave in order).
+    # Pairs handed to the model streams and not yet emitted, oldest first: up to one per
+    # stream, so that every stream has work while frames still leave in order.
     pending: deque = deque()
     in_flight = streams.streams if streams is not None else 0
     encoder: BackgroundWorker | None = None

@@ -175,12 +175,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     train_idx = data.train
     if cfg.crop:
         # Batches stack equal crops: frames smaller than the crop cannot take part.
-        need = cfg.crop
-        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < need}
+        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < cfg.crop}
         if small:
             keep = np.array([data.triplets[t][0] not in small for t in train_idx], dtype=bool)
             if master and (~keep).any():
-                log(f"{int((~keep).sum())} training triplets from frames smaller than the {need}px crop left out")
+                log(f"{int((~keep).sum())} training triplets from frames smaller than the {cfg.crop}px crop left out")
             train_idx = train_idx[keep]
     train_idx = train_idx[: cfg.max_train] if cfg.max_train else train_idx
     val_data = data
