@@ -153,6 +153,25 @@ def test_variable_frame_rate_uses_real_timestamps(tmp_path):
     assert np.array_equal(b[10][1], a[4][1])
 
 
+def test_whole_factor_follows_a_drifting_source_clock(tmp_path):
+    # A camera whose clock runs 0.5 % slow against its nominal 30 fps, stamped in ms (as
+    # many phones and muxers do): by frame 60 it is 0.3 frames off the nominal grid.
+    times = [round(Fraction(i * 1005, 30 * 1000) * 1000) / Fraction(1000) for i in range(60)]
+    src = make_video(tmp_path / "drift.mkv", moving_frames(60, 48, 64), Fraction(30), codec="ffv1", times=times,
+                     time_base=Fraction(1, 1000))
+    res = run(job(src, tmp_path / "out.mkv", factor=Fraction(2), scene_threshold=0))
+    a, b = read_frames(src), read_frames(tmp_path / "out.mkv")
+    assert len(b) == 120 and res.synthesised == 59 and res.max_time_error_ms == 0
+    for i in range(59):
+        assert b[2 * i][0] == a[i][0] and np.array_equal(b[2 * i][1], a[i][1])  # every source frame, unmoved
+        assert abs(b[2 * i + 1][0] - (a[i][0] + a[i + 1][0]) / 2) <= MKV_TICK
+    # slow motion: the source clock stretched 3 times, t = 1/3 and 2/3 of every interval
+    run(job(src, tmp_path / "slow.mkv", mode="slowmo", factor=Fraction(3), audio="none", scene_threshold=0))
+    c = read_frames(tmp_path / "slow.mkv")
+    assert len(c) == 180
+    assert all(c[3 * i][0] == 3 * a[i][0] and np.array_equal(c[3 * i][1], a[i][1]) for i in range(60))
+
+
 def test_colour_description_rotation_and_sar_are_carried(tmp_path):
     color = {"colorspace": 1, "color_range": 2, "color_primaries": 1, "color_trc": 1}
     src = make_video(tmp_path / "in.mp4", moving_frames(6, 48, 64), Fraction(24), color=color, rotation=90, sar=Fraction(4, 3))

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from vfi.timing import Timeline, bisection_error, dyadic, output_time_base, parse_rate
+from vfi.timing import SourceLockedTimeline, Timeline, bisection_error, dyadic, output_time_base, parse_rate
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -73,3 +73,35 @@ def test_dyadic_and_bisection_error():
     assert dyadic(0.5, 1) == Fraction(1, 2)
     assert bisection_error([0.4, 0.8], 3) == pytest.approx(0.05)
     assert bisection_error([0.5], 1) == 0
+
+
+def drifting_times(n, nominal=Fraction(30000, 1001), slow=Fraction(1003, 1000), tick=Fraction(1, 1000)):
+    """A camera clock 0.3 % slower than its nominal rate, stamped to the nearest tick."""
+    return [round(i * slow / nominal / tick) * tick for i in range(n)]
+
+
+def test_source_locked_keeps_every_source_frame_at_its_own_time():
+    src = drifting_times(200)
+    tl = SourceLockedTimeline(src[0], 2, 1, Fraction(1, 1000))
+    slots = []
+    for a, b in zip(src, src[1:]):
+        slots += [(s, a, b) for s in tl.slots_between(a, b)]
+    slots += [(s, src[-1], None) for s in tl.tail(src[-1], src[-1] + src[-1] - src[-2])]
+    assert [s.index for s, _, _ in slots] == list(range(400))
+    assert all(s.t == 0 and s.pts * tl.time_base == a for s, a, _ in slots[::2])  # the source, unmoved
+    assert all(s.t == 0.5 and s.pts * tl.time_base == (a + b) / 2 for s, a, b in slots[1:-1:2])
+    pts = [s.pts for s, _, _ in slots]
+    assert pts == sorted(set(pts))
+    # the same stamps on the constant grid drift off the source frames: most get made
+    grid = Timeline(src[0], 1 / Fraction(60000, 1001), 1 / Fraction(60000, 1001), tolerance=Fraction(1, 2000))
+    made = [s for a, b in zip(src, src[1:]) for s in grid.slots_between(a, b) if 0 < s.t < 1]
+    assert len(made) > 300
+
+
+def test_source_locked_slow_motion_stretches_the_source_clock():
+    src = drifting_times(20)
+    tl = SourceLockedTimeline(src[0], 4, 4, Fraction(1, 1000))
+    slots = [s for a, b in zip(src, src[1:]) for s in tl.slots_between(a, b)]
+    assert [s.t for s in slots[:4]] == [0, 0.25, 0.5, 0.75]
+    assert all(slots[4 * i].pts * tl.time_base == 4 * src[i] for i in range(19))
+    assert slots[5].pts * tl.time_base == 4 * src[1] + (src[2] - src[1])

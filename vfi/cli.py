@@ -210,7 +210,7 @@ def _job_from_options(mode: str, input: str, opts: dict):
 @main.command()
 @click.argument("input", type=click.Path(dir_okay=True))
 @click.option("--fps", type=RATE, default=None, help="Target frame rate: 48, 59.94, 60000/1001 ...")
-@click.option("--factor", type=RATE, default=None, help="Multiply the frame rate (2, 2.5, ...).")
+@click.option("--factor", type=RATE, default=None, help="Multiply the frame rate (2, 2.5, ...). A whole factor keeps every source frame at its own time and makes N-1 between each pair; --fps (or 2.5) gives a constant-rate grid.")
 @click.option("--audio", type=click.Choice(["copy", "none"]), default="copy", show_default=True, help="Audio streams: copied unchanged, or dropped.")
 @job_options
 @handle_errors

@@ -29,7 +29,7 @@ from .errors import CorruptInputError, UsageError
 from .methods import LearnedMidpoint, Method, make_method
 from .pipeline import BackgroundIterator, BackgroundWorker, ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, CutDetector
-from .timing import Timeline, bisection_error
+from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error
 from .video import ColorConverter, EncodeOptions, SourceFrame, VideoReader, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
@@ -178,7 +178,7 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
     in_flight = streams.streams if streams is not None else 0
     encoder: BackgroundWorker | None = None
     writer: VideoWriter | None = None
-    timeline: Timeline | None = None
+    timeline: Timeline | SourceLockedTimeline | None = None
     pending_packets: list[av.Packet] = []
     kinds: list[str] = []
     ts_seen: list[float] = []
@@ -191,10 +191,15 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
 
     def open_writer(first: SourceFrame) -> None:
         nonlocal writer, timeline, stretcher, encoder
-        # Container timestamps are rounded to the time base (e.g. 1 ms in MKV): within
-        # half a tick an output time *is* the source frame; capped for coarse AVI bases.
-        tolerance = min(max(source_step / 100, info.time_base / 2), source_step / 4)
-        timeline = Timeline(first.time, source_step, output_step, tolerance)
+        whole = job.factor is not None and job.factor.denominator == 1
+        if whole and (job.mode == "upsample" or job.fps is None):
+            timeline = SourceLockedTimeline(first.time, int(job.factor), 1 if job.mode == "upsample" else int(job.factor), info.time_base)
+        else:
+            # Container timestamps are rounded (to the time base, or to 1 ms by many
+            # muxers whatever their time base): within 1/32 of an output interval (or
+            # half a tick) an output time *is* the source frame; capped for coarse AVI bases.
+            tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
+            timeline = Timeline(first.time, source_step, output_step, tolerance)
         audio_encode = None
         if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
             stretcher = AudioStretcher(copy_streams[0], float(job.factor), first.time)
@@ -233,12 +238,12 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         profile.add("convert", time.perf_counter() - t0)
         writer.write(frame, pts)
 
-    def emit(k: int, result, kind: str, a: SourceFrame, b: SourceFrame | None, t: float) -> None:
-        encoder.submit(encode, result, timeline.pts(k))
+    def emit(s: Slot, result, kind: str, a: SourceFrame, b: SourceFrame | None) -> None:
+        encoder.submit(encode, result, s.pts)
         rgb = (lambda: result) if isinstance(result, np.ndarray) else (lambda: conv.to_rgb(result))
         kinds.append(kind)
         for o in observers:
-            o.frame(k, kind, rgb, a, b, t)
+            o.frame(s.index, kind, rgb, a, b, s.t)
 
     def fill(a: SourceFrame, b: SourceFrame) -> None:
         slots = timeline.slots_between(a.time, b.time)
@@ -270,14 +275,14 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
             made = dict(zip((s.index for s in inner), work))
         for s in slots:
             if s.t == 0:
-                emit(s.index, a.frame, SOURCE, a, b, 0.0)
+                emit(s, a.frame, SOURCE, a, b)
             elif is_cut:
                 near = a if s.t < 0.5 else b  # never blend across a cut
-                emit(s.index, near.frame, REPEAT, a, b, s.t)
+                emit(s, near.frame, REPEAT, a, b)
             else:
                 res = made[s.index]
                 kind = REPEAT if (res is a.frame or res is b.frame) else SYNTH
-                emit(s.index, res, kind, a, b, s.t)
+                emit(s, res, kind, a, b)
 
     prev: SourceFrame | None = None
     last_interval: Fraction | None = None
@@ -320,9 +325,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         # The last source frame lasts its own duration (or the previous interval).
         tail = prev.duration or last_interval or (1 / info.nominal_rate)
         end = prev.time + tail
-        total = timeline.frame_count(end)
-        for s in timeline.slots_until(total):
-            emit(s.index, prev.frame, SOURCE if abs(s.source_time - prev.time) <= timeline.tolerance else REPEAT, prev, None, 0.0)
+        for s in timeline.tail(prev.time, end):
+            emit(s, prev.frame, SOURCE if abs(s.source_time - prev.time) <= timeline.tolerance else REPEAT, prev, None)
         if stretcher is not None:
             encoder.submit(lambda: writer.mux(stretcher.flush()))
         encoder.finish()
@@ -356,7 +360,7 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         source_rate=info.nominal_rate,
         output_rate=out_rate,
         duration_in=float(end - first_time),
-        duration_out=float(len(kinds) * output_step),
+        duration_out=float(len(kinds) * output_step if isinstance(timeline, Timeline) else timeline.scale * (end - first_time)),
         method=method.name,
         bisection_depth=depth,
         # as time on the output: a source interval lasts 1/rate, times the slow-down factor

@@ -52,7 +52,9 @@ class ProgressObserver(Observer):
             self.task = self.progress.add_task(self.description, total=self.total)
         task = self.progress.tasks[0]
         if task.total is not None and index + 1 > task.total:
-            self.progress.update(self.task, total=index + 1)  # the container's duration was short
+            # The container's duration was short.  Set directly: Progress.update(total=)
+            # would also forget the speed samples, and the rate would read "--".
+            task.total = index + 1
         self.progress.advance(self.task)
 
     def finish(self) -> None:
@@ -61,5 +63,7 @@ class ProgressObserver(Observer):
                 self.progress.live.transient = True  # failing: leave only the error line
             else:
                 t = self.progress.tasks[0]
-                self.progress.update(self.task, total=t.completed)
+                t.total = t.completed  # an estimate that was long: end the bar at 100 %
+                if t.elapsed:
+                    t.finished_speed = t.completed / t.elapsed  # the whole run's rate, shown last
             self.progress.stop()

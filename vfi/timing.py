@@ -1,7 +1,10 @@
 """Where each output frame sits in time, and which source frames it comes from.
 
-All times are exact fractions of a second.  Output frame ``k`` shows the source at
-``start + k * source_step`` and is stamped ``start + k * output_step``:
+All times are exact fractions of a second.  Two timelines:
+
+:class:`Timeline`, a constant-rate grid (``--fps``, and factors that are not whole
+numbers).  Output frame ``k`` shows the source at ``start + k * source_step`` and is
+stamped ``start + k * output_step``:
 
 * upsample: ``source_step == output_step == 1 / fps``;
 * slow motion by N: ``source_step = 1 / (N * fps)``, ``output_step = 1 / fps``.
@@ -9,6 +12,13 @@ All times are exact fractions of a second.  Output frame ``k`` shows the source 
 An output time that falls on a source frame (within ``tolerance``, which absorbs the
 rounding of container timestamps) *is* that source frame; any other time lies strictly
 between two source frames at a fractional position ``t`` in (0, 1).
+
+:class:`SourceLockedTimeline`, for a whole factor N (``--factor N``): every source
+frame is kept at its own time and N - 1 frames are made at ``t = j / N`` of every
+interval.  Real cameras and muxers rarely keep the nominal rate exactly (timestamps
+rounded to 1 ms, a clock 0.01 % slow): a grid at N times the nominal rate drifts
+across the source frames, replaces them with made frames and needs deeper bisection,
+while this timeline follows the source's own clock, so audio stays in sync as well.
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ class Slot:
     index: int
     source_time: Fraction
     t: float  # position between the pair's two frames; 0.0 means 'is the first frame'
+    pts: int = 0  # output timestamp, in the timeline's time_base
 
 
 class Timeline:
@@ -96,15 +107,52 @@ class Timeline:
                 t = 0.0
             else:
                 t = float((st - t0) / (t1 - t0))
-            out.append(Slot(self.next_index, st, t))
+            out.append(Slot(self.next_index, st, t, self.pts(self.next_index)))
             self.next_index += 1
         return out
 
     def slots_until(self, count: int) -> list[Slot]:
         """The remaining slots up to ``count`` (after the last source frame: holds)."""
-        out = [Slot(k, self.source_time(k), 0.0) for k in range(self.next_index, count)]
+        out = [Slot(k, self.source_time(k), 0.0, self.pts(k)) for k in range(self.next_index, count)]
         self.next_index = max(self.next_index, count)
         return out
+
+    def tail(self, last: Fraction, end: Fraction) -> list[Slot]:
+        """The slots from the last source frame (at ``last``) to the end of the video."""
+        return self.slots_until(self.frame_count(end))
+
+
+class SourceLockedTimeline:
+    """N output frames per source interval: the first frame of the pair, then
+    ``t = j / N``; output times are the source's (upsample, ``scale`` 1) or the
+    source's stretched ``scale`` times from ``start`` (slow motion by ``scale``)."""
+
+    def __init__(self, start: Fraction, n: int, scale: int, source_time_base: Fraction):
+        self.start = start
+        self.n = n
+        self.scale = scale
+        self.tolerance = Fraction(0)  # the first slot of a pair is the source frame itself
+        # Exact when source times are whole ticks of their time base (frames with no
+        # timestamp are placed at the nominal step, and then rounded to this base).
+        tb = source_time_base / n
+        self.time_base = tb if tb.denominator <= MAX_TIME_BASE_DEN else Fraction(1, MAX_TIME_BASE_DEN)
+        self.next_index = 0
+        self.last_pts = -1
+
+    def _slot(self, source_time: Fraction, t: float) -> Slot:
+        pts = round((self.start + self.scale * (source_time - self.start)) / self.time_base)
+        pts = max(pts, self.last_pts + 1)  # strictly increasing even after rounding
+        self.last_pts = pts
+        slot = Slot(self.next_index, source_time, t, pts)
+        self.next_index += 1
+        return slot
+
+    def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
+        return [self._slot(t0 + (t1 - t0) * Fraction(j, self.n), j / self.n) for j in range(self.n)]
+
+    def tail(self, last: Fraction, end: Fraction) -> list[Slot]:
+        """The last source frame and its N - 1 holds, spread over its duration."""
+        return [self._slot(last + (end - last) * Fraction(j, self.n), 0.0) for j in range(self.n)]
 
 
 def dyadic(t: float, depth: int) -> Fraction:
