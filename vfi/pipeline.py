@@ -193,6 +193,38 @@ class ModelStreams:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
 
 
+_ALLOCATOR_TUNED = False
+
+
+def tune_allocator() -> bool:
+    """Keeps the model's large, short-lived buffers in the heap (glibc only).
+
+    glibc serves blocks above its mmap threshold (dynamic, 128 KiB to 32 MiB) with fresh
+    mmap()s and returns them at free(); a 320x180 frame's 40-channel activations (5-9 MB)
+    then come back as new zero-filled pages on every model call: 3,000-10,000 page faults
+    and 5-15 ms of kernel time a frame, more when the decoder and encoder threads share
+    the cores.  A fixed 32 MiB threshold and a high trim threshold keep those blocks in
+    the heap to be reused (benchmarks/README.md, "Session 4").  Process-wide, once;
+    returns whether it took effect."""
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return True
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        ok = libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1
+    except (OSError, AttributeError):
+        return False
+    _ALLOCATOR_TUNED = ok
+    return ok
+
+
 def cpu_streams(requested: int | None = None) -> tuple[int, int]:
     """(streams, threads per stream) for a CPU model: by default two streams sharing
     the intra-op threads (one each on 2 cores, 8 each on 16), one stream on one core."""

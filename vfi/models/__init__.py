@@ -183,6 +183,10 @@ class Interpolator:
         self.meta = meta or {}
         self.batch_size = batch_size
         self.tile = tile
+        if device.type == "cpu":
+            from ..pipeline import tune_allocator
+
+            tune_allocator()  # no page faults on every frame's activations
 
     def _tile_size(self, h: int, w: int) -> int:
         if self.spec.domain != "rgb255" or self.tile == 0:
