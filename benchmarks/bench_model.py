@@ -1,7 +1,8 @@
 """Model alone: sparse-CNN frames/s and achieved GFLOP/s at 640x360 and 1280x720, beside
 this machine's measured fp32 (and bf16) matmul GFLOP/s in the same run (the ratio is the
 figure), for fp32 NCHW, fp32 channels-last and bf16 channels-last, and vfi's own path
-with one stream and with two (frames in flight at once, the default on a multi-core CPU);
+with one stream and with two (frames in flight at once, the default on a multi-core CPU),
+and, on CPU, the same without the fused convolution + LeakyReLU;
 then what bf16 changes
 in the output on real frames (PSNR against the fp32 output and against the true frame).
 
@@ -59,10 +60,11 @@ def model_fps(model, h, w, device, channels_last: bool, repeats: int, dtype=torc
     return 1.0 / best
 
 
-def predict_fps(model, h, w, device, precision: str, repeats: int, streams: int = 1) -> tuple[float, int]:
+def predict_fps(model, h, w, device, precision: str, repeats: int, streams: int = 1, fused: bool = True) -> tuple[float, int]:
     """What vfi runs: Interpolator.predict with its default tiling, frames in and out as
     uint8; with ``streams`` > 1, that many frames at once, the threads shared among them
-    (vfi.pipeline.ModelStreams, as `vfi upsample` runs a CPU model by default)."""
+    (vfi.pipeline.ModelStreams, as `vfi upsample` runs a CPU model by default);
+    ``fused=False``: without the fused oneDNN convolution + LeakyReLU (the eager module)."""
     import numpy as np
 
     from vfi.models import Interpolator, get_spec
@@ -71,6 +73,8 @@ def predict_fps(model, h, w, device, precision: str, repeats: int, streams: int 
     a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     b = np.roll(a, 4, axis=1)
     interp = Interpolator(get_spec("sparse-cnn"), copy.deepcopy(model), device, precision=precision)
+    if not fused:
+        interp.fused = None
     if streams > 1:
         from vfi.pipeline import ModelStreams, cpu_streams
 
@@ -154,10 +158,16 @@ def main():
             extra = f", {gf / mm16:.2f} x bf16 matmul" if dtype == torch.bfloat16 else ""
             print(f"sparse-cnn {w}x{h} {label}: {fps:.3f} frames/s, {gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul{extra}")
         for prec in ("fp32", "bf16"):
-            for streams in ((1, 2) if device.type == "cpu" and torch.get_num_threads() >= 2 else (1,)):
-                fps, tile = predict_fps(model, h, w, device, prec, args.repeats, streams)
+            runs = [(1, True)]
+            if device.type == "cpu" and torch.get_num_threads() >= 2:
+                runs += [(2, True)]
+            if device.type == "cpu":
+                runs += [(runs[-1][0], False)]  # the same without the fused path, for comparison
+            for streams, fused in runs:
+                fps, tile = predict_fps(model, h, w, device, prec, args.repeats, streams, fused)
                 gf = fpp * w * h * fps / 1e9
-                print(f"vfi's path {w}x{h} {prec}, {streams} stream(s) (Interpolator.predict, tiles {tile or 'none'}, uint8 in/out): "
+                how = "fused" if fused else "eager"
+                print(f"vfi's path {w}x{h} {prec} {how}, {streams} stream(s) (Interpolator.predict, tiles {tile or 'none'}, uint8 in/out): "
                       f"{fps:.3f} frames/s, {gf:.1f} GFLOP/s = {gf / mm:.2f} x fp32 matmul")
     mm2 = matmul_gflops(device)
     print(f"fp32 matmul again after the model runs: {mm2:.1f} GFLOP/s (ratios above use the first figure)")

@@ -13,7 +13,7 @@ from vfi.cli import main
 from vfi.errors import InputError, UsageError
 from vfi.models import MODELS, Interpolator, count_parameters, load_interpolator, load_model, model_inputs, save_weights
 from vfi.models.autoencoders import HEIGHT, WIDTH
-from vfi.models.sparse_cnn import SameConv2d, SparseCNN, tf_same_padding
+from vfi.models.sparse_cnn import SameConv2d, SparseCNN, fused_cpu_available, tf_same_padding
 
 ALL = sorted(MODELS)
 
@@ -247,6 +247,36 @@ def test_reduced_precision_stays_close():
     diff = np.abs(full.astype(int) - half.astype(int))
     # The stated tolerance (README, benchmarks/README.md): >= 45 dB from fp32, >= 90 % within one level.
     assert psnr(full, half) > 45 and (diff <= 1).mean() > 0.90, (psnr(full, half), (diff <= 1).mean())
+
+
+@pytest.mark.skipif(not fused_cpu_available(), reason="this PyTorch has no oneDNN fused convolution")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fused_cpu_path_matches_the_eager_model(precision):
+    """The CPU fast path (convolution and LeakyReLU in one oneDNN call) against the plain
+    module, shipped weights, real-looking moving frames, tiled as vfi runs them."""
+    from vfi.metrics import psnr
+
+    frames = list(moving_frames(3, 200, 420, speed=3))
+    interp = load_interpolator("sparse-cnn", device="cpu", precision=precision)
+    assert interp.fused is not None  # the self-check passed: it is what vfi runs here
+    fused = interp.predict(frames[0], frames[2])
+    interp.fused = None
+    eager = interp.predict(frames[0], frames[2])
+    diff = np.abs(fused.astype(int) - eager.astype(int))
+    if precision == "fp32":
+        assert (diff == 0).mean() > 0.999 and diff.max() <= 1  # the same arithmetic (bit-identical here)
+    else:
+        assert psnr(fused, eager) > 45 and (diff <= 1).mean() > 0.90, (psnr(fused, eager), (diff <= 1).mean())
+
+
+def test_fused_cpu_path_that_disagrees_falls_back_to_eager(monkeypatch):
+    from vfi.models import sparse_cnn
+
+    monkeypatch.setattr(sparse_cnn.FusedSparseCNN, "__call__", lambda self, x: torch.zeros(x.shape[0], 3, *x.shape[2:]))
+    interp = load_interpolator("sparse-cnn", device="cpu", precision="fp32")
+    assert interp.fused is None
+    a, b = (f for f in list(moving_frames(2, 32, 48)))
+    assert interp.predict(a, b).mean() > 10  # the eager model ran, not the broken path
 
 
 def test_sparse_cnn_output_layer_stays_fp32_under_autocast():

@@ -160,6 +160,33 @@ DEFAULT_TILE = 512
 CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
 
 
+def _fused_runner(model: nn.Module, precision: str):
+    """The sparse CNN's fused CPU path (:class:`FusedSparseCNN`) where this PyTorch has
+    it, checked once against the eager model on a small input: it is built on an op that
+    PyTorch keeps for its compiler, so a build where it behaves differently falls back
+    to eager instead of giving wrong pictures."""
+    from .sparse_cnn import FusedSparseCNN, SparseCNN, fused_cpu_available
+
+    if not isinstance(model, SparseCNN) or precision not in ("fp32", "bf16") or not fused_cpu_available():
+        return None
+    dtype = PRECISIONS[precision]
+    fused = FusedSparseCNN(model, dtype or torch.float32)
+    x = (torch.rand(1, 6, 24, 20, generator=torch.Generator().manual_seed(0)) * 255).contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            want = model(x).float()
+        with torch.inference_mode():
+            got = fused(x)
+    except RuntimeError:
+        return None
+    # fp32: the same arithmetic; bf16: rounding at other points, within a few levels
+    scale = 1.0 + float(want.abs().max())
+    tolerance = 1e-5 * scale if dtype is None else 4.0 + 0.02 * scale
+    if got.shape != want.shape or not torch.allclose(got, want, atol=tolerance, rtol=0):
+        return None
+    return fused
+
+
 class Interpolator:
     """A model with weights, ready to predict middle frames from RGB frame pairs.
 
@@ -183,10 +210,12 @@ class Interpolator:
         self.meta = meta or {}
         self.batch_size = batch_size
         self.tile = tile
+        self.fused = None
         if device.type == "cpu":
             from ..pipeline import tune_allocator
 
             tune_allocator()  # no page faults on every frame's activations
+            self.fused = _fused_runner(self.model, self.precision)
 
     def _tile_size(self, h: int, w: int) -> int:
         if self.spec.domain != "rgb255" or self.tile == 0:
@@ -201,6 +230,8 @@ class Interpolator:
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self.fused is not None:
+            return self.fused(x)
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
             return self.model(x).float()
 
