@@ -138,7 +138,7 @@ class FusedSparseCNN:
         self.dtype = dtype
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.to(self.dtype)
+        h = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
         for conv in self.convs[:-1]:
             if conv.kernel_size[0] % 2 == 0:
                 h = F.pad(h, conv.tf_pad)
@@ -146,5 +146,6 @@ class FusedSparseCNN:
             b = conv.bias.to(self.dtype)
             h = torch.ops.mkldnn._convolution_pointwise(
                 h, w, b, list(conv.padding), [1, 1], [1, 1], 1, "leaky_relu", [self.slope], "")
-        last = self.convs[-1]
-        return F.relu(F.conv2d(h.float(), last.weight, last.bias))
+        last = self.convs[-1]  # in fp32, with its ReLU
+        w = last.weight.float().contiguous(memory_format=torch.channels_last)
+        return torch.ops.mkldnn._convolution_pointwise(h.float(), w, last.bias.float(), [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
