@@ -151,6 +151,12 @@ def test_variable_frame_rate_uses_real_timestamps(tmp_path):
     assert np.abs(b[6][1].astype(float) - expected).max() <= 3  # blended in RGB: rounding twice
     assert np.array_equal(b[8][1], a[3][1])  # 8/48 == 4/24: that source frame
     assert np.array_equal(b[10][1], a[4][1])
+    # a whole --factor fills the gaps at the output rate too: the same frames and times
+    run(job(src, tmp_path / "x2.mkv", factor=Fraction(2), scene_threshold=0))
+    c = read_frames(tmp_path / "x2.mkv")
+    assert len(c) == 18 and all(abs(t - Fraction(k, 48)) <= MKV_TICK for k, (t, _) in enumerate(c))
+    # (the grid's t differs by up to 1 % where Matroska rounded a source time to the ms)
+    assert all(np.abs(x.astype(int) - y).max() <= 2 for (_, x), (_, y) in zip(b, c))
 
 
 def test_whole_factor_follows_a_drifting_source_clock(tmp_path):

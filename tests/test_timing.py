@@ -82,7 +82,7 @@ def drifting_times(n, nominal=Fraction(30000, 1001), slow=Fraction(1003, 1000), 
 
 def test_source_locked_keeps_every_source_frame_at_its_own_time():
     src = drifting_times(200)
-    tl = SourceLockedTimeline(src[0], 2, 1, Fraction(1, 1000))
+    tl = SourceLockedTimeline(src[0], 2, 1, Fraction(1001, 60000), Fraction(1, 1000))
     slots = []
     for a, b in zip(src, src[1:]):
         slots += [(s, a, b) for s in tl.slots_between(a, b)]
@@ -100,8 +100,18 @@ def test_source_locked_keeps_every_source_frame_at_its_own_time():
 
 def test_source_locked_slow_motion_stretches_the_source_clock():
     src = drifting_times(20)
-    tl = SourceLockedTimeline(src[0], 4, 4, Fraction(1, 1000))
+    tl = SourceLockedTimeline(src[0], 4, 4, Fraction(1001, 120000), Fraction(1, 1000))
     slots = [s for a, b in zip(src, src[1:]) for s in tl.slots_between(a, b)]
     assert [s.t for s in slots[:4]] == [0, 0.25, 0.5, 0.75]
     assert all(slots[4 * i].pts * tl.time_base == 4 * src[i] for i in range(19))
     assert slots[5].pts * tl.time_base == 4 * src[1] + (src[2] - src[1])
+
+
+def test_source_locked_fills_gaps_at_the_output_rate():
+    # variable frame rate: a dropped frame (2/24) and two (3/24) get 4 and 6 slots at 2x
+    src = [Fraction(i, 24) for i in (0, 1, 2, 4, 5, 8)]
+    tl = SourceLockedTimeline(src[0], 2, 1, Fraction(1, 48), Fraction(1, 24))
+    slots = [s for a, b in zip(src, src[1:]) for s in tl.slots_between(a, b)]
+    slots += tl.tail(src[-1], src[-1] + Fraction(1, 24))
+    assert [s.pts * tl.time_base for s in slots] == [Fraction(k, 48) for k in range(18)]
+    assert [s.t for s in slots[4:8]] == [0, 0.25, 0.5, 0.75]

@@ -193,7 +193,8 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         nonlocal writer, timeline, stretcher, encoder
         whole = job.factor is not None and job.factor.denominator == 1
         if whole and (job.mode == "upsample" or job.fps is None):
-            timeline = SourceLockedTimeline(first.time, int(job.factor), 1 if job.mode == "upsample" else int(job.factor), info.time_base)
+            n = int(job.factor)
+            timeline = SourceLockedTimeline(first.time, n, 1 if job.mode == "upsample" else n, source_step, info.time_base)
         else:
             # Container timestamps are rounded (to the time base, or to 1 ms by many
             # muxers whatever their time base): within 1/32 of an output interval (or

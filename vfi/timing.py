@@ -15,7 +15,7 @@ between two source frames at a fractional position ``t`` in (0, 1).
 
 :class:`SourceLockedTimeline`, for a whole factor N (``--factor N``): every source
 frame is kept at its own time and N - 1 frames are made at ``t = j / N`` of every
-interval.  Real cameras and muxers rarely keep the nominal rate exactly (timestamps
+interval of the nominal length (a longer gap gets as many as the output rate puts in it).  Real cameras and muxers rarely keep the nominal rate exactly (timestamps
 rounded to 1 ms, a clock 0.01 % slow): a grid at N times the nominal rate drifts
 across the source frames, replaces them with made frames and needs deeper bisection,
 while this timeline follows the source's own clock, so audio stays in sync as well.
@@ -123,17 +123,21 @@ class Timeline:
 
 
 class SourceLockedTimeline:
-    """N output frames per source interval: the first frame of the pair, then
-    ``t = j / N``; output times are the source's (upsample, ``scale`` 1) or the
-    source's stretched ``scale`` times from ``start`` (slow motion by ``scale``)."""
+    """Each source interval gets as many output frames as the output rate puts in it,
+    ``M = round(interval / step)`` (N for an interval of the nominal length), spread
+    evenly over it: the first frame of the pair, then ``t = j / M``.  A gap (a dropped
+    or held frame in a variable-frame-rate source) is filled at the output rate.  Output
+    times are the source's (upsample, ``scale`` 1) or the source's stretched ``scale``
+    times from ``start`` (slow motion by ``scale``)."""
 
-    def __init__(self, start: Fraction, n: int, scale: int, source_time_base: Fraction):
+    def __init__(self, start: Fraction, n: int, scale: int, step: Fraction, source_time_base: Fraction):
         self.start = start
         self.n = n
         self.scale = scale
+        self.step = step  # source time per output frame at the nominal rate
         self.tolerance = Fraction(0)  # the first slot of a pair is the source frame itself
-        # Exact when source times are whole ticks of their time base (frames with no
-        # timestamp are placed at the nominal step, and then rounded to this base).
+        # Exact when source times are whole ticks of their time base and intervals are
+        # split N ways (other splits, and frames without timestamps, round to this base).
         tb = source_time_base / n
         self.time_base = tb if tb.denominator <= MAX_TIME_BASE_DEN else Fraction(1, MAX_TIME_BASE_DEN)
         self.next_index = 0
@@ -147,12 +151,17 @@ class SourceLockedTimeline:
         self.next_index += 1
         return slot
 
+    def _count(self, t0: Fraction, t1: Fraction) -> int:
+        return max(1, round((t1 - t0) / self.step))
+
     def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
-        return [self._slot(t0 + (t1 - t0) * Fraction(j, self.n), j / self.n) for j in range(self.n)]
+        m = self._count(t0, t1)
+        return [self._slot(t0 + (t1 - t0) * Fraction(j, m), j / m) for j in range(m)]
 
     def tail(self, last: Fraction, end: Fraction) -> list[Slot]:
-        """The last source frame and its N - 1 holds, spread over its duration."""
-        return [self._slot(last + (end - last) * Fraction(j, self.n), 0.0) for j in range(self.n)]
+        """The last source frame and its holds, spread over its duration."""
+        m = self._count(last, end)
+        return [self._slot(last + (end - last) * Fraction(j, m), 0.0) for j in range(m)]
 
 
 def dyadic(t: float, depth: int) -> Fraction:
