@@ -128,24 +128,32 @@ class FusedSparseCNN:
     on every call; fused, the activation is applied while the convolution's output is
     still in registers.  Measured on 2 cores at 320x180: 1.3-1.4x faster in bf16, 1.1-1.3x
     in fp32, where the output is bit-identical (benchmarks/README.md, "Session 4").
-    Eval mode only (no dropout); weights are read on every call, so it always runs the
-    module's current weights.  ``dtype``: float32, or bfloat16 with the output layer in
-    fp32 as :meth:`SparseCNN.forward` does under autocast."""
+    Eval mode only (no dropout).  The weights are converted once, when it is built
+    (inference on a loaded model): every Python-level op is one more wait for the GIL
+    while the decoder and encoder threads run, and a call is now 10 of them.  ``dtype``:
+    float32, or bfloat16 with the output layer in fp32 as :meth:`SparseCNN.forward`
+    does under autocast."""
 
     def __init__(self, model: SparseCNN, dtype: torch.dtype = torch.float32):
-        self.convs = [m for m in model.net if isinstance(m, SameConv2d)]
+        convs = [m for m in model.net if isinstance(m, SameConv2d)]
         self.slope = float(next(m.negative_slope for m in model.net if isinstance(m, nn.LeakyReLU)))
         self.dtype = dtype
+        with torch.no_grad():
+            # (padding copy for even kernels, weight, bias, the convolution's own padding)
+            self.layers = [
+                (conv.tf_pad if conv.kernel_size[0] % 2 == 0 else None,
+                 conv.weight.detach().to(dtype).contiguous(memory_format=torch.channels_last),
+                 conv.bias.detach().to(dtype), list(conv.padding))
+                for conv in convs[:-1]
+            ]
+            last = convs[-1]  # in fp32, with its ReLU
+            self.last = (last.weight.detach().float().contiguous(memory_format=torch.channels_last), last.bias.detach().float())
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        conv = torch.ops.mkldnn._convolution_pointwise
         h = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
-        for conv in self.convs[:-1]:
-            if conv.kernel_size[0] % 2 == 0:
-                h = F.pad(h, conv.tf_pad)
-            w = conv.weight.to(self.dtype).contiguous(memory_format=torch.channels_last)
-            b = conv.bias.to(self.dtype)
-            h = torch.ops.mkldnn._convolution_pointwise(
-                h, w, b, list(conv.padding), [1, 1], [1, 1], 1, "leaky_relu", [self.slope], "")
-        last = self.convs[-1]  # in fp32, with its ReLU
-        w = last.weight.float().contiguous(memory_format=torch.channels_last)
-        return torch.ops.mkldnn._convolution_pointwise(h.float(), w, last.bias.float(), [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
+        for tf_pad, w, b, padding in self.layers:
+            if tf_pad is not None:
+                h = F.pad(h, tf_pad)
+            h = conv(h, w, b, padding, [1, 1], [1, 1], 1, "leaky_relu", [self.slope], "")
+        return conv(h.float(), *self.last, [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
