@@ -236,19 +236,18 @@ class Interpolator:
             return self.model(x).float()
 
     @torch.inference_mode()
+    @torch.inference_mode()
     def predict_batch(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Middle frames for several pairs of the same size, ``batch_size`` at a time."""
         if not pairs:
             return []
         h, w = pairs[0][0].shape[:2]
-        if self._tile_size(h, w) or self.spec.domain != "rgb255":
+        if len(pairs) == 1 or self._tile_size(h, w) or self.spec.domain != "rgb255":
             return [self.predict(x0, x1) for x0, x1 in pairs]
         out = []
         for i in range(0, len(pairs), self.batch_size):
             chunk = pairs[i: i + self.batch_size]
-            prev = torch.cat([rgb_to_model_domain(self.spec, x0, self.device) for x0, _ in chunk])
-            nxt = torch.cat([rgb_to_model_domain(self.spec, x1, self.device) for _, x1 in chunk])
-            y = self._run(model_inputs(self.spec, prev, nxt))
+            y = self._run(torch.cat([self._inputs(x0, x1) for x0, x1 in chunk]))
             out += [model_domain_to_rgb(self.spec, y[j: j + 1], h, w) for j in range(len(chunk))]
         return out
 
