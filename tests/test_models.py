@@ -313,3 +313,17 @@ def test_cpu_model_calls_reuse_their_memory():
     for _ in range(5):
         m.predict(a, b)
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5 < 1500
+
+
+def test_every_model_call_runs_in_inference_mode():
+    # the engine calls predict_batch; without inference mode every call would record an
+    # autograd graph and keep the activations it saves alive
+    interp = load_interpolator("sparse-cnn", device="cpu", batch_size=2)
+    seen = []
+    run = interp._run
+    interp._run = lambda x: (seen.append(torch.is_inference_mode_enabled()), run(x))[1]
+    a, b, c = (f for f in list(moving_frames(3, 32, 48)))
+    interp.predict_batch([(a, b), (b, c)])
+    interp.predict_batch([(a, c)])
+    interp.predict(a, b)
+    assert len(seen) == 3 and all(seen)

@@ -236,7 +236,6 @@ class Interpolator:
             return self.model(x).float()
 
     @torch.inference_mode()
-    @torch.inference_mode()
     def predict_batch(self, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Middle frames for several pairs of the same size, ``batch_size`` at a time."""
         if not pairs:
