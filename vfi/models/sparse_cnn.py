@@ -130,7 +130,7 @@ class FusedSparseCNN:
     in fp32, where the output is bit-identical (benchmarks/README.md, "Session 4").
     Eval mode only (no dropout).  The weights are converted once, when it is built
     (inference on a loaded model): every Python-level op is one more wait for the GIL
-    while the decoder and encoder threads run, and a call is now 10 of them.  ``dtype``:
+    while the decoder and encoder threads run, and a call is now a dozen of them.  ``dtype``:
     float32, or bfloat16 with the output layer in fp32 as :meth:`SparseCNN.forward`
     does under autocast."""
 
