@@ -2,9 +2,9 @@
 
     python examples/verify_upsample.py CLIP [--workdir DIR]
 
-1. `vfi upsample CLIP -o out.mkv --factor 2 --codec ffv1 --method blend`: 2N frames,
-   the even ones equal to the source frames exactly, duration within one frame, audio
-   packets identical;
+1. `vfi upsample CLIP -o out.mkv --factor 2 --codec ffv1 --method blend`: 2N frames
+   (for a constant-rate source), every source frame in the output at its own time and
+   unchanged, duration within one frame, audio packets identical;
 2. `--fps 59.94` (a non-integer ratio for most sources): frame count ceil(duration*rate)
    and every timestamp k*1001/60000 (to the container's precision).
 Prints what it measured; exits 1 if a check fails.
@@ -23,10 +23,15 @@ from checks import Checks, clip_and_workdir
 
 
 def frames(path):
+    """[(time, image)] in display order.  Some files (AVI, badly muxed MP4 such as corpus
+    box.mp4) attach the timestamps in decode order: the images come out in display
+    order and the sorted timestamps are theirs, as vfi's reader does it."""
     with av.open(str(path)) as c:
         s = c.streams.video[0]
         s.thread_type = "AUTO"
-        return [(Fraction(f.pts) * s.time_base, f.to_ndarray()) for f in c.decode(s)]
+        decoded = [(f.pts, f.to_ndarray()) for f in c.decode(s)]
+        times = sorted(Fraction(p) * s.time_base for p, _ in decoded)
+    return list(zip(times, (img for _, img in decoded)))
 
 
 def audio(path):
@@ -45,9 +50,17 @@ def main():
                     "--overwrite", "-q"], check=True)
     src, dst = frames(args.clip), frames(out)
     n = len(src)
-    check(len(dst) == 2 * n, f"2x: {n} source frames -> {len(dst)} output frames (expected 2N = {2 * n})")
-    same = sum(np.array_equal(dst[2 * i][1], src[i][1]) for i in range(n))
-    check(same == n, f"2x: {same} of {n} even output frames equal their source frame exactly")
+    gaps = np.diff([float(t) for t, _ in src])
+    regular = bool(np.all(np.abs(gaps / np.median(gaps) - 1) < 0.25))
+    if regular:
+        check(len(dst) == 2 * n, f"2x: {n} source frames -> {len(dst)} output frames (expected 2N = {2 * n})")
+    else:  # a gap spanning k source intervals gets 2k frames (README, Timing)
+        print(f"note: variable frame rate (intervals {gaps.min() * 1000:.1f}-{gaps.max() * 1000:.1f} ms): "
+              f"{n} source frames -> {len(dst)} output frames, not checked against 2N")
+    # every source frame, at its own time (to the output container's 1 ms), unchanged
+    at = {round(float(t) * 1000): img for t, img in dst}
+    same = sum(np.array_equal(at.get(round(float(t) * 1000)), img) for t, img in src)
+    check(same == n, f"2x: {same} of {n} source frames are in the output at their own time, exactly")
     src_dur = src[-1][0] - src[0][0] + (src[-1][0] - src[-2][0])
     out_dur = dst[-1][0] - dst[0][0] + (dst[-1][0] - dst[-2][0])
     step = float(src[-1][0] - src[-2][0])
@@ -62,7 +75,7 @@ def main():
     dst2 = frames(out2)
     expected = math.ceil(src_dur * rate - Fraction(1, 1000))
     check(len(dst2) == expected, f"59.94: {len(dst2)} frames (expected ceil({float(src_dur):.4f} s x 59.94) = {expected})")
-    worst = max(abs(float(t - dst2[0][0] - Fraction(k * 1001, 60000))) for k, (t, _) in enumerate(dst2))
+    worst = max(abs(float(t - src[0][0] - Fraction(k * 1001, 60000))) for k, (t, _) in enumerate(dst2))
     check(worst <= 0.0005, f"59.94: largest timestamp error {worst * 1000:.3f} ms (container precision 1 ms)")
     check.finish()
 

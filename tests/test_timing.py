@@ -115,3 +115,12 @@ def test_source_locked_fills_gaps_at_the_output_rate():
     slots += tl.tail(src[-1], src[-1] + Fraction(1, 24))
     assert [s.pts * tl.time_base for s in slots] == [Fraction(k, 48) for k in range(18)]
     assert [s.t for s in slots[4:8]] == [0, 0.25, 0.5, 0.75]
+
+
+def test_source_locked_splits_every_ordinary_interval_n_ways_whatever_the_nominal_rate():
+    # a 30 fps clip whose first frame came 185 ms late, taken at a nominal 20 fps (an
+    # average rate pulled down by gaps): every 1/30 s interval still gets exactly 3 frames
+    src = [Fraction(0)] + [Fraction(185, 1000) + Fraction(i, 30) for i in range(40)]
+    tl = SourceLockedTimeline(src[0], 3, 1, 1 / (3 * Fraction(20)), Fraction(1, 90000))
+    counts = [len(tl.slots_between(a, b)) for a, b in zip(src, src[1:])]
+    assert counts[0] == 12 and set(counts[1:]) == {3}  # the gap spans about 4 nominal intervals

@@ -15,8 +15,7 @@ between two source frames at a fractional position ``t`` in (0, 1).
 
 :class:`SourceLockedTimeline`, for a whole factor N (``--factor N``): every source
 frame is kept at its own time and N - 1 frames are made at ``t = j / N`` of every
-interval of the nominal length (a longer gap gets as many as the output rate puts in
-it).  Real cameras and muxers rarely keep the nominal rate exactly (timestamps rounded
+interval (an interval that spans k nominal ones, where frames are missing, gets N * k).  Real cameras and muxers rarely keep the nominal rate exactly (timestamps rounded
 to 1 ms, a clock 0.01 % slow): a grid at N times the nominal rate drifts across the
 source frames, replaces them with made frames and needs deeper bisection, while this
 timeline follows the source's own clock, so audio stays in sync as well.
@@ -124,12 +123,14 @@ class Timeline:
 
 
 class SourceLockedTimeline:
-    """Each source interval gets as many output frames as the output rate puts in it,
-    ``M = round(interval / step)`` (N for an interval of the nominal length), spread
-    evenly over it: the first frame of the pair, then ``t = j / M``.  A gap (a dropped
-    or held frame in a variable-frame-rate source) is filled at the output rate.  Output
-    times are the source's (upsample, ``scale`` 1) or the source's stretched ``scale``
-    times from ``start`` (slow motion by ``scale``)."""
+    """Each source interval gets ``N * k`` output frames spread evenly over it, ``k``
+    the number of nominal intervals it spans (1 unless frames are missing): the first
+    frame of the pair, then ``t = j / (N * k)``.  Every ordinary interval gets exactly N
+    even when the nominal rate is off by a third (a phone clip whose first frame comes
+    late has an average rate 10 % under its real one); a gap (dropped or held frames in
+    a variable-frame-rate source) is filled at about the output rate.  Output times are
+    the source's (upsample, ``scale`` 1) or the source's stretched ``scale`` times from
+    ``start`` (slow motion by ``scale``)."""
 
     def __init__(self, start: Fraction, n: int, scale: int, step: Fraction, source_time_base: Fraction):
         self.start = start
@@ -153,7 +154,7 @@ class SourceLockedTimeline:
         return slot
 
     def _count(self, t0: Fraction, t1: Fraction) -> int:
-        return max(1, round((t1 - t0) / self.step))
+        return self.n * max(1, round((t1 - t0) / (self.n * self.step)))
 
     def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
         m = self._count(t0, t1)
