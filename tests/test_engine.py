@@ -178,6 +178,21 @@ def test_whole_factor_follows_a_drifting_source_clock(tmp_path):
     assert all(c[3 * i][0] == 3 * a[i][0] and np.array_equal(c[3 * i][1], a[i][1]) for i in range(60))
 
 
+def test_full_range_jpeg_frames_pass_through_unchanged(tmp_path):
+    # MJPEG gives yuvj422p; FFV1 takes yuv422p (tagged full range): the same samples
+    src = make_video(tmp_path / "mjpeg.mkv", moving_frames(6, 48, 64), Fraction(24), codec="mjpeg", pix_fmt="yuvj422p")
+    run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+
+    def planes(path):
+        with av.open(str(path)) as c:
+            return [(f.format.name, f.color_range, [bytes(np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width])
+                                                    for p in f.planes]) for f in c.decode(video=0)]
+
+    a, b = planes(src), planes(tmp_path / "out.mkv")
+    assert b[0][0] == "yuv422p" and b[0][1] == 2  # full range (JPEG)
+    assert all(b[2 * i][2] == a[i][2] for i in range(len(a)))
+
+
 def test_colour_description_rotation_and_sar_are_carried(tmp_path):
     color = {"colorspace": 1, "color_range": 2, "color_primaries": 1, "color_trc": 1}
     src = make_video(tmp_path / "in.mp4", moving_frames(6, 48, 64), Fraction(24), color=color, rotation=90, sar=Fraction(4, 3))

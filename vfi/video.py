@@ -80,6 +80,18 @@ def reformatter(purpose: str) -> VideoReformatter:
     return r
 
 
+def _copy_planes(frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
+    """The frame's planes, byte for byte, in a new frame of an identically laid out format."""
+    out = av.VideoFrame(frame.width, frame.height, pix_fmt)
+    for src, dst in zip(frame.planes, out.planes):
+        rows = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)
+        buf = np.zeros((dst.height, dst.line_size), np.uint8)
+        width = min(src.line_size, dst.line_size)
+        buf[:, :width] = rows[:, :width]
+        dst.update(buf)
+    return out
+
+
 class ColorConverter:
     """Converts frames of one video between its pixel format and RGB24, always with the
     same matrix, range and chroma filters, in both directions."""
@@ -127,6 +139,11 @@ class ColorConverter:
         """A source frame in another pixel format, same matrix and range."""
         if frame.format.name == pix_fmt:
             return frame
+        if frame.format.name.replace("yuvj", "yuv") == pix_fmt.replace("yuvj", "yuv"):
+            # yuvj422p and yuv422p tagged full-range hold the same samples (encoders such
+            # as FFV1 only take the latter): copied, not sent through RGB, which moved
+            # MJPEG source frames by up to 2 levels.
+            return self.tag(_copy_planes(frame, pix_fmt))
         return self.from_rgb(self.to_rgb(frame), pix_fmt)
 
     def tag(self, frame: av.VideoFrame) -> av.VideoFrame:
