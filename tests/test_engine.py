@@ -193,6 +193,15 @@ def test_full_range_jpeg_frames_pass_through_unchanged(tmp_path):
     assert all(b[2 * i][2] == a[i][2] for i in range(len(a)))
 
 
+def test_rgb_source_frames_pass_through_lossless_output_unchanged(tmp_path):
+    src = make_video(tmp_path / "png.mov", moving_frames(6, 48, 64), Fraction(24), codec="png", pix_fmt="rgb24")
+    run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
+    a, b = read_frames(src, "rgb24"), read_frames(tmp_path / "out.mkv", "rgb24")
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "bgr0"  # RGB, not 4:2:0
+    assert len(b) == 2 * len(a) and all(np.array_equal(b[2 * i][1], a[i][1]) for i in range(len(a)))
+
+
 def test_colour_description_rotation_and_sar_are_carried(tmp_path):
     color = {"colorspace": 1, "color_range": 2, "color_primaries": 1, "color_trc": 1}
     src = make_video(tmp_path / "in.mp4", moving_frames(6, 48, 64), Fraction(24), color=color, rotation=90, sar=Fraction(4, 3))

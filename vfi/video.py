@@ -649,7 +649,12 @@ def _choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int,
     if source_fmt in supported:
         candidate = source_fmt
     if supported and candidate not in supported:
-        candidate = "yuv420p" if "yuv420p" in supported else supported[0]
+        rgb_source = source_fmt.startswith(("rgb", "bgr", "gbr", "argb", "abgr", "pal8"))
+        rgb_out = [f for f in ("gbrp", "bgr0", "bgra") if f in supported]
+        if codec == "ffv1" and rgb_source and rgb_out:
+            candidate = rgb_out[0]  # lossless output of an RGB source (cinepak, PNG, QuickTime RLE) stays RGB
+        else:
+            candidate = "yuv420p" if "yuv420p" in supported else supported[0]
     if (width % 2 or height % 2) and codec in ("libx264", "libx265", "libsvtav1") and candidate in ("yuv420p", "yuv422p"):
         # 4:2:0 needs even sizes in these encoders; 4:4:4 keeps every pixel of an odd size.
         candidate = "yuv444p" if "yuv444p" in supported else candidate
