@@ -15,10 +15,11 @@ between two source frames at a fractional position ``t`` in (0, 1).
 
 :class:`SourceLockedTimeline`, for a whole factor N (``--factor N``): every source
 frame is kept at its own time and N - 1 frames are made at ``t = j / N`` of every
-interval (an interval that spans k nominal ones, where frames are missing, gets N * k).  Real cameras and muxers rarely keep the nominal rate exactly (timestamps rounded
-to 1 ms, a clock 0.01 % slow): a grid at N times the nominal rate drifts across the
-source frames, replaces them with made frames and needs deeper bisection, while this
-timeline follows the source's own clock, so audio stays in sync as well.
+interval (an interval that spans k nominal ones, where frames are missing, gets N * k).
+Real cameras and muxers rarely keep the nominal rate exactly (timestamps rounded to
+1 ms, a clock 0.01 % slow): a grid at N times the nominal rate drifts across the source
+frames, replaces them with made frames and needs deeper bisection, while this timeline
+follows the source's own clock, so audio stays in sync as well.
 """
 
 from __future__ import annotations

@@ -80,6 +80,9 @@ def reformatter(purpose: str) -> VideoReformatter:
     return r
 
 
+RGB_FORMATS = ("rgb24", "bgr24", "gbrp", "rgba", "bgra", "argb", "abgr", "gbrap", "bgr0", "rgb0")
+
+
 def _copy_planes(frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
     """The frame's planes, byte for byte, in a new frame of an identically laid out format."""
     out = av.VideoFrame(frame.width, frame.height, pix_fmt)
@@ -99,7 +102,7 @@ class ColorConverter:
     def __init__(self, pix_fmt: str, color: ColorSpec, height: int):
         self.pix_fmt = pix_fmt
         self.color = color
-        self.is_rgb = pix_fmt in ("rgb24", "bgr24", "gbrp", "rgba", "bgra", "argb", "abgr", "gbrap", "bgr0", "rgb0")
+        self.is_rgb = pix_fmt in RGB_FORMATS
         self.matrix = color.matrix_for(height)
         self.range = color.range_for(pix_fmt)
 
@@ -649,7 +652,7 @@ def _choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int,
     if source_fmt in supported:
         candidate = source_fmt
     if supported and candidate not in supported:
-        rgb_source = source_fmt.startswith(("rgb", "bgr", "gbr", "argb", "abgr", "pal8"))
+        rgb_source = source_fmt in RGB_FORMATS or source_fmt == "pal8"
         rgb_out = [f for f in ("gbrp", "bgr0", "bgra") if f in supported]
         if codec == "ffv1" and rgb_source and rgb_out:
             candidate = rgb_out[0]  # lossless output of an RGB source (cinepak, PNG, QuickTime RLE) stays RGB
