@@ -80,7 +80,9 @@ def reformatter(purpose: str) -> VideoReformatter:
     return r
 
 
-RGB_FORMATS = ("rgb24", "bgr24", "gbrp", "rgba", "bgra", "argb", "abgr", "gbrap", "bgr0", "rgb0")
+def is_rgb_format(pix_fmt: str) -> bool:
+    """RGB-family pixel formats (packed or planar, any depth; palettes too)."""
+    return pix_fmt.startswith(("rgb", "bgr", "gbr", "argb", "abgr", "0rgb", "0bgr")) or pix_fmt == "pal8"
 
 
 def _copy_planes(frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
@@ -102,7 +104,7 @@ class ColorConverter:
     def __init__(self, pix_fmt: str, color: ColorSpec, height: int):
         self.pix_fmt = pix_fmt
         self.color = color
-        self.is_rgb = pix_fmt in RGB_FORMATS
+        self.is_rgb = is_rgb_format(pix_fmt)
         self.matrix = color.matrix_for(height)
         self.range = color.range_for(pix_fmt)
 
@@ -555,7 +557,7 @@ class VideoWriter:
             opts.update({"level": "3", "slicecrc": "1"})
         cc.options = opts
         c = source.color
-        if c.colorspace != SPC_UNSPECIFIED or not self.pix_fmt.startswith(("gbr", "rgb", "bgr")):
+        if c.colorspace != SPC_UNSPECIFIED or not is_rgb_format(self.pix_fmt):
             cc.colorspace = ColorConverter(self.pix_fmt, c, height).matrix if c.colorspace == SPC_UNSPECIFIED else c.colorspace
             cc.color_range = c.range_for(self.pix_fmt)
         cc.color_primaries = c.primaries
@@ -652,7 +654,7 @@ def _choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int,
     if source_fmt in supported:
         candidate = source_fmt
     if supported and candidate not in supported:
-        rgb_source = source_fmt in RGB_FORMATS or source_fmt == "pal8"
+        rgb_source = is_rgb_format(source_fmt)
         rgb_out = [f for f in ("gbrp", "bgr0", "bgra") if f in supported]
         if codec == "ffv1" and rgb_source and rgb_out:
             candidate = rgb_out[0]  # lossless output of an RGB source (cinepak, PNG, QuickTime RLE) stays RGB
