@@ -361,7 +361,7 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         source_rate=info.nominal_rate,
         output_rate=out_rate,
         duration_in=float(end - first_time),
-        duration_out=float(len(kinds) * output_step if isinstance(timeline, Timeline) else timeline.scale * (end - first_time)),
+        duration_out=float(timeline.output_duration(end)),
         method=method.name,
         bisection_depth=depth,
         # as time on the output: a source interval lasts 1/rate, times the slow-down factor

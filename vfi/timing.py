@@ -122,6 +122,10 @@ class Timeline:
         """The slots from the last source frame (at ``last``) to the end of the video."""
         return self.slots_until(self.frame_count(end))
 
+    def output_duration(self, end: Fraction) -> Fraction:
+        """How long the output lasts when the source ends at ``end``."""
+        return self.frame_count(end) * self.output_step
+
 
 class SourceLockedTimeline:
     """Each source interval gets ``N * k`` output frames spread evenly over it, ``k``
@@ -160,6 +164,10 @@ class SourceLockedTimeline:
     def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
         m = self._count(t0, t1)
         return [self._slot(t0 + (t1 - t0) * Fraction(j, m), j / m) for j in range(m)]
+
+    def output_duration(self, end: Fraction) -> Fraction:
+        """How long the output lasts when the source ends at ``end``."""
+        return self.scale * (end - self.start)
 
     def tail(self, last: Fraction, end: Fraction) -> list[Slot]:
         """The last source frame and its holds, spread over its duration."""

@@ -129,7 +129,7 @@ class ColorConverter:
         pix_fmt = pix_fmt or self.pix_fmt
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if pix_fmt != "rgb24":
-            rgb_target = pix_fmt in ("gbrp", "rgba", "bgra", "bgr24", "gbrap", "bgr0", "rgb0")
+            rgb_target = is_rgb_format(pix_fmt)
             frame = reformatter("from_rgb").reformat(
                 frame,
                 format=pix_fmt,
