@@ -112,7 +112,7 @@ def test_source_locked_fills_gaps_at_the_output_rate():
     src = [Fraction(i, 24) for i in (0, 1, 2, 4, 5, 8)]
     tl = SourceLockedTimeline(src[0], 2, 1, Fraction(1, 48), Fraction(1, 24))
     slots = [s for a, b in zip(src, src[1:]) for s in tl.slots_between(a, b)]
-    slots += tl.tail(src[-1], src[-1] + Fraction(1, 24))
+    slots += list(tl.tail(src[-1], src[-1] + Fraction(1, 24)))
     assert [s.pts * tl.time_base for s in slots] == [Fraction(k, 48) for k in range(18)]
     assert [s.t for s in slots[4:8]] == [0, 0.25, 0.5, 0.75]
 
@@ -122,5 +122,5 @@ def test_source_locked_splits_every_ordinary_interval_n_ways_whatever_the_nomina
     # average rate pulled down by gaps): every 1/30 s interval still gets exactly 3 frames
     src = [Fraction(0)] + [Fraction(185, 1000) + Fraction(i, 30) for i in range(40)]
     tl = SourceLockedTimeline(src[0], 3, 1, 1 / (3 * Fraction(20)), Fraction(1, 90000))
-    counts = [len(tl.slots_between(a, b)) for a, b in zip(src, src[1:])]
+    counts = [len(list(tl.slots_between(a, b))) for a, b in zip(src, src[1:])]
     assert counts[0] == 12 and set(counts[1:]) == {3}  # the gap spans about 4 nominal intervals

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -236,12 +237,17 @@ class BlurObserver(Observer):
 
     def __init__(self, path: str):
         self.path = path
+        self.outputs = [("--blur-report", path)]
         self.file = None
+        self.tmp = None
         self.cache: dict[int, float] = {}
 
     def start(self, total, info):
+        from .outputs import temporary_path
+
         self.conv = ColorConverter(info.pix_fmt, info.color, info.height)  # as the engine's
-        self.file = open(self.path, "w", newline="")
+        self.tmp = temporary_path(self.path)  # put in place with the video, or removed
+        self.file = open(self.tmp, "w", newline="")
         self.writer = csv.writer(self.file)
         self.writer.writerow(["index", "kind", "t", "bf", "rbf_vs_prev", "rbf_vs_next"])
 
@@ -262,3 +268,10 @@ class BlurObserver(Observer):
     def finish(self):
         if self.file:
             self.file.close()
+            self.file = None
+        if sys.exc_info()[0] is not None and self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)  # the job failed: no report
+            self.tmp = None
+
+    def finished_files(self):
+        return [(self.tmp, Path(self.path))] if self.tmp is not None else []

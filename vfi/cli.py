@@ -8,7 +8,9 @@ Exit codes: 0 success, 1 failure (bad input, write error), 2 usage error,
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .errors import VfiError
+from .errors import Interrupted, VfiError
+from .losses import LOSS_NAMES
 from .scenes import DEFAULT_THRESHOLD
 from .timing import parse_rate
 from .video import EncodeOptions
@@ -67,8 +70,9 @@ class OneLineError(click.ClickException):
 
 
 def handle_errors(fn):
-    """VfiError -> one line and its exit code; Ctrl-C -> 130; anything unexpected ->
-    one line too, unless --debug asks for the traceback."""
+    """VfiError -> one line and its exit code; Ctrl-C, SIGTERM, SIGHUP -> one line and
+    128 + the signal; anything unexpected -> one line too, unless --debug asks for the
+    traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -80,11 +84,13 @@ def handle_errors(fn):
             if debug:
                 raise
             raise OneLineError(str(e), e.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             if debug:
                 raise
-            err_console.print("vfi: interrupted; no output was left behind")
-            ctx.exit(130)
+            signum = getattr(e, "signum", signal.SIGINT)
+            what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+            err_console.print(f"vfi: {what}; {getattr(e, 'message', None) or 'no output was left behind'}", soft_wrap=True)
+            ctx.exit(128 + signum)
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -97,7 +103,45 @@ def handle_errors(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+class VfiGroup(click.Group):
+    """The ``vfi`` group: every error is one ``Error:`` line (Click's own usage errors
+    too, which it otherwise prints as a three-line usage block), and SIGTERM and SIGHUP
+    stop a command the way Ctrl-C does, cleaning up behind it."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                handlers[sig] = signal.signal(sig, _raise_interrupted)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help(), err=True)  # plain 'vfi': the help, as Click shows it
+            rv = 2
+        except click.exceptions.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} -h')" if e.ctx is not None else ""
+            click.echo(f"Error: {' '.join(e.format_message().split())}{hint}", err=True)
+            rv = 2
+        except click.ClickException as e:
+            e.show()
+            rv = e.exit_code
+        except (click.exceptions.Abort, KeyboardInterrupt) as e:
+            signum = getattr(e.__context__, "signum", None) or getattr(e, "signum", signal.SIGINT)
+            click.echo("vfi: interrupted", err=True)
+            rv = 128 + signum
+        finally:
+            for sig, previous in handlers.items():
+                signal.signal(sig, previous)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=VfiGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vfi")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 def main(debug):
@@ -122,7 +166,7 @@ def job_options(f):
         click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output video file."),
         click.option("--method", default=None, type=click.Choice(["dup", "blend", "mci"]),
                      help="Classical method: dup (repeat nearest), blend (cross-fade), mci (FFmpeg motion-compensated)."),
-        click.option("--model", default=None, help="Learned model by name (see 'vfi models'); the default is the shipped sparse-cnn."),
+        click.option("--model", default=None, help="Learned model by name (see 'vfi models'); the default is the shipped flow-fusion."),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Weights file for --model."),
         click.option("--depth", type=click.IntRange(1, 8), default=3, show_default=True,
                      help="Bisection depth for midpoint-only methods (time error <= 1/2^(depth+1) frame)."),
@@ -155,16 +199,13 @@ def _method_name(method, model, weights):
         return method
     if model:
         return model
-    return "sparse-cnn" if weights is not None or _default_model_available() else "blend"
+    if weights is not None:
+        from .models import load_model
 
+        return load_model(weights)[0].name  # the model the weights are for
+    from .engine import default_method
 
-def _default_model_available() -> bool:
-    try:
-        from .models import shipped_weights
-
-        return shipped_weights("sparse-cnn") is not None
-    except Exception:  # noqa: BLE001 - no model support: fall back to blend
-        return False
+    return default_method()
 
 
 def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
@@ -410,9 +451,13 @@ def models(as_json):
 @click.argument("sources", nargs=-1)
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="Dataset folder to create.")
 @click.option("--info", "info_path", type=click.Path(exists=True, file_okay=False), default=None, help="Describe an existing dataset instead.")
-@click.option("--preset", type=click.Choice(["paper000", "paper002"]), default="paper000", show_default=True,
-              help="paper000: RGB triplets; paper002: greyscale 200x100 frames in [0,1].")
-@click.option("--size", type=SizeType(), default=None, help="paper000: resize frames to WxH (default: native size).")
+@click.option("--preset", type=click.Choice(["paper000", "paper002", "flow"]), default="paper000", show_default=True,
+              help="paper000: RGB triplets; paper002: greyscale 200x100 frames in [0,1]; flow: RGB triplets with their optical flow (flow-fusion).")
+@click.option("--size", type=SizeType(), default=None, help="paper000/flow: resize frames to WxH (default: native size).")
+@click.option("--max-width", type=click.IntRange(16), default=None, help="paper000/flow: scale frames wider than this down to it.")
+@click.option("--spans", default="2", show_default=True,
+              help="flow: windows (i, i+S) for each S listed (e.g. 2,3): every frame inside is a target, at t = j/S.")
+@click.option("--every", type=click.IntRange(1), default=1, show_default=True, help="flow: a window starts at every k-th frame.")
 @click.option("--scale", "scales", type=click.FloatRange(0, 1, min_open=True), multiple=True,
               help="paper000: also store each source downscaled by this factor (repeatable, e.g. --scale 1 --scale 0.5); default 1.")
 @click.option("--stride", type=click.IntRange(1, 100), default=1, show_default=True, help="Triplets (i-d, i, i+d) at distance d.")
@@ -426,7 +471,8 @@ def models(as_json):
 @click.option("--overwrite", is_flag=True, help="Replace an existing dataset folder.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def prep(sources, output, info_path, preset, size, scales, stride, max_frames, keep_cuts, keep_duplicates, split, val_fraction, seed, overwrite, quiet):
+def prep(sources, output, info_path, preset, size, max_width, spans, every, scales, stride, max_frames, keep_cuts, keep_duplicates, split,
+         val_fraction, seed, overwrite, quiet):
     """Build a training dataset from SOURCES: video files, folders or URLs (yt-dlp).
 
     Each source is reported on its own; the exit code is 1 if any failed."""
@@ -438,7 +484,12 @@ def prep(sources, output, info_path, preset, size, scales, stride, max_frames, k
         return
     if not sources or not output:
         raise OneLineError("give SOURCES and -o DATASET (or --info DATASET)", 2)
-    opts = PrepOptions(preset=preset, size=size, scales=tuple(scales) or (1.0,), stride=stride, max_frames=max_frames, drop_cuts=not keep_cuts,
+    try:
+        span_list = tuple(int(v) for v in spans.split(",") if v.strip())
+    except ValueError:
+        raise OneLineError(f"--spans takes whole numbers like 2,3, not {spans!r}", 2) from None
+    opts = PrepOptions(preset=preset, size=size, max_width=max_width, spans=span_list, every=every,
+                       scales=tuple(scales) or (1.0,), stride=stride, max_frames=max_frames, drop_cuts=not keep_cuts,
                        drop_duplicates=not keep_duplicates, split=split, val_fraction=val_fraction, seed=seed)
 
     def report(r):
@@ -481,9 +532,9 @@ class TrainProgress:
 
 @main.command()
 @click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
-@click.option("--loss", type=click.Choice(["mse", "msle", "cosine", "blur", "log-mse", "log-mse-blur"]), default="mse", show_default=True,
-              help="blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term.")
-@click.option("--blur-weight", type=float, default=0.1, show_default=True)
+@click.option("--loss", type=click.Choice(list(LOSS_NAMES)), default=None,
+              help="Default: the model's recipe. blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term; charbonnier-lap = Charbonnier (smooth L1) + weight x Charbonnier of the Laplacians.")
+@click.option("--blur-weight", type=float, default=None, help="Weight of the sharpness term (default: the recipe's, else 0.1).")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset from 'vfi prep'.")
 @click.option("-o", "--out", default="runs/train", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Default: the model's recipe.")

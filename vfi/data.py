@@ -10,6 +10,17 @@ A dataset is a folder::
 Presets: ``paper000`` keeps RGB at native size (or ``--size``); ``paper002`` is paper
 002's pipeline: greyscale, proportional resize to 200x100 with a centre crop, scaled
 to [0, 1] when read (stored as uint8), and a seeded pseudo-random 70/30 split.
+
+``flow`` (the motion-compensated model) is ``paper000``'s RGB frames plus, computed
+once here so that an epoch costs only the network, the optical flow both ways between
+the two outer frames of every triplet::
+
+    flows_000.npy ...    per source: (pairs, 2, H, W, 2) float16, F01 and F10 in pixels
+    triplet_flows.npy    (M,) int64: each triplet's row in its source's flows array
+
+Its triplets need not be centred: ``--spans 2,3`` takes the frames between i and i+2
+(t = 1/2) and between i and i+3 (t = 1/3 and 2/3, one flow for both), so the model
+learns every t, not only the midpoint.
 """
 
 from __future__ import annotations
@@ -37,8 +48,9 @@ VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".ogv", ".m4v", ".m
 
 @dataclass
 class PrepOptions:
-    preset: str = "paper000"  # or "paper002"
-    size: tuple[int, int] | None = None  # (width, height) for paper000; paper002 is fixed
+    preset: str = "paper000"  # or "paper002", "flow"
+    size: tuple[int, int] | None = None  # (width, height) for paper000 and flow; paper002 is fixed
+    max_width: int | None = None  # paper000 and flow: frames wider than this are scaled down to it
     scales: tuple[float, ...] = (1.0,)  # paper000: each source once per scale (a smaller copy has smaller motion)
     stride: int = 1  # triplet (i-d, i, i+d) with d = stride
     max_frames: int | None = None  # per video
@@ -49,6 +61,10 @@ class PrepOptions:
     val_fraction: float = 0.3
     segment: int = 30  # triplets per segment for split="segments"
     seed: int = 0
+    spans: tuple[int, ...] = (2,)  # flow: windows (i, i+s), every frame inside one a target at t = j/s
+    every: int = 1  # flow: a window starts at every k-th frame
+    flow_preset: str = "medium"  # flow: DIS preset and width, as the model will see them
+    flow_width: int = 640
 
 
 @dataclass
@@ -157,6 +173,9 @@ def prepare_frame(rgb: np.ndarray, opts: PrepOptions, scale: float = 1.0) -> np.
         return grey_200x100(rgb)[..., None]
     if opts.size:
         rgb = resize_rgb(rgb, opts.size)
+    if opts.max_width and rgb.shape[1] > opts.max_width:
+        h, w = rgb.shape[:2]
+        rgb = resize_rgb(rgb, (opts.max_width, max(8, round(h * opts.max_width / w))))
     if scale != 1.0:
         h, w = rgb.shape[:2]
         rgb = resize_rgb(rgb, (max(8, round(w * scale)), max(8, round(h * scale))))
@@ -187,6 +206,26 @@ def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0
     """Decodes one video into ``out_file`` (uint8 .npy) and returns (frames, triplets,
     dropped for cuts, dropped as duplicates). Frames stream to disk: memory stays flat
     however long the video is."""
+    n, cut_after, same_after = decode_frames(path, opts, out_file, scale)
+    if opts.preset == "flow":
+        return (n, *flow_triplets(n, cut_after, same_after, opts))
+    d = opts.stride
+    triplets, cuts, dups = [], 0, 0
+    for i in range(d, n - d):
+        if opts.drop_cuts and any(cut_after[i - d: i + d]):
+            cuts += 1
+            continue
+        if opts.drop_duplicates and (all(same_after[i - d: i]) or all(same_after[i: i + d])):
+            dups += 1
+            continue
+        triplets.append((i - d, i, i + d))
+    return n, triplets, cuts, dups
+
+
+def decode_frames(path: str, opts: PrepOptions, out_file: Path, scale: float) -> tuple[int, list[bool], list[bool]]:
+    """Every frame of ``path`` as the preset stores it, into ``out_file``; returns the
+    frame count and, for each consecutive pair, whether a cut lies between them and
+    whether the second repeats the first."""
     raw_file = out_file.with_suffix(".raw")
     n, shape = 0, None
     cut_after: list[bool] = []  # cut between frame i and i+1
@@ -214,9 +253,10 @@ def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0
             if n == 0:
                 raw_file.unlink(missing_ok=True)
                 raise
-    if n < 2 * opts.stride + 1:
+    need = min(opts.spans) + 1 if opts.preset == "flow" else 2 * opts.stride + 1
+    if n < need:
         raw_file.unlink(missing_ok=True)
-        raise InputError(f"{path}: only {n} frames, too few for a triplet at stride {opts.stride}")
+        raise InputError(f"{path}: only {n} frames, too few for a triplet")
     src = np.memmap(raw_file, dtype=np.uint8, mode="r", shape=(n, *shape))
     arr = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.uint8, shape=(n, *shape))
     for i in range(0, n, 64):
@@ -224,17 +264,43 @@ def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0
     arr.flush()
     del arr, src
     raw_file.unlink()
-    d = opts.stride
+    return n, cut_after, same_after
+
+
+def flow_triplets(n: int, cut_after: list[bool], same_after: list[bool], opts: PrepOptions) -> tuple[list[tuple[int, int, int]], int, int]:
+    """The flow preset's triplets (a, m, b): for every window (a, a + span) that starts
+    at a multiple of ``every``, each frame inside it.  A window with a cut, or with a
+    frame that repeats its neighbour (motion that stops and starts is not the even
+    motion between two frames), gives none."""
     triplets, cuts, dups = [], 0, 0
-    for i in range(d, n - d):
-        if opts.drop_cuts and any(cut_after[i - d: i + d]):
-            cuts += 1
-            continue
-        if opts.drop_duplicates and (all(same_after[i - d: i]) or all(same_after[i: i + d])):
-            dups += 1
-            continue
-        triplets.append((i - d, i, i + d))
-    return n, triplets, cuts, dups
+    for span in opts.spans:
+        for a in range(0, n - span, opts.every):
+            b = a + span
+            if opts.drop_cuts and any(cut_after[a:b]):
+                cuts += span - 1
+                continue
+            if opts.drop_duplicates and any(same_after[a:b]):
+                dups += span - 1
+                continue
+            triplets += [(a, m, b) for m in range(a + 1, b)]
+    return triplets, cuts, dups
+
+
+def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_file: Path, opts: PrepOptions) -> list[int]:
+    """DIS flow both ways between the outer frames of every triplet, once per pair,
+    into ``out_file`` (float16); returns each triplet's row."""
+    from .flow import FlowEstimator
+
+    frames = np.load(frames_file, mmap_mode="r")
+    pairs = sorted({(a, b) for a, _, b in triplets})
+    row = {p: i for i, p in enumerate(pairs)}
+    flows = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.float16, shape=(len(pairs), 2, *frames.shape[1:3], 2))
+    estimate = FlowEstimator(opts.flow_preset, opts.flow_width)
+    for i, (a, b) in enumerate(pairs):
+        flows[i, 0], flows[i, 1] = estimate(np.asarray(frames[a]), np.asarray(frames[b]))
+    flows.flush()
+    del flows
+    return [row[(a, b)] for a, _, b in triplets]
 
 
 def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -262,8 +328,10 @@ def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, 
 def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_report: Callable[[SourceReport], None] | None = None,
          on_download: Callable[[dict], None] | None = None, overwrite: bool = False) -> tuple[Path, list[SourceReport]]:
     out = Path(out)
-    if opts.preset not in ("paper000", "paper002"):
-        raise UsageError(f"unknown preset {opts.preset!r} (paper000 or paper002)")
+    if opts.preset not in ("paper000", "paper002", "flow"):
+        raise UsageError(f"unknown preset {opts.preset!r} (paper000, paper002 or flow)")
+    if not opts.spans or any(not 2 <= k <= 16 for k in opts.spans) or opts.every < 1:
+        raise UsageError("--spans must be between 2 and 16 and --every at least 1")
     if opts.stride < 1:
         raise UsageError("--stride must be at least 1")
     if not 0 < opts.val_fraction < 1:
@@ -271,7 +339,7 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
     if not opts.scales or any(not 0 < x <= 1 for x in opts.scales):
         raise UsageError("--scale must be in (0, 1]")
     if opts.preset == "paper002" and tuple(opts.scales) != (1.0,):
-        raise UsageError("--scale is for the paper000 preset (paper002 frames are always 200x100)")
+        raise UsageError("--scale is for the paper000 and flow presets (paper002 frames are always 200x100)")
     if out.exists():
         if not overwrite:
             raise UsageError(f"{out}: already exists (use --overwrite to replace it)")
@@ -281,9 +349,10 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
     reports: list[SourceReport] = []
     manifest_sources = []
     all_triplets = []
+    all_rows: list[int] = []  # flow preset: each triplet's row in its source's flows
     try:
         for src in expand_sources(sources):
-            path, mine, trips_here = None, [], []  # this source's arrays, at every scale
+            path, mine, trips_here, rows_here = None, [], [], []  # this source's arrays, at every scale
             try:
                 path = download(src, on_download) if is_url(src) else Path(src)
                 digest = sha256(path)
@@ -291,12 +360,18 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
                     k = len(manifest_sources) + len(mine)
                     fname = f"frames_{k:03d}.npy"
                     n, trips, cuts, dups = read_source(str(path), opts, tmp / fname, scale)
-                    mine.append({"source": src, "file": str(path), "sha256": digest, "scale": scale, "frames": n,
-                                 "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups})
+                    entry = {"source": src, "file": str(path), "sha256": digest, "scale": scale, "frames": n,
+                             "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups}
+                    mine.append(entry)
+                    if opts.preset == "flow" and trips:
+                        entry["flows"] = f"flows_{k:03d}.npy"
+                        rows_here += store_flows(tmp / fname, trips, tmp / entry["flows"], opts)
                     trips_here += [(k, *t) for t in trips]
             except (VfiError, OSError, av.error.FFmpegError) as e:
                 for m in mine:  # a source goes in at every scale or not at all
-                    (tmp / m["array"]).unlink(missing_ok=True)
+                    for key in ("array", "flows"):
+                        if key in m:
+                            (tmp / m[key]).unlink(missing_ok=True)
                 msg = str(e) if isinstance(e, VfiError) else f"{src}: {e}"
                 if path is not None and is_url(src) and str(path) in msg:
                     msg = msg.replace(str(path), f"{src} (downloaded)")
@@ -304,6 +379,7 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
             else:
                 manifest_sources += mine
                 all_triplets += trips_here
+                all_rows += rows_here
                 n, nt = mine[0]["frames"], len(trips_here)
                 cuts, dups = sum(m["dropped_cuts"] for m in mine), sum(m["dropped_duplicates"] for m in mine)
                 at = "" if len(opts.scales) == 1 else f" at {len(opts.scales)} scales"
@@ -318,6 +394,8 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
         np.save(tmp / "triplets.npy", trip)
         np.save(tmp / "train.npy", train.astype(np.int64))
         np.save(tmp / "val.npy", val.astype(np.int64))
+        if opts.preset == "flow":
+            np.save(tmp / "triplet_flows.npy", np.array(all_rows, dtype=np.int64))
         manifest = {
             "vfi_version": __version__,
             "options": {k: v for k, v in asdict(opts).items()},
@@ -352,11 +430,27 @@ class TripletDataset:
         self.train = np.load(self.root / "train.npy")
         self.val = np.load(self.root / "val.npy")
         self.preset = self.manifest["options"]["preset"]
+        self.flow_arrays = None
+        if self.preset == "flow":
+            self.flow_arrays = [np.load(self.root / s["flows"], mmap_mode="r") if "flows" in s else None
+                                for s in self.manifest["sources"]]
+            self.flow_rows = np.load(self.root / "triplet_flows.npy")
 
     def frames(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s, a, m, b = self.triplets[t]
         arr = self.arrays[s]
         return arr[a], arr[m], arr[b]
+
+    def time(self, t: int) -> float:
+        """Where the middle frame of triplet ``t`` lies between its outer frames."""
+        _, a, m, b = self.triplets[t]
+        return float((m - a) / (b - a))
+
+    def flows(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(F01, F10) between the outer frames of triplet ``t`` (flow datasets), float32."""
+        s = int(self.triplets[t][0])
+        pair = self.flow_arrays[s][int(self.flow_rows[t])]
+        return pair[0].astype(np.float32), pair[1].astype(np.float32)
 
     def describe(self) -> str:
         m = self.manifest

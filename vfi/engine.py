@@ -26,11 +26,14 @@ import numpy as np
 from . import __version__
 from .audio import AudioStretcher
 from .errors import CorruptInputError, UsageError
-from .methods import LearnedMidpoint, Method, make_method
-from .pipeline import BackgroundIterator, BackgroundWorker, ModelStreams, Profile, cpu_streams
+from .methods import Method, make_method, model_method
+from .outputs import OutputLock, check_distinct, check_writable, commit, discard, write_text_tmp
+from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, CutDetector
+from .sinks import VideoFileSink
+from .sources import VideoFileSource
 from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error
-from .video import ColorConverter, EncodeOptions, SourceFrame, VideoReader, VideoWriter, check_output_path
+from .video import ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -43,7 +46,7 @@ class Job:
     mode: str = "upsample"  # or "slowmo"
     fps: Fraction | None = None  # upsample: target rate; slowmo: output rate (default: source's)
     factor: Fraction | None = None  # upsample: rate multiplier; slowmo: how many times slower
-    method: str = "blend"  # dup | blend | mci | a registered model name
+    method: str | None = None  # dup | blend | mci | a registered model name; None: default_method()
     weights: str | None = None
     depth: int = 3  # bisection depth for midpoint-only methods
     scene_threshold: float = DEFAULT_THRESHOLD
@@ -80,13 +83,21 @@ class Result:
 
 
 class Observer:
-    """Hooks into the frame stream (progress bars, blur reports)."""
+    """Hooks into the frame stream (progress bars, blur reports).  An observer that
+    writes files names them in ``outputs`` ((what, path) pairs, checked before the job
+    starts) and hands them over finished from ``finished_files`` ((temporary, final)
+    pairs), to be put in place with the video."""
+
+    outputs: list[tuple[str, str]] = []
 
     def start(self, total: int | None, info) -> None: ...
 
     def frame(self, index: int, kind: str, rgb: Callable[[], np.ndarray], a: SourceFrame, b: SourceFrame | None, t: float) -> None: ...
 
     def finish(self) -> None: ...
+
+    def finished_files(self) -> list[tuple[Path, Path]]:
+        return []
 
 
 def plan_rates(job: Job, source_rate: Fraction) -> tuple[Fraction, Fraction, Fraction]:
@@ -113,16 +124,29 @@ def plan_rates(job: Job, source_rate: Fraction) -> tuple[Fraction, Fraction, Fra
     raise UsageError(f"unknown mode {job.mode!r}")
 
 
+DEFAULT_MODEL = "flow-fusion"
+
+
+def default_method() -> str:
+    """What runs when no method or model is given: the shipped flow-fusion model (the
+    best frames vfi makes), or the cross-fade where its weights are not installed."""
+    from .models import shipped_weights
+
+    return DEFAULT_MODEL if shipped_weights(DEFAULT_MODEL) is not None else "blend"
+
+
 def build_method(job: Job) -> Method:
     from .methods import CLASSICAL
 
+    if job.method is None:
+        job = replace(job, method=default_method())
     if job.method in CLASSICAL:
         if job.weights:
             raise UsageError("--weights goes with a learned model (--model), not a classical --method")
         return make_method(job.method, job.depth)
     from .models import load_interpolator
 
-    return LearnedMidpoint(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile, precision=job.precision), job.depth)
+    return model_method(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile, precision=job.precision), job.depth)
 
 
 def sidecar_path(video: str | os.PathLike) -> Path:
@@ -130,163 +154,54 @@ def sidecar_path(video: str | os.PathLike) -> Path:
 
 
 def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
-    """Runs one job end to end; the output appears only if everything succeeded."""
+    """Runs one job end to end; the output (and every file beside it: sidecar, blur
+    report) appears only if everything succeeded."""
     started = time.perf_counter()
+    job = checked_job(job)
+    out_path = check_output_path(job.output, job.input, job.overwrite)
+    job.encode.validate(out_path)
+    sidecar = sidecar_path(out_path)
+    check_writable(sidecar, "sidecar", overwrite=True)
+    extra = [(what, path) for o in observers for what, path in o.outputs]
+    for what, path in extra:
+        check_writable(path, what, overwrite=job.overwrite)
+    check_distinct([("input", job.input)], [("output", out_path), ("sidecar", sidecar), *extra])
+    with OutputLock(out_path), VideoFileSource(job.input) as source:
+        return _execute(job, source, out_path, list(observers), started)
+
+
+def checked_job(job: Job) -> Job:
+    """The job with its option values checked (UsageError) and defaults filled in."""
     if job.audio not in ("copy", "none", "stretch"):
         raise UsageError(f"--audio must be copy, none or stretch, not {job.audio!r}")
     if job.mode == "upsample" and job.audio == "stretch":
         raise UsageError("--audio stretch is for slowmo; upsample copies the audio unchanged")
+    if job.streams is not None and job.streams < 1:
+        raise UsageError(f"--streams must be at least 1, got {job.streams}")
     if job.mode == "slowmo" and job.audio == "copy":
         job = replace(job, audio="none")  # copying would leave the sound N times too short
-    out_path = check_output_path(job.output, job.input, job.overwrite)
-    job.encode.validate(out_path)
-    reader = VideoReader(job.input)
-    try:
-        return _run(job, reader, out_path, observers, started)
-    finally:
-        reader.close()
+    if job.method is None:
+        job = replace(job, method=default_method())
+    return job
 
 
-def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: float) -> Result:
-    info = reader.info
+def _execute(job: Job, source: VideoFileSource, out_path: Path, observers: list[Observer], started: float) -> Result:
+    """Wires the stages (source -> timeline -> method -> sink) for one job and runs them."""
+    info = source.info
     out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
     method = build_method(job)
-    encode_options = job.encode
-    if isinstance(method, LearnedMidpoint) and method.model.device.type == "cpu" and not job.encode.threads:
-        # The model keeps every core busy and stalls whenever one of its threads is
-        # preempted; a one-thread encoder beside it keeps up and competes less than
-        # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio
-        # 0.83 with the pool, 1.03 with one thread; the machine is noisy).
-        encode_options = replace(job.encode, threads=1)
     conv = ColorConverter(info.pix_fmt, info.color, info.height)
     method.setup(conv)
     cuts = CutDetector(job.scene_threshold)
-    audio_in = reader.audio_streams if job.audio != "none" else []
-    copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
-
     profile = Profile()
-    streams: ModelStreams | None = None
-    if job.streams is not None and job.streams < 1:
-        raise UsageError(f"--streams must be at least 1, got {job.streams}")
-    if isinstance(method, LearnedMidpoint) and method.model.device.type == "cpu" and job.threads:
-        n_streams, per_stream = cpu_streams(job.streams)
-        if n_streams > 1:
-            streams = ModelStreams(n_streams, per_stream, profile)
-    # Pairs handed to the model streams and not yet emitted, oldest first: up to one per
-    # stream, so that every stream has work while frames still leave in order.
-    pending: deque = deque()
-    in_flight = streams.streams if streams is not None else 0
-    encoder: BackgroundWorker | None = None
-    writer: VideoWriter | None = None
-    timeline: Timeline | SourceLockedTimeline | None = None
-    pending_packets: list[av.Packet] = []
-    kinds: list[str] = []
-    ts_seen: list[float] = []
-    stretcher: AudioStretcher | None = None
-    estimate = None
-    if info.duration:
-        estimate = max(1, int(np.ceil(float(info.duration) / float(source_step) - 1e-3)))
+    warnings = _dropped_streams(job, source)
+    audio_in = source.audio_streams if job.audio != "none" else []
+    copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
+    streams = _model_streams(job, method, profile)
+    log = FrameLog(observers)
     for o in observers:
-        o.start(estimate, info)
+        o.start(_estimate(info, source_step), info)
 
-    def open_writer(first: SourceFrame) -> None:
-        nonlocal writer, timeline, stretcher, encoder
-        whole = job.factor is not None and job.factor.denominator == 1
-        if whole and (job.mode == "upsample" or job.fps is None):
-            n = int(job.factor)
-            timeline = SourceLockedTimeline(first.time, n, 1 if job.mode == "upsample" else n, source_step, info.time_base)
-        else:
-            # Container timestamps are rounded (to the time base, or to 1 ms by many
-            # muxers whatever their time base): within 1/32 of an output interval (or
-            # half a tick) an output time *is* the source frame; capped for coarse AVI bases.
-            tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
-            timeline = Timeline(first.time, source_step, output_step, tolerance)
-        audio_encode = None
-        if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
-            stretcher = AudioStretcher(copy_streams[0], float(job.factor), first.time)
-            audio_encode = stretcher.add_output
-        writer = VideoWriter(
-            out_path,
-            width=info.width,
-            height=info.height,
-            rate=out_rate,
-            time_base=timeline.time_base,
-            source=info,
-            options=encode_options,
-            copy_audio_from=copy_streams if job.mode == "upsample" else (),
-            audio_encode=audio_encode,
-            metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
-        )
-        encoder = BackgroundWorker(profile) if job.threads else _Inline(profile)
-        for p in pending_packets:
-            encoder.submit(_route_packet, p)
-        pending_packets.clear()
-
-    def _route_packet(p):
-        if stretcher is not None:
-            writer.mux(stretcher.feed(p))
-        else:
-            writer.mux_copied(p)
-
-    def encode(result, pts: int) -> None:
-        """Runs in the encoder thread: colour conversion of made frames, then encode."""
-        t0 = time.perf_counter()
-        if isinstance(result, np.ndarray):
-            frame = conv.from_rgb(result, writer.pix_fmt)
-        else:
-            frame = conv.convert(result, writer.pix_fmt) if result.format.name != writer.pix_fmt else result
-        frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder place keyframes
-        profile.add("convert", time.perf_counter() - t0)
-        writer.write(frame, pts)
-
-    def emit(s: Slot, result, kind: str, a: SourceFrame, b: SourceFrame | None) -> None:
-        encoder.submit(encode, result, s.pts)
-        rgb = (lambda: result) if isinstance(result, np.ndarray) else (lambda: conv.to_rgb(result))
-        kinds.append(kind)
-        for o in observers:
-            o.frame(s.index, kind, rgb, a, b, s.t)
-
-    def fill(a: SourceFrame, b: SourceFrame) -> None:
-        slots = timeline.slots_between(a.time, b.time)
-        if not slots:
-            return
-        with profile.time("scenes"):
-            is_cut = any(s.t > 0 for s in slots) and cuts.is_cut(a, b)
-        inner = [s for s in slots if s.t > 0]
-        work = None
-        if inner and not is_cut:
-            ts = [s.t for s in inner]
-            ts_seen.extend(ts)
-            if streams is not None:
-                work = streams.submit(method.interpolate, a, b, ts)
-            else:
-                with profile.time("model"):
-                    work = method.interpolate(a, b, ts)
-        pending.append((a, b, slots, is_cut, inner, work))
-        while len(pending) > in_flight:
-            emit_pair(*pending.popleft())
-
-    def emit_pair(a, b, slots, is_cut, inner, work) -> None:
-        made = {}
-        if work is not None:
-            if isinstance(work, Future):
-                t0 = time.perf_counter()
-                work = work.result()
-                profile.add("wait", time.perf_counter() - t0)
-            made = dict(zip((s.index for s in inner), work))
-        for s in slots:
-            if s.t == 0:
-                emit(s, a.frame, SOURCE, a, b)
-            elif is_cut:
-                near = a if s.t < 0.5 else b  # never blend across a cut
-                emit(s, near.frame, REPEAT, a, b)
-            else:
-                res = made[s.index]
-                kind = REPEAT if (res is a.frame or res is b.frame) else SYNTH
-                emit(s, res, kind, a, b)
-
-    prev: SourceFrame | None = None
-    last_interval: Fraction | None = None
     def prepare(item) -> None:
         """Decode-thread work per source frame: scene-cut score and, for methods that
         read RGB, the colour conversion, both off the model's critical path."""
@@ -295,72 +210,255 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
             if method.reads_rgb:
                 item.rgb(conv)
 
-    reads = reader.read(copy_streams=copy_streams)
-    source = BackgroundIterator(reads, profile, prepare=prepare) if job.threads else _timed(reads, profile)
+    sink = filler = None
+    held: list[av.Packet] = []  # audio packets read before the first video frame
+    prev: SourceFrame | None = None
     try:
-        for item in source:
+        for item in source.items(profile, copy_streams, prepare, threaded=job.threads):
             if isinstance(item, av.Packet):
-                if writer is None:
-                    pending_packets.append(item)
-                else:
-                    encoder.submit(_route_packet, item)
+                held.append(item) if sink is None else sink.packet(item)
                 continue
-            cur = item
-            if writer is None:
-                open_writer(cur)
+            if sink is None:
+                timeline = make_timeline(job, item.time, info, source_step, output_step)
+                sink = _open_sink(job, out_path, info, conv, out_rate, timeline, method, copy_streams, profile)
+                filler = PairFiller(timeline, method, cuts, streams, sink, log, profile, _chunk_size(info))
+                for p in held:
+                    sink.packet(p)
+                held.clear()
             if prev is not None:
-                last_interval = cur.time - prev.time
-                fill(prev, cur)
-            prev = cur
-        while pending:
-            emit_pair(*pending.popleft())
+                filler.pair(prev, item)
+            prev = item
         if prev is None:
-            reader.check_complete()  # raises: no frames
-        warnings = []
-        try:
-            reader.check_complete()
-        except CorruptInputError as e:
-            if not job.salvage:
-                raise
-            warnings.append(str(e) + " (kept what was decoded: --salvage)")
-        # The last source frame lasts its own duration (or the previous interval).
-        tail = prev.duration or last_interval or (1 / info.nominal_rate)
-        end = prev.time + tail
-        for s in timeline.tail(prev.time, end):
-            emit(s, prev.frame, SOURCE if abs(s.source_time - prev.time) <= timeline.tolerance else REPEAT, prev, None)
-        if stretcher is not None:
-            encoder.submit(lambda: writer.mux(stretcher.flush()))
-        encoder.finish()
-        writer.close()
+            source.check_complete()  # raises: no frames
+        filler.drain()
+        warnings += _completeness(job, source)
+        end = filler.tail(prev, info)
+        video_tmp = sink.finish()
     except BaseException:
         if streams is not None:
             streams.close(cancel=True)
-        if isinstance(source, BackgroundIterator):
-            source.stop()
-        if encoder is not None:
-            encoder.abort()
-        if writer is not None:
-            writer.abort()
+        source.stop()
+        if sink is not None:
+            sink.abort()
         raise
     finally:
         if streams is not None:
             streams.close()
         for o in observers:
             o.finish()
+    result = _result(job, source, out_path, method, filler, log, warnings, profile, out_rate, end, started)
+    _commit(job, out_path, video_tmp, result, log, observers)
+    return result
 
+
+def _dropped_streams(job: Job, source: VideoFileSource) -> list[str]:
+    """Warnings for what the output will not carry."""
+    out = []
+    others = source.other_streams()
+    if others:
+        kinds = ", ".join(sorted({s.type for s in others}))
+        out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output")
+    audio = source.audio_streams
+    if job.mode == "slowmo" and audio:
+        if job.audio == "none":
+            out.append(f"{len(audio)} audio stream(s) dropped (slow motion; --audio stretch keeps the first)")
+        elif len(audio) > 1:
+            out.append(f"only the first of {len(audio)} audio streams is stretched; the others are dropped")
+    return out
+
+
+def _completeness(job: Job, source: VideoFileSource) -> list[str]:
+    """Raises if part of the input was lost (a warning instead with --salvage)."""
+    try:
+        source.check_complete()
+    except CorruptInputError as e:
+        if not job.salvage:
+            raise
+        return [str(e) + " (kept what was decoded: --salvage)"]
+    return []
+
+
+def _estimate(info, source_step: Fraction) -> int | None:
+    """Output frames to expect, from the container's duration (for progress bars)."""
+    if not info.duration:
+        return None
+    return max(1, int(np.ceil(float(info.duration) / float(source_step) - 1e-3)))
+
+
+def _chunk_size(info) -> int:
+    """Made frames handed to the method at a time: a long hold or gap between two
+    source frames (hundreds of output frames) is made and written in chunks of at most
+    ``CHUNK_BYTES`` of RGB, so memory does not grow with it."""
+    return max(1, min(32, CHUNK_BYTES // max(1, info.width * info.height * 3)))
+
+
+CHUNK_BYTES = 96 << 20
+
+
+def _model_streams(job: Job, method: Method, profile: Profile) -> ModelStreams | None:
+    """Several frame pairs in the method at once, sharing the CPU threads."""
+    if not (method.cpu_bound and job.threads):
+        return None
+    n_streams, per_stream = cpu_streams(job.streams)
+    return ModelStreams(n_streams, per_stream, profile) if n_streams > 1 else None
+
+
+def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output_step: Fraction) -> Timeline | SourceLockedTimeline:
+    """A whole --factor follows the source's clock; any other rate is a constant grid."""
+    whole = job.factor is not None and job.factor.denominator == 1
+    if whole and (job.mode == "upsample" or job.fps is None):
+        n = int(job.factor)
+        return SourceLockedTimeline(first, n, 1 if job.mode == "upsample" else n, source_step, info.time_base)
+    # Container timestamps are rounded (to the time base, or to 1 ms by many muxers
+    # whatever their time base): within 1/32 of an output interval (or half a tick) an
+    # output time *is* the source frame; capped for coarse AVI bases.
+    tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
+    return Timeline(first, source_step, output_step, tolerance)
+
+
+def _open_sink(job, out_path, info, conv, out_rate, timeline, method, copy_streams, profile) -> VideoFileSink:
+    encode_options = job.encode
+    if method.cpu_bound and not job.encode.threads:
+        # The model keeps every core busy and stalls whenever one of its threads is
+        # preempted; a one-thread encoder beside it keeps up and competes less than
+        # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio
+        # 0.83 with the pool, 1.03 with one thread; the machine is noisy).
+        encode_options = replace(job.encode, threads=1)
+    stretcher = None
+    if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
+        stretcher = AudioStretcher(copy_streams[0], float(job.factor), timeline.start)
+    writer = VideoWriter(
+        out_path, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
+        options=encode_options, copy_audio_from=copy_streams if job.mode == "upsample" else (),
+        audio_encode=stretcher.add_output if stretcher is not None else None,
+        metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
+    )
+    return VideoFileSink(writer, conv, profile, threaded=job.threads, stretcher=stretcher)
+
+
+class FrameLog:
+    """What every output frame was, in order (the sidecar's ``frames``: one byte a
+    frame), and the observers told about each."""
+
+    def __init__(self, observers: list[Observer]):
+        self.kinds = bytearray()
+        self.observers = observers
+
+    def add(self, slot: Slot, kind: str, result, conv, a: SourceFrame, b: SourceFrame | None) -> None:
+        self.kinds += kind.encode()
+        if self.observers:
+            rgb = (lambda: result) if isinstance(result, np.ndarray) else (lambda: conv.to_rgb(result))
+            for o in self.observers:
+                o.frame(slot.index, kind, rgb, a, b, slot.t)
+
+    def count(self, kind: str) -> int:
+        return self.kinds.count(kind.encode())
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+
+class PairFiller:
+    """The interpolation stage: for each pair of consecutive source frames, the output
+    slots the timeline puts between them, made by the method (in chunks, on the model
+    streams when there are several), the source frame itself, or, across a scene cut,
+    the nearer source frame; handed to the sink in output order."""
+
+    def __init__(self, timeline, method: Method, cuts: CutDetector, streams: ModelStreams | None, sink: VideoFileSink,
+                 log: FrameLog, profile: Profile, chunk: int):
+        self.timeline, self.method, self.cuts, self.streams = timeline, method, cuts, streams
+        self.sink, self.log, self.profile, self.chunk = sink, log, profile, chunk
+        # Work handed to the model streams and not yet emitted, oldest first: up to one
+        # item per stream, so that every stream is busy while frames leave in order.
+        self.pending: deque = deque()
+        self.in_flight = streams.streams if streams is not None else 0
+        self.max_time_error = 0.0  # midpoint-only methods: bisection's, in source intervals
+        self.last_interval: Fraction | None = None
+
+    def pair(self, a: SourceFrame, b: SourceFrame) -> None:
+        self.last_interval = b.time - a.time
+        is_cut = None
+        for chunk in _chunks(self.timeline.slots_between(a.time, b.time), self.chunk):
+            inner = [s for s in chunk if s.t > 0]
+            if inner and is_cut is None:
+                with self.profile.time("scenes"):
+                    is_cut = self.cuts.is_cut(a, b)
+            work = None
+            if inner and not is_cut:
+                work = self._submit(a, b, [s.t for s in inner])
+            self.pending.append((a, b, chunk, bool(is_cut), inner, work))
+            while len(self.pending) > self.in_flight:
+                self._emit(*self.pending.popleft())
+
+    def _submit(self, a: SourceFrame, b: SourceFrame, ts: list[float]):
+        if not self.method.takes_t:
+            self.max_time_error = max(self.max_time_error, bisection_error(ts, self.method.depth))
+        if self.streams is not None:
+            return self.streams.submit(self.method.interpolate, a, b, ts)
+        with self.profile.time("model"):
+            return self.method.interpolate(a, b, ts)
+
+    def _emit(self, a, b, slots, is_cut, inner, work) -> None:
+        if isinstance(work, Future):
+            t0 = time.perf_counter()
+            work = work.result()
+            self.profile.add("wait", time.perf_counter() - t0)
+        made = dict(zip((s.index for s in inner), work or ()))
+        for s in slots:
+            if s.t == 0:
+                self._out(s, a.frame, SOURCE, a, b)
+            elif is_cut:
+                near = a if s.t < 0.5 else b  # never blend across a cut
+                self._out(s, near.frame, REPEAT, a, b)
+            else:
+                res = made[s.index]
+                self._out(s, res, REPEAT if (res is a.frame or res is b.frame) else SYNTH, a, b)
+
+    def _out(self, slot: Slot, result, kind: str, a: SourceFrame, b: SourceFrame | None) -> None:
+        self.sink.frame(result, slot.pts)
+        self.log.add(slot, kind, result, self.sink.conv, a, b)
+
+    def drain(self) -> None:
+        while self.pending:
+            self._emit(*self.pending.popleft())
+
+    def tail(self, last: SourceFrame, info) -> Fraction:
+        """The last source frame and its holds, to the end of its own duration (or of the
+        previous interval); returns the end of the video."""
+        step = last.duration or self.last_interval or (1 / info.nominal_rate)
+        end = last.time + step
+        for s in self.timeline.tail(last.time, end):
+            kind = SOURCE if abs(s.source_time - last.time) <= self.timeline.tolerance else REPEAT
+            self._out(s, last.frame, kind, last, None)
+        return end
+
+
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _result(job, source, out_path, method, filler, log, warnings, profile, out_rate, end, started) -> Result:
+    info = source.info
     depth = None if method.takes_t else method.depth
-    err = method.time_error if method.takes_t else bisection_error(sorted(set(ts_seen)), method.depth)
-    first_time = timeline.start
-    result = Result(
+    err = method.time_error if method.takes_t else filler.max_time_error
+    timeline = filler.timeline
+    return Result(
         output=str(out_path),
-        frames_in=reader.frames_decoded,
-        frames_out=len(kinds),
-        synthesised=kinds.count(SYNTH),
-        repeated=kinds.count(REPEAT),
-        cuts=list(cuts.cuts),
+        frames_in=source.frames_decoded,
+        frames_out=len(log),
+        synthesised=log.count(SYNTH),
+        repeated=log.count(REPEAT),
+        cuts=list(filler.cuts.cuts),
         source_rate=info.nominal_rate,
         output_rate=out_rate,
-        duration_in=float(end - first_time),
+        duration_in=float(end - timeline.start),
         duration_out=float(timeline.output_duration(end)),
         method=method.name,
         bisection_depth=depth,
@@ -370,41 +468,24 @@ def _run(job: Job, reader: VideoReader, out_path: Path, observers, started: floa
         warnings=warnings,
         profile=dict(profile.seconds),
     )
-    write_sidecar(out_path, job, result, "".join(kinds))
-    return result
 
 
-class _Inline:
-    """The encoder without a thread (Job.threads=False): same interface."""
-
-    def __init__(self, profile: Profile):
-        self.profile = profile
-
-    def submit(self, fn, *args) -> None:
-        with self.profile.time("encode"):
-            fn(*args)
-
-    def finish(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
+def _commit(job: Job, out_path: Path, video_tmp: Path, result: Result, log: FrameLog, observers) -> None:
+    """Puts the video, its sidecar and the observers' files in place, all or none."""
+    moves = [(video_tmp, out_path, job.overwrite)]
+    moves += [(tmp, final, job.overwrite) for o in observers for tmp, final in o.finished_files()]
+    try:
+        sidecar = sidecar_path(out_path)
+        moves.append((write_text_tmp(sidecar, sidecar_json(job, result, log.kinds.decode())), sidecar, True))
+    except BaseException:
+        discard(moves)
+        raise
+    commit(moves)
 
 
-def _timed(iterable, profile: Profile):
-    it = iter(iterable)
-    while True:
-        t0 = time.perf_counter()
-        try:
-            item = next(it)
-        except StopIteration:
-            return
-        profile.add("decode", time.perf_counter() - t0)
-        yield item
-
-
-def write_sidecar(out_path: Path, job: Job, result: Result, kinds: str) -> None:
-    """Records which output frames were synthesised, for ``vfi blur-report``."""
+def sidecar_json(job: Job, result: Result, kinds: str) -> str:
+    """The sidecar beside every output: which output frames were synthesised (for
+    ``vfi blur-report``), and the job's summary."""
     data = {
         "vfi_version": __version__,
         "input": os.path.abspath(job.input),
@@ -414,9 +495,7 @@ def write_sidecar(out_path: Path, job: Job, result: Result, kinds: str) -> None:
         "source_rate": str(result.source_rate),
         "frames": kinds,
         "legend": {SOURCE: "source frame", SYNTH: "synthesised", REPEAT: "repeated source frame (cut or end)"},
+        "warnings": result.warnings,
         "result": {k: (str(v) if isinstance(v, Fraction) else v) for k, v in asdict(result).items()},
     }
-    path = sidecar_path(out_path)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    return json.dumps(data, indent=1)

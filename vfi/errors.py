@@ -4,7 +4,8 @@ Exit codes (documented in the README):
     0  success
     1  the job failed (bad or corrupt input, write failure, ...)
     2  usage error (bad option values; Click's own convention)
-    130 interrupted (Ctrl-C); the partial output is removed
+    130 interrupted (Ctrl-C); 143 terminated (SIGTERM), 129 hung up (SIGHUP): the
+        partial output is removed (training saves a checkpoint)
 """
 
 
@@ -34,3 +35,17 @@ class CorruptInputError(InputError):
     def __init__(self, message: str, frames_decoded: int):
         super().__init__(message)
         self.frames_decoded = frames_decoded
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP: the command stops, cleans up and exits 128 + signal.
+    ``message`` says what was kept (a training checkpoint) or that nothing was."""
+
+    def __init__(self, signum: int = 2, message: str | None = None):
+        super().__init__(signum)
+        self.signum = signum
+        self.message = message
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

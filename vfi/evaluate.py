@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 from .errors import UsageError
-from .methods import CLASSICAL, LearnedMidpoint, Method, make_method
+from .methods import CLASSICAL, Method, make_method, model_method
 from .metrics import laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .video import ColorConverter, VideoReader
@@ -60,7 +60,7 @@ def make_contenders(methods: list[str], models: list[tuple[str, str | None]], de
         n = 2
         while any(c.label == label for c in out):
             label, n = f"{label} #{n}", n + 1
-        out.append(Contender(label, LearnedMidpoint(interp, depth=1)))
+        out.append(Contender(label, model_method(interp, depth=1)))
     if not out:
         raise UsageError("nothing to evaluate: give --methods and/or --model")
     return out

@@ -35,13 +35,20 @@ def loss_curve(history: list[dict], path: Path, loss_name: str, model_name: str)
 def predict_triplet(model, spec, data, t: int, device, crop: int | None = 256):
     """(previous, predicted, truth, next) as uint8 images for one dataset triplet."""
     a, m, b = data.frames(t)
+    model.eval()
+    if spec.domain == "flow":
+        from .flow import fusion_inputs
+
+        f01, f10 = data.flows(t)
+        x = torch.from_numpy(fusion_inputs(a, b, f01, f10, data.time(t))).permute(2, 0, 1).unsqueeze(0).to(device)
+        pred = model(x)[0].mul(255).clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        return a, pred, m, b
     if crop and spec.domain == "rgb255":
         h, w = a.shape[:2]
         y0, x0 = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
         a, m, b = (f[y0: y0 + crop, x0: x0 + crop] for f in (a, m, b))
     scale = 1.0 if spec.domain == "rgb255" else 1 / 255.0
     prev, nxt = (torch.from_numpy(np.array(f)).permute(2, 0, 1).float().unsqueeze(0).to(device) * scale for f in (a, b))
-    model.eval()
     y = model(model_inputs(spec, prev, nxt))[0] / scale
     pred = y.clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
     return a, pred, m, b

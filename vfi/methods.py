@@ -30,6 +30,7 @@ class Method:
     takes_t = True
     reads_rgb = False  # the engine converts source frames to RGB ahead, in its decode thread
     time_error = 0.0  # largest |t_used - t| so far, in source frame intervals
+    cpu_bound = False  # heavy CPU work per pair: the engine runs pairs in parallel streams
 
     def setup(self, conv: ColorConverter) -> None:
         self.conv = conv
@@ -194,6 +195,7 @@ class LearnedMidpoint(MidpointMethod):
         super().__init__(depth)
         self.model = interpolator
         self.name = interpolator.name
+        self.cpu_bound = interpolator.device.type == "cpu"
 
     def load(self, sf):
         return sf.rgb(self.conv)
@@ -203,6 +205,39 @@ class LearnedMidpoint(MidpointMethod):
 
     def midpoints(self, pairs):
         return self.model.predict_batch(pairs)
+
+
+class FlowFusionMethod(Method):
+    """vfi's motion-compensated model (:mod:`vfi.models.flow_fusion`): optical flow both
+    ways once per pair (on the CPU), then for every wanted ``t`` directly (no
+    bisection) both frames warped to ``t`` and fused by the network (on the model's
+    device).  A 24 -> 60 fps job costs one flow per source pair and one fusion per
+    output frame."""
+
+    reads_rgb = True
+
+    def __init__(self, interpolator):
+        from .flow import FlowEstimator
+
+        self.model = interpolator
+        self.name = interpolator.name
+        net = interpolator.model
+        self.flow = FlowEstimator(net.flow_preset, net.flow_width)
+        self.cpu_bound = True  # the flow runs on CPU threads whatever the network's device
+
+    def interpolate(self, a, b, ts):
+        from .flow import fusion_inputs
+
+        rgb0, rgb1 = a.rgb(self.conv), b.rgb(self.conv)
+        f01, f10 = self.flow(rgb0, rgb1)
+        return [self.model.fuse(fusion_inputs(rgb0, rgb1, f01, f10, t)) for t in ts]
+
+
+def model_method(interpolator, depth: int = 3) -> Method:
+    """The method that runs a loaded model: at any t (flow-fusion) or by bisection."""
+    if interpolator.spec.takes_t:
+        return FlowFusionMethod(interpolator)
+    return LearnedMidpoint(interpolator, depth)
 
 
 CLASSICAL = {"dup": Duplicate, "blend": Blend, "mci": MotionCompensated}

@@ -174,6 +174,12 @@ class ModelStreams:
         import torch
 
         torch.set_num_threads(self.threads)  # this thread's OpenMP/oneDNN threads only
+        try:
+            import cv2  # optical flow: OpenCV's pool is process-wide, so every stream shares it
+
+            cv2.setNumThreads(self.threads)
+        except ImportError:
+            pass
 
     def _timed(self, fn, args):
         t0 = time.perf_counter()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Iterator
 
 MAX_TIME_BASE_DEN = 2**31 - 1
 
@@ -96,29 +97,30 @@ class Timeline:
         span = (end - self.start) / self.source_step
         return max(1, math.ceil(span - Fraction(1, 1000)))
 
-    def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
+    def slots_between(self, t0: Fraction, t1: Fraction) -> Iterator[Slot]:
         """The not-yet-emitted slots that fall in [t0, t1) of source time; ``t`` is their
-        fractional position between the frames at t0 and t1."""
-        out = []
+        fractional position between the frames at t0 and t1.  A generator (a gap of an
+        hour holds 200,000 slots): consume it before asking for the next pair's."""
         while True:
             st = self.source_time(self.next_index)
             if st >= t1 - self.tolerance:
-                break
+                return
             if abs(st - t0) <= self.tolerance or st < t0:
                 t = 0.0
             else:
                 t = float((st - t0) / (t1 - t0))
-            out.append(Slot(self.next_index, st, t, self.pts(self.next_index)))
+            slot = Slot(self.next_index, st, t, self.pts(self.next_index))
             self.next_index += 1
-        return out
+            yield slot
 
-    def slots_until(self, count: int) -> list[Slot]:
+    def slots_until(self, count: int) -> Iterator[Slot]:
         """The remaining slots up to ``count`` (after the last source frame: holds)."""
-        out = [Slot(k, self.source_time(k), 0.0, self.pts(k)) for k in range(self.next_index, count)]
-        self.next_index = max(self.next_index, count)
-        return out
+        while self.next_index < count:
+            k = self.next_index
+            self.next_index += 1
+            yield Slot(k, self.source_time(k), 0.0, self.pts(k))
 
-    def tail(self, last: Fraction, end: Fraction) -> list[Slot]:
+    def tail(self, last: Fraction, end: Fraction) -> Iterator[Slot]:
         """The slots from the last source frame (at ``last``) to the end of the video."""
         return self.slots_until(self.frame_count(end))
 
@@ -161,18 +163,18 @@ class SourceLockedTimeline:
     def _count(self, t0: Fraction, t1: Fraction) -> int:
         return self.n * max(1, round((t1 - t0) / (self.n * self.step)))
 
-    def slots_between(self, t0: Fraction, t1: Fraction) -> list[Slot]:
+    def slots_between(self, t0: Fraction, t1: Fraction) -> Iterator[Slot]:
         m = self._count(t0, t1)
-        return [self._slot(t0 + (t1 - t0) * Fraction(j, m), j / m) for j in range(m)]
+        return (self._slot(t0 + (t1 - t0) * Fraction(j, m), j / m) for j in range(m))
 
     def output_duration(self, end: Fraction) -> Fraction:
         """How long the output lasts when the source ends at ``end``."""
         return self.scale * (end - self.start)
 
-    def tail(self, last: Fraction, end: Fraction) -> list[Slot]:
+    def tail(self, last: Fraction, end: Fraction) -> Iterator[Slot]:
         """The last source frame and its holds, spread over its duration."""
         m = self._count(last, end)
-        return [self._slot(last + (end - last) * Fraction(j, m), 0.0) for j in range(m)]
+        return (self._slot(last + (end - last) * Fraction(j, m), 0.0) for j in range(m))
 
 
 def dyadic(t: float, depth: int) -> Fraction:

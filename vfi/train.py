@@ -37,9 +37,15 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import __version__
 from .data import TripletDataset
+from .flow import FEATURES
 from .errors import UsageError
 from .losses import get_loss
 from .models import ModelSpec, count_parameters, fast_bf16, get_spec, model_inputs, resolve_device, save_weights
+
+
+# flow-fusion inputs when time runs backwards: the two warps and their travel cues swap.
+REVERSED_FEATURES = [FEATURES.index(n.replace("0", "#").replace("1", "0").replace("#", "1")) for n in FEATURES]
+FEATURE_T = FEATURES.index("t")
 
 
 @dataclass
@@ -47,8 +53,8 @@ class TrainConfig:
     model: str = "sparse-cnn"
     data: str = ""
     out: str = "runs/train"
-    loss: str = "mse"
-    blur_weight: float = 0.1
+    loss: str | None = None  # None: the model's recipe
+    blur_weight: float | None = None  # None: the recipe's, else 0.1
     epochs: int | None = None  # None: the model's recipe
     batch_size: int | None = None
     lr: float | None = None
@@ -78,6 +84,8 @@ class TrainConfig:
         c.crop = self.crop if self.crop is not None else r.get("crop")
         c.context = self.context if self.context is not None else (r.get("context", 0) if c.crop else 0)
         c.init = self.init if self.init is not None else r.get("init", "keras")
+        c.loss = self.loss if self.loss is not None else r.get("loss", "mse")
+        c.blur_weight = self.blur_weight if self.blur_weight is not None else r.get("blur_weight", 0.1)
         return c
 
 
@@ -97,6 +105,8 @@ class TripletTorchDataset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, i):
+        if self.spec.domain == "flow":
+            return self._flow_item(i)
         a, m, b = self.data.frames(int(self.indices[i]))
         h, w = a.shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
@@ -130,6 +140,45 @@ class TripletTorchDataset(Dataset):
         return x, mid
 
 
+    def _flow_item(self, i):
+        """flow-fusion: the model's input (:func:`vfi.flow.fusion_inputs`) for a crop of
+        the frame at t, reaching ``context`` pixels past it, and the true crop (0..1)."""
+        from .flow import fusion_inputs
+
+        index = int(self.indices[i])
+        a, m, b = self.data.frames(index)
+        f01, f10 = self.data.flows(index)
+        t = self.data.time(index)
+        h, w = a.shape[:2]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        if self.crop:
+            k, size = self.context, self.crop + 2 * self.context
+            if self.train:  # crops lie inside the frame (train() leaves out smaller frames)
+                y0, x0 = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+            else:
+                y0, x0 = max(0, (h - size) // 2), max(0, (w - size) // 2)
+            size_y, size_x = min(size, h), min(size, w)
+            x = fusion_inputs(a, b, f01, f10, t, (y0, x0, size_y, size_x))
+            m = m[y0 + k: y0 + size_y - k, x0 + k: x0 + size_x - k]
+        else:
+            x = fusion_inputs(a, b, f01, f10, t)
+        if self.augment:
+            # Mirror images and reversed time are as real as the original; the cues are
+            # magnitudes, so they mirror with the frames, and reversing time swaps the
+            # two warps (and their cues) and takes t to 1 - t.
+            flip_h, flip_v, reverse = rng.integers(0, 2, size=3)
+            if flip_h:
+                x, m = x[:, ::-1], m[:, ::-1]
+            if flip_v:
+                x, m = x[::-1], m[::-1]
+            if reverse:
+                x = x[..., REVERSED_FEATURES]
+                x[..., FEATURE_T] = 1 - x[..., FEATURE_T]
+        x = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)
+        y = torch.from_numpy(np.array(m)).permute(2, 0, 1).float() / 255.0
+        return x, y
+
+
 def _window(frame: np.ndarray, y0: int, x0: int, size: int) -> np.ndarray:
     """frame[y0:y0+size, x0:x0+size], zero where the window leaves the frame."""
     h, w = frame.shape[:2]
@@ -142,7 +191,7 @@ def _window(frame: np.ndarray, y0: int, x0: int, size: int) -> np.ndarray:
 
 
 def check_dataset_fits(spec: ModelSpec, data: TripletDataset) -> None:
-    want = "paper002" if spec.domain == "grey" else "paper000"
+    want = {"grey": "paper002", "flow": "flow"}.get(spec.domain, "paper000")
     if data.preset != want:
         raise UsageError(f"{spec.name} trains on '{want}' datasets; {data.root} is '{data.preset}' (make one with vfi prep --preset {want})")
 
@@ -174,12 +223,14 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     check_dataset_fits(spec, data)
     train_idx = data.train
     if cfg.crop:
-        # Batches stack equal crops: frames smaller than the crop cannot take part.
-        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < cfg.crop}
+        # Batches stack equal crops: frames smaller than the crop cannot take part (nor,
+        # for flow-fusion, whose crops lie inside the frame, smaller than crop and context).
+        need = cfg.crop + (2 * cfg.context if spec.domain == "flow" else 0)
+        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < need}
         if small:
             keep = np.array([data.triplets[t][0] not in small for t in train_idx], dtype=bool)
             if master and (~keep).any():
-                log(f"{int((~keep).sum())} training triplets from frames smaller than the {cfg.crop}px crop left out")
+                log(f"{int((~keep).sum())} training triplets from frames smaller than the {need}px crop left out")
             train_idx = train_idx[keep]
     train_idx = train_idx[: cfg.max_train] if cfg.max_train else train_idx
     val_data = data
@@ -209,6 +260,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         if not hasattr(model, "init_as_blend"):
             raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
         model.init_as_blend()
+    # "keras" and "fusion" are the models' own initialisations (flow-fusion: a zero last
+    # layer, so training starts from the time-weighted average of the two warps).
     optimizer = torch.optim.Adam(param_groups(model, cfg.lr, cfg.bias_lr_scale), lr=cfg.lr)
     if cfg.schedule not in ("constant", "cosine"):
         raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
@@ -277,7 +330,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                 y = y.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     pred = model(x)
-                if cfg.context:
+                if cfg.context and cfg.crop:
                     k = cfg.context
                     pred = pred[..., k:-k, k:-k]
                 loss = loss_fn(pred.float(), y)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import heapq
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,6 +24,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from .errors import CorruptInputError, InputError, OutputError, UsageError
+from .outputs import check_distinct, check_writable, temporary_path
 
 # FFmpeg's enum values (AVColorSpace, AVColorRange, ...); PyAV passes them through as ints.
 SPC_RGB, SPC_BT709, SPC_UNSPECIFIED, SPC_BT470BG, SPC_SMPTE170M = 0, 1, 2, 5, 6
@@ -469,27 +469,19 @@ class EncodeOptions:
 def check_output_path(out: str | os.PathLike, inp: str | os.PathLike | None, overwrite: bool) -> Path:
     """Validates the output path before any work is done."""
     out_p = Path(out)
-    if inp is not None and Path(inp).exists() and out_p.exists() and os.path.samefile(inp, out_p):
-        raise UsageError(f"{out}: output is the input file; choose another name")
-    if inp is not None and out_p.resolve() == Path(inp).resolve():
-        raise UsageError(f"{out}: output is the input file; choose another name")
+    if inp is not None:
+        check_distinct([("input", inp)], [("output", out_p)])
     if out_p.is_dir():
         raise UsageError(f"{out}: is a folder; give a file name such as {Path(out) / 'out.mp4'}")
-    if out_p.exists() and not overwrite:
-        raise UsageError(f"{out}: already exists (use --overwrite to replace it)")
-    parent = out_p.parent if str(out_p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{out}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{out}: folder {parent} is not writable")
+    check_writable(out_p, "output", overwrite)
     if not out_p.suffix:
         raise UsageError(f"{out}: give the output a file extension (.mp4, .mkv, ...) so the container is known")
     return out_p
 
 
 class VideoWriter:
-    """Encodes frames to ``path`` through a temporary file in the same folder; the file
-    appears under its final name only after :meth:`close` succeeds."""
+    """Encodes frames for ``path`` into a temporary file in the same folder; the caller
+    moves it to its final name once :meth:`finish` (and the rest of the job) succeeded."""
 
     def __init__(
         self,
@@ -509,22 +501,17 @@ class VideoWriter:
         suffix = self.path.suffix
         options.validate(self.path)
         codec = options.resolved_codec(str(self.path))
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.", suffix=f".part{suffix}")
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a video is an ordinary file
-        self.tmp = Path(tmp)
+        self.tmp = temporary_path(self.path)
         self.closed = False
-        try:
-            fmt = av.format.ContainerFormat(_muxer_for(self.path), "w").name
-            self.container = av.open(str(self.tmp), mode="w", format=fmt)
-        except (av.error.FFmpegError, ValueError) as e:
-            self.tmp.unlink(missing_ok=True)
-            raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
-        try:
+        self.container = None
+        try:  # from here on, any failure (Ctrl-C and SIGTERM too) removes the temporary file
+            try:
+                fmt = av.format.ContainerFormat(_muxer_for(self.path), "w").name
+                self.container = av.open(str(self.tmp), mode="w", format=fmt)
+            except (av.error.FFmpegError, ValueError) as e:
+                raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
             self._setup(codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata)
-        except Exception:
+        except BaseException:
             self.abort()
             raise
 
@@ -605,8 +592,9 @@ class VideoWriter:
     def mux(self, packets) -> None:
         self.container.mux(packets)
 
-    def close(self) -> Path:
-        """Flushes the encoder, finishes the file and moves it to its final name."""
+    def finish(self) -> Path:
+        """Flushes the encoder and finishes the temporary file (``self.tmp``), which the
+        caller puts in place with the job's other outputs (:func:`vfi.outputs.commit`)."""
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
@@ -615,15 +603,15 @@ class VideoWriter:
             self.abort()
             raise OutputError(f"{self.path}: could not finish the file: {e}") from None
         self.closed = True
-        os.replace(self.tmp, self.path)
-        return self.path
+        return self.tmp
 
     def abort(self) -> None:
         """Stops writing and removes the partial file."""
         if not self.closed:
             self.closed = True
             try:
-                self.container.close()
+                if self.container is not None:
+                    self.container.close()
             except Exception:  # noqa: BLE001 - the file is being thrown away anyway
                 pass
         self.tmp.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..errors import InputError, UsageError
 from .autoencoders import HEIGHT, WIDTH, ConvAE, MultilayerAE
+from .flow_fusion import FlowFusion
 from .sparse_cnn import SparseCNN
 
 WEIGHTS_FORMAT = "vfi-weights-1"
@@ -33,11 +34,18 @@ class ModelSpec:
     summary: str
     build: Callable[..., nn.Module]
     inputs: str  # "pair": both neighbours; "prev": the frame before; "next": the frame after
-    domain: str  # "rgb255": RGB at native size, 0..255; "grey": greyscale 200x100, 0..1
+    domain: str  # "rgb255": RGB at native size, 0..255; "grey": greyscale 200x100, 0..1; "flow": both frames warped to t by optical flow, with cues (vfi.flow)
     recipe: dict = field(default_factory=dict)  # training defaults
 
     @property
+    def takes_t(self) -> bool:
+        """Whether the model makes a frame at any time t directly (else: midpoints only)."""
+        return self.domain == "flow"
+
+    @property
     def input_description(self) -> str:
+        if self.domain == "flow":
+            return "frames t-1 and t+1 warped to any t by DIS optical flow, with occlusion cues (11 ch), any size"
         if self.domain == "rgb255":
             return "RGB frames t-1 and t+1 stacked (6 ch), any size, 0..255"
         which = {"pair": "frames t-1 and t+1", "prev": "frame t-1", "next": "frame t+1"}[self.inputs]
@@ -60,6 +68,12 @@ register_model(ModelSpec(
     "sparse-cnn", "000", "Sparse CNN: 1x1 lift to 40 dims, 7/4/3/2 convs, 1x1 down to RGB",
     lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), "pair", "rgb255",
     {"batch_size": 16, "epochs": 20, "lr": 1e-3, "loss": "mse", "crop": 64, "context": 7, "preset": "paper000", "init": "blend"},
+))
+register_model(ModelSpec(
+    "flow-fusion", "vfi", "Motion-compensated: DIS flow both ways, warps to any t, paper 000's layout (narrow) fuses them",
+    lambda **config: FlowFusion(**config), "pair", "flow",
+    {"batch_size": 16, "epochs": 30, "lr": 2e-3, "loss": "charbonnier-lap", "crop": 88, "context": 16, "preset": "flow",
+     "init": "fusion", "schedule": "cosine"},
 ))
 register_model(ModelSpec(
     "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",
@@ -124,10 +138,6 @@ def model_domain_to_rgb(spec: ModelSpec, y: torch.Tensor, height: int, width: in
     return out.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-# The sparse CNN sees 5 pixels before and 7 after each output pixel (7x7, 4x4, 3x3 and
-# 2x2 kernels under TensorFlow padding): tiles overlapping by more than that give
-# exactly the untiled result.
-TILE_MARGIN = 8
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -192,7 +202,8 @@ class Interpolator:
 
     ``tile``: None = automatic (on CPU, tiles of ``CPU_TILE`` pixels, which is faster;
     on CUDA, 512 px tiles above 1280x720, which bounds memory for 4K), 0 = never tile,
-    N = tiles of N x N pixels.  Tiled output equals untiled output (TILE_MARGIN)."""
+    N = tiles of N x N pixels.  Tiled output equals untiled output (the model's
+    ``tile_margin``)."""
 
     def __init__(self, spec: ModelSpec, model: nn.Module, device: torch.device, meta: dict | None = None,
                  batch_size: int = 4, tile: int | None = None, precision: str = "auto"):
@@ -202,7 +213,7 @@ class Interpolator:
         self.name = spec.name
         # channels-last: oneDNN's (and cuDNN's) fast convolution layout; measured 1.6x
         # faster than NCHW for the sparse CNN on a 2-core CPU (benchmarks/README.md).
-        self.channels_last = spec.domain == "rgb255"
+        self.channels_last = spec.domain in ("rgb255", "flow")
         self.model = model.to(device).eval()
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -218,7 +229,7 @@ class Interpolator:
             self.fused = _fused_runner(self.model, self.precision)
 
     def _tile_size(self, h: int, w: int) -> int:
-        if self.spec.domain != "rgb255" or self.tile == 0:
+        if self.spec.domain == "grey" or self.tile == 0:
             return 0
         if self.tile is None:
             if self.device.type == "cpu":
@@ -262,22 +273,41 @@ class Interpolator:
     @torch.inference_mode()
     def predict(self, rgb0: np.ndarray, rgb1: np.ndarray) -> np.ndarray:
         h, w = rgb0.shape[:2]
-        x = self._inputs(rgb0, rgb1)
+        return model_domain_to_rgb(self.spec, self.run_tiled(self._inputs(rgb0, rgb1)), h, w)
+
+    @torch.inference_mode()
+    def fuse(self, features: np.ndarray) -> np.ndarray:
+        """flow-fusion: one H x W x C feature array (:func:`vfi.flow.fusion_inputs`) ->
+        the H x W x 3 uint8 frame."""
+        # H x W x C, permuted, is already the channels-last layout the model runs in.
+        x = torch.from_numpy(features).to(self.device).permute(2, 0, 1).unsqueeze(0)
+        y = self.run_tiled(x)[0]
+        return y.mul(255).clamp_(0, 255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+    def run_tiled(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on (1, C, H, W), in tiles when ``_tile_size`` says so: equal tiles
+        of at most ``tile`` pixels (no thin slivers), each with the model's
+        ``tile_margin`` of real neighbours, so the result equals the untiled one."""
+        h, w = x.shape[-2:]
         tile = self._tile_size(h, w)
         if not tile:
-            return model_domain_to_rgb(self.spec, self._run(x), h, w)
-        out = torch.empty((1, 3, h, w), dtype=torch.float32, device=self.device)
-        m = TILE_MARGIN
-        # Equal tiles of at most ``tile`` pixels (no thin slivers at the right and bottom).
-        ys = np.linspace(0, h, -(-h // tile) + 1).round().astype(int)
-        xs = np.linspace(0, w, -(-w // tile) + 1).round().astype(int)
+            return self._run(x)
+        out = torch.empty((x.shape[0], 3, h, w), dtype=torch.float32, device=self.device)
+        m = getattr(self.model, "tile_margin", 8)
+        align = getattr(self.model, "tile_align", 1)
+
+        def edges(n: int) -> list[int]:
+            cuts = np.linspace(0, n, -(-n // tile) + 1)
+            return [0] + [int(round(c / align)) * align for c in cuts[1:-1]] + [n]
+
+        ys, xs = edges(h), edges(w)
         for y0, y1 in zip(ys[:-1], ys[1:]):
             for x0, x1 in zip(xs[:-1], xs[1:]):
                 ya, xa = max(0, y0 - m), max(0, x0 - m)
                 yb, xb = min(h, y1 + m), min(w, x1 + m)
                 y = self._run(x[:, :, ya:yb, xa:xb])
                 out[:, :, y0:y1, x0:x1] = y[:, :, y0 - ya: y0 - ya + (y1 - y0), x0 - xa: x0 - xa + (x1 - x0)]
-        return model_domain_to_rgb(self.spec, out, h, w)
+        return out
 
 
 # ------------------------------------------------------------------ weights files

@@ -56,6 +56,10 @@ class SparseCNN(nn.Module):
     the middle frame on the same scale. Any H, W."""
 
     input_scale = 255.0  # pixels arrive as 0..255 (see vfi.train.param_groups)
+    # It sees 5 pixels before and 7 after each output pixel (7x7, 4x4, 3x3 and 2x2
+    # kernels under TensorFlow padding): tiles overlapping by more give exactly the
+    # untiled result.
+    tile_margin, tile_align = 8, 1
 
     def __init__(self, dropout: float = 0.0, leaky_slope: float = KERAS_LEAKY_SLOPE):
         super().__init__()
