@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import REPEAT, SOURCE, SYNTH, Observer, sidecar_path
-from .errors import InputError
+from .errors import InputError, UsageError
 from .metrics import laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
 from .video import ColorConverter, VideoReader
 
@@ -83,8 +83,27 @@ def _frames(path: str):
     return reader, conv
 
 
+MIN_TILE = 4  # pixels a side: a Laplacian variance over fewer says nothing
+MAX_TILES = 64  # per side: more cells than a heat map can show
+
+
+def check_tiles(tiles: tuple[int, int], width: int, height: int) -> None:
+    """--tiles ROWSxCOLS must leave tiles of at least MIN_TILE pixels, at most MAX_TILES a side."""
+    rows, cols = tiles
+    most_rows, most_cols = min(MAX_TILES, height // MIN_TILE), min(MAX_TILES, width // MIN_TILE)
+    if not (1 <= rows <= most_rows and 1 <= cols <= most_cols):
+        raise UsageError(f"--tiles {cols}x{rows} does not fit {width}x{height} frames: at most {max(1, most_cols)}x{max(1, most_rows)} "
+                         f"(tiles of {MIN_TILE} pixels or more, {MAX_TILES} a side at most)")
+
+
 def blur_report(video: str, reference: str | None = None, local_frames: tuple[int, ...] = (), tiles=(8, 8), progress=None) -> Report:
     reader, conv = _frames(video)
+    if local_frames:
+        try:
+            check_tiles(tiles, reader.info.width, reader.info.height)
+        except UsageError:
+            reader.close()
+            raise
     kinds = read_kinds(video)
     ref_iter = ref_reader = None
     if reference:

@@ -20,6 +20,7 @@ from rich.console import Console
 from . import __version__
 from .errors import Interrupted, VfiError
 from .losses import LOSS_NAMES
+from .outputs import OutputSet, check_distinct, check_writable
 from .scenes import DEFAULT_THRESHOLD
 from .timing import parse_rate
 from .video import EncodeOptions
@@ -305,18 +306,24 @@ def blur_report_cmd(video, reference, csv_path, json_path, plot_path, local_path
             kinds = read_kinds(video) or ""
             frames_for_local = (kinds.index("I"),) if "I" in kinds else (0,)
     grid = (tiles[1], tiles[0]) if tiles else (8, 8)
+    written = [("--csv", csv_path), ("--json", json_path), ("--plot", plot_path), ("--local", local_path)]
+    written = [(what, p) for what, p in written if p]
+    for what, p in written:
+        check_writable(p, what)
+    check_distinct([("video", video)] + ([("reference", reference)] if reference else []), written)
     prog = make_progress(disable=quiet, transient=True)
     with prog:
         task = prog.add_task("blur-report", total=None)
         report = blur_report(video, reference, frames_for_local, grid, progress=lambda: prog.advance(task))
-    if csv_path:
-        write_csv(report, csv_path)
-    if json_path:
-        write_json(report, json_path)
-    if plot_path:
-        plot(report, plot_path)
-    if local_path:
-        heatmaps(report, local_path)
+    with OutputSet() as out:
+        if csv_path:
+            write_csv(report, out.path(csv_path))
+        if json_path:
+            write_json(report, out.path(json_path))
+        if plot_path:
+            plot(report, out.path(plot_path))
+        if local_path:
+            heatmaps(report, out.path(local_path))
     if quiet:
         return
     table = Table(title=f"Blur report: {video}" + (f" vs {reference}" if reference else ""))
@@ -369,9 +376,12 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
     if dataset:
         if any(w is None for _, w in pairs) or not pairs:
             raise OneLineError("--dataset evaluates weights files: give --model NAME --weights FILE pairs", 2)
+        if json_path:
+            check_writable(json_path, "--json")
         rep = ev.evaluate_dataset(dataset, pairs, device=device, max_triplets=max_triplets)
         if json_path:
-            Path(json_path).write_text(json.dumps(rep, indent=1))
+            with OutputSet() as out:
+                out.path(json_path).write_text(json.dumps(rep, indent=1))
         table = Table(title=f"{dataset}: validation split")
         for col in ("weights", "model", "loss", "triplets", "BF mean", "BF std", "RBF mean", "RBF std", "PSNR dB"):
             table.add_column(col)
@@ -382,6 +392,10 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
         return
     if not clips:
         raise OneLineError("give one or more CLIPS (or --dataset)", 2)
+    written = [(what, p) for what, p in (("--json", json_path), ("--markdown", md_path), ("--sheet", sheet_path)) if p]
+    for what, p in written:
+        check_writable(p, what)
+    check_distinct([("clip", c) for c in clips], written)
     contenders = ev.make_contenders([m for m in methods.split(",") if m.strip()], pairs, device)
     results = []
     prog = make_progress(unit="triplets/s", disable=quiet, transient=True)
@@ -390,13 +404,20 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
             task = prog.add_task(Path(clip).name, total=max_triplets)
             results.append(ev.evaluate_clip(clip, contenders, max_triplets=max_triplets, every=every, scene_threshold=scene_threshold,
                                             sheet_examples=3 if sheet_path else 0, progress=lambda: prog.advance(task)))
+    empty = [r.clip for r in results if r.triplets == 0]
+    results = [r for r in results if r.triplets > 0]
+    if not results:
+        raise OneLineError(f"no usable triplets in {', '.join(clips)}: each clip needs three frames in a row without a cut or a hold", 1)
+    for clip in empty:
+        err_console.print(f"[yellow]warning:[/] {clip}: no usable triplets (too short, or only cuts and holds); left out", soft_wrap=True)
     rep = ev.report(results)
-    if json_path:
-        Path(json_path).write_text(json.dumps(rep, indent=1))
-    if md_path:
-        Path(md_path).write_text(ev.markdown(rep))
-    if sheet_path:
-        ev.sheet(results, sheet_path)
+    with OutputSet() as out:
+        if json_path:
+            out.path(json_path).write_text(json.dumps(rep, indent=1))
+        if md_path:
+            out.path(md_path).write_text(ev.markdown(rep))
+        if sheet_path:
+            ev.sheet(results, str(out.path(sheet_path)))
     table = Table(title="vfi eval: predict frame t from t-1 and t+1")
     for col in ("clip", "size", "triplets", "skipped", "method", "PSNR dB", "SSIM", "BF", "RBF", "|RBF|", "ms/frame"):
         table.add_column(col)
@@ -543,8 +564,8 @@ class TrainProgress:
 @click.option("--crop", type=click.IntRange(8), default=None, help="Random crop size (sparse CNN; default 64).")
 @click.option("--context", type=click.IntRange(0), default=None,
               help="Pixels of input around each crop that the loss leaves out, so every scored pixel sees real neighbours (sparse CNN; default 7, its reach).")
-@click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
-              help="Learning rate: constant (the papers' Adam) or warm-up + cosine decay.")
+@click.option("--schedule", type=click.Choice(["constant", "cosine"]), default=None,
+              help="Learning rate: constant (the papers' Adam) or warm-up + cosine decay (default: the model's recipe).")
 @click.option("--init", "init", type=click.Choice(["keras", "blend"]), default=None,
               help="Sparse CNN start: Keras initialisation, or the warm start that equals the linear blend (default).")
 @click.option("--max-train", type=click.IntRange(1), default=None, help="Use at most this many training triplets.")

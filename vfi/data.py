@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -37,7 +38,8 @@ import av
 import numpy as np
 
 from . import __version__
-from .errors import InputError, UsageError, VfiError
+from .errors import InputError, OutputError, UsageError, VfiError
+from .outputs import OutputLock, check_distinct
 from .models.autoencoders import HEIGHT as AE_HEIGHT
 from .models.autoencoders import WIDTH as AE_WIDTH
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
@@ -153,7 +155,7 @@ def expand_sources(sources: Iterable[str]) -> list[str]:
         p = Path(s)
         if not is_url(s) and p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file())
-            out += [str(f) for f in files] or [s]
+            out += [str(f) for f in files] or [s]  # an empty folder is reported as such by read_source
         else:
             out.append(s)
     return out
@@ -250,9 +252,9 @@ def decode_frames(path: str, opts: PrepOptions, out_file: Path, scale: float) ->
         try:
             reader.check_complete()
         except InputError:
-            if n == 0:
-                raw_file.unlink(missing_ok=True)
-                raise
+            # Frames from a truncated or damaged file do not go into training data.
+            raw_file.unlink(missing_ok=True)
+            raise
     need = min(opts.spans) + 1 if opts.preset == "flow" else 2 * opts.stride + 1
     if n < need:
         raw_file.unlink(missing_ok=True)
@@ -343,9 +345,19 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
     if out.exists():
         if not overwrite:
             raise UsageError(f"{out}: already exists (use --overwrite to replace it)")
-    tmp = out.with_name(out.name + ".part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+        if not out.is_dir() or not (out / "manifest.json").exists() and any(out.iterdir()):
+            raise UsageError(f"{out}: exists and is not a vfi dataset; vfi will not replace it")
+    check_distinct([("source", s) for s in sources if not is_url(s)], [("dataset", out)])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out):
+        return _prep(sources, out, opts, on_report, on_download, overwrite)
+
+
+def _prep(sources, out: Path, opts: PrepOptions, on_report, on_download, overwrite: bool) -> tuple[Path, list[SourceReport]]:
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".vfi-", suffix=".part"))  # renamed to ``out`` at the end
+    except OSError as e:
+        raise OutputError(f"{out}: cannot write in {out.parent}: {e.strerror or e}") from None
     reports: list[SourceReport] = []
     manifest_sources = []
     all_triplets = []
@@ -355,6 +367,10 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
             path, mine, trips_here, rows_here = None, [], [], []  # this source's arrays, at every scale
             try:
                 path = download(src, on_download) if is_url(src) else Path(src)
+                if path.is_dir():
+                    raise InputError(f"{src}: folder holds no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+                if not path.exists():
+                    raise InputError(f"{src}: no such file")
                 digest = sha256(path)
                 for scale in opts.scales:
                     k = len(manifest_sources) + len(mine)
@@ -410,10 +426,17 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
+        os.chmod(out, 0o755 & ~_umask())  # mkdtemp makes 0700; a dataset is an ordinary folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out, reports
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class TripletDataset:
@@ -424,17 +447,42 @@ class TripletDataset:
         mf = self.root / "manifest.json"
         if not mf.is_file():
             raise InputError(f"{root}: not a vfi dataset (no manifest.json; make one with 'vfi prep')")
-        self.manifest = json.loads(mf.read_text())
-        self.arrays = [np.load(self.root / s["array"], mmap_mode="r") for s in self.manifest["sources"]]
-        self.triplets = np.load(self.root / "triplets.npy")
-        self.train = np.load(self.root / "train.npy")
-        self.val = np.load(self.root / "val.npy")
-        self.preset = self.manifest["options"]["preset"]
+        try:
+            self.manifest = json.loads(mf.read_text())
+            sources = self.manifest["sources"]
+            self.preset = self.manifest["options"]["preset"]
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            raise InputError(f"{mf}: not a readable vfi manifest ({type(e).__name__}); make the dataset again with 'vfi prep'") from None
+        self.arrays = [self._array(s["array"]) for s in sources]
+        self.triplets = self._array("triplets.npy")
+        self.train = self._array("train.npy")
+        self.val = self._array("val.npy")
         self.flow_arrays = None
         if self.preset == "flow":
-            self.flow_arrays = [np.load(self.root / s["flows"], mmap_mode="r") if "flows" in s else None
-                                for s in self.manifest["sources"]]
-            self.flow_rows = np.load(self.root / "triplet_flows.npy")
+            self.flow_arrays = [self._array(s["flows"]) if "flows" in s else None for s in sources]
+            self.flow_rows = self._array("triplet_flows.npy")
+        self._check()
+
+    def _array(self, name: str) -> np.ndarray:
+        """One of the dataset's arrays, memory-mapped; never unpickled."""
+        path = self.root / str(name)
+        try:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise InputError(f"{path}: unreadable dataset array ({e.__class__.__name__}: {str(e)[:80]}); "
+                             "make the dataset again with 'vfi prep'") from None
+
+    def _check(self) -> None:
+        """Indices that point outside the arrays mean a damaged dataset."""
+        t = self.triplets
+        bad = t.ndim != 2 or t.shape[1] != 4 or len(t) == 0
+        if not bad:
+            bad = t[:, 0].min() < 0 or t[:, 0].max() >= len(self.arrays) or t[:, 1:].min() < 0 or \
+                any(int(t[t[:, 0] == k][:, 1:].max(initial=0)) >= len(a) for k, a in enumerate(self.arrays))
+        for split in (self.train, self.val):
+            bad = bad or split.ndim != 1 or (split.size and (split.min() < 0 or split.max() >= len(t)))
+        if bad:
+            raise InputError(f"{self.root}: damaged dataset (triplet indices outside its arrays); make it again with 'vfi prep'")
 
     def frames(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         s, a, m, b = self.triplets[t]

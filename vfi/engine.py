@@ -10,6 +10,7 @@ Used from Python without the CLI::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,7 +33,7 @@ from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, CutDetector
 from .sinks import VideoFileSink
 from .sources import VideoFileSource
-from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error
+from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate
 from .video import ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
@@ -60,6 +61,16 @@ class Job:
     threads: bool = True  # decode and encode in their own threads, overlapping the model
     precision: str = "auto"  # learned models: auto (bf16 on AMX CPUs, else fp32), fp32, bf16, fp16
     streams: int | None = None  # learned models on CPU: frame pairs in the model at once (None: 2 where there are 2+ cores)
+
+    def __post_init__(self):
+        # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
+        for name in ("fps", "factor"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Fraction):
+                try:
+                    setattr(self, name, parse_rate(value))
+                except (ValueError, TypeError) as e:
+                    raise UsageError(f"{name}: {e}") from None
 
 
 @dataclass
@@ -100,9 +111,16 @@ class Observer:
         return []
 
 
+MAX_RATE = Fraction(1000)  # output frames per second: beyond any display or encoder
+MAX_FACTOR = Fraction(1000)  # made frames per source interval, or times slower
+
+
 def plan_rates(job: Job, source_rate: Fraction) -> tuple[Fraction, Fraction, Fraction]:
     """(output rate, source step, output step) for the job; raises UsageError on
     rates that cannot work."""
+    for name, value, limit in (("--fps", job.fps, MAX_RATE), ("--factor", job.factor, MAX_FACTOR)):
+        if value is not None and value > limit:
+            raise UsageError(f"{name} {float(value):.6g} is above the limit of {float(limit):g}")
     if job.mode == "upsample":
         if job.fps is not None and job.factor is not None:
             raise UsageError("give either --fps or --factor, not both")
@@ -111,6 +129,8 @@ def plan_rates(job: Job, source_rate: Fraction) -> tuple[Fraction, Fraction, Fra
         if job.factor is not None and job.factor <= 1:
             raise UsageError(f"--factor must be above 1, got {float(job.factor):g}")
         target = job.fps if job.fps is not None else source_rate * job.factor
+        if target > MAX_RATE:
+            raise UsageError(f"target rate {float(target):.6g} fps is above the limit of {float(MAX_RATE):g} fps")
         if target <= source_rate:
             raise UsageError(
                 f"target rate {float(target):.4g} fps is not above the source's {float(source_rate):.4g} fps"
@@ -150,7 +170,14 @@ def build_method(job: Job) -> Method:
 
 
 def sidecar_path(video: str | os.PathLike) -> Path:
-    return Path(str(video) + ".vfi.json")
+    """``VIDEO.vfi.json``; for a name so long that the suffix would pass the file
+    system's 255 bytes, a shortened name with a hash of the whole one."""
+    p = Path(video)
+    name = p.name + ".vfi.json"
+    if len(name.encode()) > 255:
+        digest = hashlib.sha1(p.name.encode()).hexdigest()[:12]
+        name = p.name.encode()[:200].decode(errors="ignore") + f".{digest}.vfi.json"
+    return p.with_name(name)
 
 
 def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
@@ -158,14 +185,14 @@ def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     report) appears only if everything succeeded."""
     started = time.perf_counter()
     job = checked_job(job)
+    sidecar = sidecar_path(job.output)
+    extra = [(what, path) for o in observers for what, path in o.outputs]
+    check_distinct([("input", job.input)], [("output", job.output), ("sidecar", sidecar), *extra])
     out_path = check_output_path(job.output, job.input, job.overwrite)
     job.encode.validate(out_path)
-    sidecar = sidecar_path(out_path)
     check_writable(sidecar, "sidecar", overwrite=True)
-    extra = [(what, path) for o in observers for what, path in o.outputs]
     for what, path in extra:
         check_writable(path, what, overwrite=job.overwrite)
-    check_distinct([("input", job.input)], [("output", out_path), ("sidecar", sidecar), *extra])
     with OutputLock(out_path), VideoFileSource(job.input) as source:
         return _execute(job, source, out_path, list(observers), started)
 
@@ -182,6 +209,9 @@ def checked_job(job: Job) -> Job:
         job = replace(job, audio="none")  # copying would leave the sound N times too short
     if job.method is None:
         job = replace(job, method=default_method())
+    from .models import resolve_device
+
+    resolve_device(job.device)  # a bad --device is an error whatever the method
     return job
 
 

@@ -125,6 +125,8 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                 res.examples.append({"prev": ra, "next": rb, "truth": truth, "preds": preds, "index": mid.index})
             if progress:
                 progress()
+        if max_triplets is None or res.triplets < max_triplets:
+            reader.check_complete()  # figures from a damaged clip would mislead
     return res
 
 

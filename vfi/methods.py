@@ -126,6 +126,7 @@ class MotionCompensated(Method):
     ``MAX_DENOMINATOR`` the ``t`` are rounded to multiples of 1/2**depth)."""
 
     name = "mci"
+    MIN_SIZE = 32  # minterpolate's blocks need frames at least this large each way
     FORMATS = ("yuv420p", "yuv422p", "yuv444p", "yuvj420p", "yuvj422p", "yuvj444p", "gray", "yuv410p", "yuv411p", "yuv440p")
     OPTIONS = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
     MAX_DENOMINATOR = 32
@@ -145,11 +146,35 @@ class MotionCompensated(Method):
         else:
             wanted = [Fraction(round(t * den), den) for t in ts]
         self.time_error = max(self.time_error, max(abs(float(w) - t) for w, t in zip(wanted, ts)))
+        if min(a.frame.width, a.frame.height) < self.MIN_SIZE:
+            return self._interpolate_small(a, b, wanted, den)
         frames = self._render(self.conv.convert(a.frame, self.fmt), self.conv.convert(b.frame, self.fmt), den)
         out = []
         for w in wanted:
             k = int(w * den)
             out.append(a.frame if k == 0 else b.frame if k == den else frames[k])
+        return out
+
+    def _interpolate_small(self, a, b, wanted, den):
+        """Frames under 32 pixels a side: padded (edges repeated) to 32, interpolated in
+        4:4:4, and cropped back, as RGB."""
+        h, w = a.frame.height, a.frame.width
+        ph, pw = max(0, self.MIN_SIZE - h), max(0, self.MIN_SIZE - w)
+
+        def padded(sf):
+            rgb = np.pad(sf.rgb(self.conv), ((0, ph), (0, pw), (0, 0)), mode="edge")
+            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv444p")
+
+        fmt, self.fmt = self.fmt, "yuv444p"
+        try:
+            frames = self._render(padded(a), padded(b), den)
+        finally:
+            self.fmt = fmt
+        out = []
+        for wt in wanted:
+            k = int(wt * den)
+            out.append(a.frame if k == 0 else b.frame if k == den else
+                       np.ascontiguousarray(frames[k].to_ndarray(format="rgb24")[:h, :w]))
         return out
 
     def common_denominator(self, ts, slack: float = 0.01) -> int | None:

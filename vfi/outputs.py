@@ -174,3 +174,27 @@ class OutputLock:
                 pass
             os.close(self.fd)
             self.fd = None
+
+
+class OutputSet:
+    """The files one command writes (reports, tables, pictures): each made under a
+    temporary name (``tmp = outputs.path(final)``) and all put in place when the block
+    ends without an error, or all removed when it does not."""
+
+    def __init__(self, replace: bool = True):
+        self.replace = replace
+        self.moves: list[tuple[Path, Path, bool]] = []
+
+    def path(self, final: str | os.PathLike) -> Path:
+        tmp = temporary_path(final)
+        self.moves.append((tmp, Path(final), self.replace))
+        return tmp
+
+    def __enter__(self) -> "OutputSet":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            commit(self.moves)
+        else:
+            discard(self.moves)

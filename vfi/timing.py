@@ -30,6 +30,7 @@ from fractions import Fraction
 from typing import Iterator
 
 MAX_TIME_BASE_DEN = 2**31 - 1
+MAX_PARSED_RATE = 10**6  # a rate or factor past this is a typo (the job's own limits are lower)
 
 
 def parse_rate(text: str | float | int | Fraction) -> Fraction:
@@ -37,6 +38,8 @@ def parse_rate(text: str | float | int | Fraction) -> Fraction:
     the NTSC rates (23.976, 29.97, 59.94, 119.88) mean N*1000/1001, as in every tool."""
     if isinstance(text, Fraction):
         rate = text
+    elif isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(f"not a frame rate: {text!r} (use e.g. 60, 59.94 or 60000/1001)")
     else:
         s = str(text).strip()
         try:
@@ -51,6 +54,8 @@ def parse_rate(text: str | float | int | Fraction) -> Fraction:
                     break
     if rate <= 0:
         raise ValueError(f"frame rate must be positive, got {text!r}")
+    if rate > MAX_PARSED_RATE:
+        raise ValueError(f"{text!r} is too large (at most {MAX_PARSED_RATE})")
     return rate
 
 

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from . import __version__
 from .data import TripletDataset
 from .flow import FEATURES
-from .errors import UsageError
+from .errors import InputError, Interrupted, UsageError, VfiError
 from .losses import get_loss
 from .models import ModelSpec, count_parameters, fast_bf16, get_spec, model_inputs, resolve_device, save_weights
 
@@ -70,7 +70,7 @@ class TrainConfig:
     augment: bool = True  # flips and time reversal of training triplets
     val_data: str | None = None  # validate on this dataset (all its triplets) instead of DATA's split
     init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
-    schedule: str = "constant"  # or "cosine": linear warm-up, then cosine decay to 0
+    schedule: str | None = None  # "constant" or "cosine" (linear warm-up, then cosine decay to 0); None: the recipe's
     bias_lr_scale: float | None = None  # None: the model's (255 for the 0..255 sparse CNN, see param_groups)
     from_weights: str | None = None  # start (fine-tune) from a weights file of the same model
     model_config: dict = field(default_factory=dict)
@@ -85,8 +85,19 @@ class TrainConfig:
         c.context = self.context if self.context is not None else (r.get("context", 0) if c.crop else 0)
         c.init = self.init if self.init is not None else r.get("init", "keras")
         c.loss = self.loss if self.loss is not None else r.get("loss", "mse")
+        c.schedule = self.schedule if self.schedule is not None else r.get("schedule", "constant")
         c.blur_weight = self.blur_weight if self.blur_weight is not None else r.get("blur_weight", 0.1)
+        c.check()
         return c
+
+    def check(self) -> None:
+        """Option values that cannot train (UsageError, exit 2)."""
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"--lr must be a positive number, not {self.lr}")
+        if not (math.isfinite(self.blur_weight) and self.blur_weight >= 0):
+            raise UsageError(f"--blur-weight must be zero or positive, not {self.blur_weight}")
+        if self.bias_lr_scale is not None and not (math.isfinite(self.bias_lr_scale) and self.bias_lr_scale > 0):
+            raise UsageError(f"bias learning-rate scale must be positive, not {self.bias_lr_scale}")
 
 
 class TripletTorchDataset(Dataset):
@@ -111,17 +122,19 @@ class TripletTorchDataset(Dataset):
         h, w = a.shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
         if self.crop and (self.context or h > self.crop or w > self.crop):
-            c = self.crop
+            # Training frames are at least the crop's size (train() leaves out smaller
+            # ones); a validation frame smaller than the crop is taken whole that way.
+            cy, cx = min(self.crop, h), min(self.crop, w)
             if self.train:
-                y0, x0 = int(rng.integers(0, h - min(c, h) + 1)), int(rng.integers(0, w - min(c, w) + 1))
+                y0, x0 = int(rng.integers(0, h - cy + 1)), int(rng.integers(0, w - cx + 1))
             else:
-                y0, x0 = (h - min(c, h)) // 2, (w - min(c, w)) // 2
-            m = m[y0:y0 + c, x0:x0 + c]
+                y0, x0 = (h - cy) // 2, (w - cx) // 2
+            m = m[y0:y0 + cy, x0:x0 + cx]
             # The inputs reach ``context`` pixels further on every side, so that the scored
             # pixels see their real neighbours, as they do inside a whole frame, not the
             # zero padding of a crop's edge.  Past the frame's own edge: zeros, as there.
             k = self.context
-            a, b = (_window(f, y0 - k, x0 - k, c + 2 * k) for f in (a, b))
+            a, b = (_window(f, y0 - k, x0 - k, cy + 2 * k, cx + 2 * k) for f in (a, b))
         if self.augment:
             # Motion has no preferred direction in space or time: a flipped or
             # reversed triplet is as real as the original.
@@ -179,14 +192,14 @@ class TripletTorchDataset(Dataset):
         return x, y
 
 
-def _window(frame: np.ndarray, y0: int, x0: int, size: int) -> np.ndarray:
-    """frame[y0:y0+size, x0:x0+size], zero where the window leaves the frame."""
+def _window(frame: np.ndarray, y0: int, x0: int, size_y: int, size_x: int) -> np.ndarray:
+    """frame[y0:y0+size_y, x0:x0+size_x], zero where the window leaves the frame."""
     h, w = frame.shape[:2]
-    ya, xa, yb, xb = max(0, y0), max(0, x0), min(h, y0 + size), min(w, x0 + size)
+    ya, xa, yb, xb = max(0, y0), max(0, x0), min(h, y0 + size_y), min(w, x0 + size_x)
     part = frame[ya:yb, xa:xb]
-    if part.shape[:2] == (size, size):
+    if part.shape[:2] == (size_y, size_x):
         return part
-    pad = ((ya - y0, y0 + size - yb), (xa - x0, x0 + size - xb)) + ((0, 0),) * (frame.ndim - 2)
+    pad = ((ya - y0, y0 + size_y - yb), (xa - x0, x0 + size_x - xb)) + ((0, 0),) * (frame.ndim - 2)
     return np.pad(part, pad)
 
 
@@ -217,8 +230,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         device = resolve_device(cfg.device)
     master = rank == 0
     out = Path(cfg.out)
-    if master:
-        out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder; give -o a run folder")
     data = TripletDataset(cfg.data)
     check_dataset_fits(spec, data)
     train_idx = data.train
@@ -250,6 +263,8 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
     val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False)
 
+    if master:
+        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be usable
     torch.manual_seed(cfg.seed)
     model = spec.create(cfg.model_config).to(device)
     if cfg.from_weights:
@@ -273,7 +288,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     if resume:
         if not ckpt_path.exists():
             raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ckpt = load_checkpoint(ckpt_path, device)
         if ckpt["config"]["model"] != cfg.model:
             raise UsageError(f"--resume: checkpoint is for {ckpt['config']['model']}, not {cfg.model}")
         model.load_state_dict(ckpt["model"])
@@ -334,6 +349,9 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                     k = cfg.context
                     pred = pred[..., k:-k, k:-k]
                 loss = loss_fn(pred.float(), y)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(f"training stopped: the {cfg.loss} loss became {loss.item()} at epoch {epoch + 1}, "
+                                           f"batch {bi + 1}; {_last_good(ckpt_path)} (try a lower --lr)")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -364,13 +382,12 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
                     if val_loss <= min(h["val_loss"] for h in history[1:]):
                         save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
                                      _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, time.time() - started))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: save, then stop
         save_checkpoint(*resume_at)
-        if master:
-            log(f"interrupted: checkpoint saved at epoch {resume_at[0] + 1}, batch {resume_at[1]}; continue with --resume")
         if distributed:
             dist.destroy_process_group()
-        raise
+        raise Interrupted(getattr(e, "signum", 2), f"checkpoint saved in {ckpt_path} at epoch {resume_at[0] + 1}, "
+                                                    f"batch {resume_at[1]}; continue with --resume") from None
 
     summary = {"model": spec.name, "loss": cfg.loss, "epochs": cfg.epochs, "steps": step, "history": history,
                "samples_seen": _reduce_sum(samples_seen, device, distributed), "world_size": world,
@@ -387,6 +404,33 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         dist.barrier()
         dist.destroy_process_group()
     return summary
+
+
+class TrainingDiverged(VfiError):
+    """The loss became NaN or infinite: nothing more is saved."""
+
+
+def _last_good(ckpt_path: Path) -> str:
+    return f"the last good checkpoint is {ckpt_path}" if ckpt_path.exists() else "no checkpoint was saved"
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "config", "epoch", "batches_done", "step", "history")
+
+
+def load_checkpoint(path: Path, device) -> dict:
+    """A training checkpoint, read without unpickling code (``weights_only``: tensors,
+    numbers, strings, lists and dicts only): a run folder from someone else cannot run
+    anything here."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - pickle refuses unsafe or corrupt files with several types
+        reason = "it holds objects other than tensors and plain data" if "weights_only" in str(e) or "Unsupported global" in str(e) \
+            else f"corrupt or not a checkpoint ({type(e).__name__})"
+        raise InputError(f"{path}: not a usable vfi checkpoint: {reason}") from None
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in CHECKPOINT_KEYS) or not isinstance(ckpt.get("config"), dict) \
+            or "model" not in ckpt["config"]:
+        raise InputError(f"{path}: not a vfi checkpoint (missing model, optimizer or config)")
+    return ckpt
 
 
 def _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, seconds) -> dict:

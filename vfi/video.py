@@ -10,6 +10,7 @@ do not flicker against source frames.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import os
 import threading
@@ -241,7 +242,8 @@ class VideoReader:
         try:
             self.container = av.open(self.path, mode="r")
         except av.error.FFmpegError as e:
-            raise InputError(f"{self.path}: not a readable video ({_ffmpeg_reason(e)})") from None
+            hint = "; a damaged header, or a frame size too large to decode?" if getattr(e, "errno", None) in (errno.EBUSY, errno.ENOMEM) else ""
+            raise InputError(f"{self.path}: not a readable video ({_ffmpeg_reason(e)}{hint})") from None
         if not self.container.streams.video:
             self.container.close()
             raise InputError(f"{self.path}: contains no video stream")
@@ -250,6 +252,8 @@ class VideoReader:
             self.stream.thread_type = "AUTO"
         self.info = self._probe()
         self.decode_errors = 0
+        self.restamped = 0  # frames whose timestamp repeated an earlier one
+        self.corrupt_frames = 0  # frames the decoder flagged as damaged (concealed errors)
         self.frames_decoded = 0
         self.last_time: Fraction | None = None
 
@@ -334,6 +338,8 @@ class VideoReader:
                 self.decode_errors += 1
                 continue
             for frame in frames:
+                if frame.is_corrupt:
+                    self.corrupt_frames += 1
                 if not first_rotation_seen:
                     first_rotation_seen = True
                     self.info.rotation = _rotation(frame)
@@ -357,7 +363,11 @@ class VideoReader:
         else:
             t = self.info.start
         if self.last_time is not None and t <= self.last_time:
-            return None  # a repeated timestamp: keep the first frame that had it
+            # A repeated (or backward) timestamp on a frame that decoded: a muxer that
+            # stamped every frame 0, say.  The frame is real: it goes one nominal
+            # interval after the previous one.
+            t = self.last_time + fallback_step
+            self.restamped += 1
         duration = Fraction(frame.duration) * self.info.time_base if frame.duration else None
         self.last_time = t
         sf = SourceFrame(self.frames_decoded, t, frame, duration)
@@ -392,6 +402,10 @@ class VideoReader:
         end = self.last_time + step if self.last_time is not None else self.info.start
         missing = [d for d, slack in declared if end < self.info.start + d - slack]
         short = bool(missing)
+        if self.corrupt_frames and not (self.decode_errors or short):
+            raise CorruptInputError(
+                f"{self.path}: corrupt: {self.corrupt_frames} of {self.frames_decoded} frames decoded with errors "
+                "(damaged data, concealed by the decoder)", self.frames_decoded)
         if self.decode_errors or short:
             got = float(end - self.info.start)
             of = f" of {float(max(missing)):.2f} s" if missing else ""
@@ -432,6 +446,10 @@ CONTAINER_CODECS = {
     ".webm": {"libx264", "libx265", "ffv1"},
 }
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 30}
+# Containers that hold a video stream of these codecs (what the extension says).
+VIDEO_CONTAINERS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".nut", ".ts")
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+PRESETS = {"libx264": X26X_PRESETS, "libx265": X26X_PRESETS, "libsvtav1": tuple(str(i) for i in range(14))}
 # At these CRFs the encoder is transparent whatever the preset (x264 veryfast: 45.9 and
 # 47.5 dB from its input on corpus box.mp4 and bikes.mp4), while medium costs 2.5-3x the
 # CPU time (box 640x480: 12.3 against 4.5 ms a frame), time taken from the model on a
@@ -458,17 +476,28 @@ class EncodeOptions:
         codec = self.resolved_codec(str(p))
         if codec not in av.codecs_available:
             raise UsageError(f"codec {codec} is not available in this PyAV build")
+        if p.suffix.lower() not in VIDEO_CONTAINERS:
+            raise UsageError(f"{p}: {p.suffix or 'no extension'} is not a video container vfi writes "
+                             f"(use {', '.join(VIDEO_CONTAINERS)})")
         if codec in CONTAINER_CODECS.get(p.suffix.lower(), set()):
             raise UsageError(f"{p}: {codec} cannot be stored in {p.suffix}; use .mkv")
         try:
             av.format.ContainerFormat(_muxer_for(p), "w")
         except (ValueError, av.error.FFmpegError):
             raise UsageError(f"{p}: unknown output container {p.suffix!r}") from None
+        if self.preset is not None:
+            choices = PRESETS.get(codec)
+            if choices is None:
+                raise UsageError(f"--preset is for libx264, libx265 and libsvtav1, not {codec}")
+            if str(self.preset) not in choices:
+                raise UsageError(f"--preset {self.preset!r} is not one of {codec}'s: {', '.join(choices)}")
 
 
 def check_output_path(out: str | os.PathLike, inp: str | os.PathLike | None, overwrite: bool) -> Path:
     """Validates the output path before any work is done."""
     out_p = Path(out)
+    if str(out).endswith(("/", os.sep)):
+        raise UsageError(f"{out}: ends with a slash, like a folder; give a file name")
     if inp is not None:
         check_distinct([("input", inp)], [("output", out_p)])
     if out_p.is_dir():

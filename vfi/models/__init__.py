@@ -72,8 +72,8 @@ register_model(ModelSpec(
 register_model(ModelSpec(
     "flow-fusion", "vfi", "Motion-compensated: DIS flow both ways, warps to any t, paper 000's layout (narrow) fuses them",
     lambda **config: FlowFusion(**config), "pair", "flow",
-    {"batch_size": 16, "epochs": 30, "lr": 2e-3, "loss": "charbonnier-lap", "crop": 88, "context": 16, "preset": "flow",
-     "init": "fusion", "schedule": "cosine"},
+    {"batch_size": 16, "epochs": 20, "lr": 2e-3, "loss": "charbonnier-lap", "blur_weight": 0.5, "crop": 88, "context": 16,
+     "preset": "flow", "init": "fusion", "schedule": "cosine"},
 ))
 register_model(ModelSpec(
     "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",
@@ -371,6 +371,9 @@ def load_model(path: str | os.PathLike, expected: str | None = None) -> tuple[Mo
     for k, v in own.items():
         if tuple(tensors[k].shape) != tuple(v.shape):
             raise InputError(f"{path}: weights do not fit {name}: {k} has shape {tuple(tensors[k].shape)}, expected {tuple(v.shape)}")
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise InputError(f"{path}: weights hold NaN or infinite values ({bad[0]}...): a training run that diverged?")
     model.load_state_dict(tensors)
     return spec, model, meta
 

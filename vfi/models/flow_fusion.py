@@ -28,7 +28,7 @@ from ..flow import FEATURES, FLOW_WIDTH, PRESETS
 from .sparse_cnn import SameConv2d
 
 KERNELS = (1, 7, 4, 3, 2, 1)  # paper 000's layout; the widths are this model's own
-WIDTHS = (24, 16, 16, 16, 16, 16)
+WIDTHS = (16, 16, 16, 16, 16, 16)
 
 
 class FlowFusion(nn.Module):
