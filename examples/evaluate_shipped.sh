@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# How the README's comparison table was made: `vfi eval` (drop-frame protocol) of the
-# classical methods and the shipped sparse CNN on clips never used in its training.
+# How the README's comparison table was made: `vfi eval` (drop-frame protocol: predict
+# frame t from t-1 and t+1, score it against the real one) of the classical methods and
+# the shipped models on clips never used in training or in any choice.
 #
-#   bash examples/evaluate_shipped.sh [OUT_DIR]
+#   bash examples/evaluate_shipped.sh [OUT_DIR] [--weights FLOW_FUSION_WEIGHTS]
 #
-# Clips: the held-out corpus clips (../shared/corpus, if present) and any given in
-# $EXTRA_CLIPS. Writes OUT_DIR/eval.json, eval.md and eval_sheet.png.
+# Clips: the eight held-out corpus clips (../shared/corpus) and any given in
+# $EXTRA_CLIPS; every 4th triplet, 12 per clip. Writes OUT_DIR/eval.json, eval.md and
+# eval_sheet.png. RIFE 4.x on the same triplets: benchmarks/bench_rife.py quality.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/eval}
+shift || true
 mkdir -p "$OUT"
 C=../shared/corpus
 clips=()
-for c in carphone_pristine.mp4 bikes.mp4 box.mp4 bigbuckbunny.mp4; do [ -f "$C/$c" ] && clips+=("$C/$c"); done
+for c in carphone_pristine.mp4 bikes.mp4 box.mp4 bigbuckbunny.mp4 balle-jbart.mp4 gnome-tetravex-video.ogv \
+         lebiniou-2021-06-10_12-28-28.mp4 blupi_win129.mkv; do
+  [ -f "$C/$c" ] && clips+=("$C/$c")
+done
 clips+=(${EXTRA_CLIPS:-})
-vfi eval "${clips[@]}" --methods dup,blend,mci --model sparse-cnn --every 4 --max-triplets 24 \
-  --json "$OUT/eval.json" --markdown "$OUT/eval.md" --sheet "$OUT/eval_sheet.png"
+weights=()
+if [ "${1:-}" = "--weights" ]; then weights=(--weights "$2"); fi
+vfi eval "${clips[@]}" --methods dup,blend,mci --model flow-fusion "${weights[@]}" --model sparse-cnn \
+  --every 4 --max-triplets 12 --json "$OUT/eval.json" --markdown "$OUT/eval.md" --sheet "$OUT/eval_sheet.png"

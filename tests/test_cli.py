@@ -48,7 +48,7 @@ def test_missing_input(tmp_path):
 
 
 def test_folder_as_input(tmp_path):
-    assert_clean_failure(vfi("upsample", tmp_path, "-o", tmp_path / "o.mp4", "--factor", "2"), 1, "is a folder", tmp_path / "o.mp4")
+    assert_clean_failure(vfi("upsample", tmp_path, "-o", tmp_path / "o.mp4", "--factor", "2"), 1, "no images in this folder", tmp_path / "o.mp4")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import audio_packets, make_video, moving_frames, read_frames
 from vfi.engine import Job, run, sidecar_path
+from vfi.errors import InputError, UsageError
 from vfi.video import EncodeOptions
 
 LOSSLESS = EncodeOptions(codec="ffv1")
@@ -354,3 +355,35 @@ def test_model_failure_in_a_stream_surfaces_and_leaves_no_output(tmp_path, monke
         run(job(src, tmp_path / "out.mkv", factor=Fraction(2), method="sparse-cnn", streams=2))
     assert not (tmp_path / "out.mkv").exists()
     assert not list(tmp_path.glob("out.mkv*"))
+
+
+def test_trim_start_and_duration_give_that_part_with_its_audio(tmp_path):
+    from conftest import audio_packets
+
+    frames = list(moving_frames(24 * 6, 48, 64, speed=1))
+    src = make_video(tmp_path / "in.mkv", frames, Fraction(24), codec="ffv1", audio=True)
+    out = tmp_path / "o.mkv"
+    res = run(Job(input=str(src), output=str(out), factor=2, method="blend", start=2, duration=3,
+                  encode=EncodeOptions(codec="ffv1")))
+    assert res.frames_in == 72 and res.frames_out == 144 and abs(res.duration_out - 3.0) < 1 / 48
+    got, source = read_frames(out), read_frames(src)
+    assert len(got) == 144 and got[0][0] == 0
+    assert np.array_equal(got[0][1], source[48][1]) and np.array_equal(got[-2][1], source[48 + 71][1])  # the right frames, bit for bit
+    with av.open(str(out)) as c:
+        a = c.streams.audio[0]
+        seconds = sum(f.samples for f in c.decode(a)) / a.sample_rate
+    assert abs(seconds - 3.0) <= 1 / 24, seconds  # within one frame
+    assert audio_packets(out)  # copied, not re-encoded
+
+
+def test_trim_end_and_bad_ranges(tmp_path):
+    src = make_video(tmp_path / "in.mp4", moving_frames(48, 32, 48), Fraction(24))
+    res = run(Job(input=str(src), output=str(tmp_path / "o.mp4"), factor=2, method="blend", start="0:00.5", end=1.5))
+    assert res.frames_in == 24 and abs(res.duration_out - 1.0) < 1 / 48
+    with pytest.raises(UsageError, match="either --duration or --end"):
+        run(Job(input=str(src), output=str(tmp_path / "p.mp4"), factor=2, method="blend", duration=1, end=2))
+    with pytest.raises(UsageError, match="nothing to do"):
+        run(Job(input=str(src), output=str(tmp_path / "p.mp4"), factor=2, method="blend", start=2, end=1))
+    with pytest.raises(InputError, match="past the end|nothing to read"):
+        run(Job(input=str(src), output=str(tmp_path / "p.mp4"), factor=2, method="blend", start=10))
+    assert not (tmp_path / "p.mp4").exists()

@@ -79,7 +79,8 @@ BAD_OPTIONS = [
     ["--method", "blend", "--model", "sparse-cnn"], ["--method", "blend", "--weights", "{bad_weights}"],
     ["--weights", "{bad_weights}"], ["--weights", "{text_weights}"], ["--weights", "{missing}"], ["--audio", "loud"],
 ]
-BAD_OUTPUTS = ["{dir}/o.gif", "{dir}/o.mp3", "{dir}/o", "{dir}/no_folder/o.mp4", "{dir}", "{good}", "{dir}/o.mp4/"]
+BAD_OUTPUTS = ["{dir}/o.gif", "{dir}/o.mp3", "{dir}/o", "{dir}/no_folder/o.mp4", "{dir}/%d%d.png", "{good}",
+               "{dir}/%06d.xyz", "{dir}/%06d/x.png", "{dir}/no/folder/%04d.png"]
 
 
 def _fill(args, files, out_dir):

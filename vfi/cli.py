@@ -22,7 +22,7 @@ from .errors import Interrupted, VfiError
 from .losses import LOSS_NAMES
 from .outputs import OutputSet, check_distinct, check_writable
 from .scenes import DEFAULT_THRESHOLD
-from .timing import parse_rate
+from .timing import parse_rate, parse_time
 from .video import EncodeOptions
 
 err_console = Console(stderr=True, highlight=False)
@@ -42,6 +42,21 @@ class RateType(click.ParamType):
 
 
 RATE = RateType()
+
+
+class TimeType(click.ParamType):
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Fraction):
+            return value
+        try:
+            return parse_time(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+
+
+TIME = TimeType()
 
 
 class SizeType(click.ParamType):
@@ -164,7 +179,11 @@ def encode_options(f):
 
 def job_options(f):
     opts = [
-        click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output video file."),
+        click.option("-o", "--output", required=True,
+                     help="Output: a video file; an image sequence (out/%06d.png, or a folder: out/); '-' for stdout (see --format)."),
+        click.option("--format", "pipe_format", type=click.Choice(["nut", "y4m", "matroska", "mpegts"]), default=None,
+                     help="With -o -: the stream's format (default nut, raw video and the audio)."),
+        click.option("--input-fps", type=RATE, default=None, help="Image-sequence input: its frame rate (default 25, as ffmpeg)."),
         click.option("--method", default=None, type=click.Choice(["dup", "blend", "mci"]),
                      help="Classical method: dup (repeat nearest), blend (cross-fade), mci (FFmpeg motion-compensated)."),
         click.option("--model", default=None, help="Learned model by name (see 'vfi models'); the default is the shipped flow-fusion."),
@@ -181,9 +200,14 @@ def job_options(f):
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
         click.option("--streams", type=click.IntRange(1), default=None,
                      help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (on 2 cores 1.1-1.4x faster than 1; same output)."),
+        click.option("--start", "-ss", "start", type=TIME, default=None, help="Trim: begin at this time of the input (seconds or [hh:]mm:ss[.ms], as ffmpeg's -ss)."),
+        click.option("--duration", "-t", "duration", type=TIME, default=None, help="Trim: this much of the input (as ffmpeg's -t)."),
+        click.option("--end", "-to", "end", type=TIME, default=None, help="Trim: up to this time of the input (as ffmpeg's -to)."),
+        click.option("--batch", is_flag=True, help="INPUT is a folder of videos: each one to -o FOLDER."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+        click.option("--json", "as_json", is_flag=True, help="Print the job's summary as one JSON object on stdout."),
         click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, prepare, scenes, model (summed over streams), convert, encode, wait."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
@@ -209,10 +233,14 @@ def _method_name(method, model, weights):
     return default_method()
 
 
-def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
+def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False):
     from .engine import run
     from .progress import ProgressObserver
 
+    if job.output == "-" and as_json:
+        raise OneLineError("--json prints to stdout, which -o - fills with video; use one or the other", 2)
+    if job.output == "-" and show_profile:
+        show_profile = "stderr"
     observers = [ProgressObserver(label, quiet=quiet)]
     if blur_csv:
         from .blur import BlurObserver
@@ -221,20 +249,28 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False):
     result = run(job, observers)
     if not quiet:
         for w in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {w}")
-        depth = f", bisection depth {result.bisection_depth} (max time error {result.max_time_error_ms:.2f} ms)" if result.bisection_depth else ""
-        err_console.print(
-            f"{result.output}: {result.frames_out} frames at {float(result.output_rate):.3f} fps from {result.frames_in} "
-            f"({result.synthesised} synthesised, {result.repeated} repeated, {len(result.cuts)} scene cut(s)); "
-            f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s"
-        )
+            err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+        err_console.print(summary_line(result), soft_wrap=True)  # one line, whatever the width: grep finds it whole
     if show_profile:
         p = result.profile
         stages = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
         parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
         click.echo(f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model; model time summed over its streams): {parts}; "
-                   f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s")
+                   f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s", err=as_json or show_profile == "stderr")
+    if as_json:
+        import dataclasses
+        import json
+
+        data = {k: (str(v) if isinstance(v, Fraction) else v) for k, v in dataclasses.asdict(result).items()}
+        click.echo(json.dumps(data))
     return result
+
+
+def summary_line(result) -> str:
+    depth = f", bisection depth {result.bisection_depth} (max time error {result.max_time_error_ms:.2f} ms)" if result.bisection_depth else ""
+    return (f"{result.output}: {result.frames_out} frames at {float(result.output_rate):.3f} fps from {result.frames_in} "
+            f"({result.synthesised} synthesised, {result.repeated} repeated, {len(result.cuts)} scene cut(s)); "
+            f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s")
 
 
 def _job_from_options(mode: str, input: str, opts: dict):
@@ -246,31 +282,50 @@ def _job_from_options(mode: str, input: str, opts: dict):
                depth=opts["depth"], scene_threshold=opts["scene_threshold"], audio=opts["audio"],
                overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
                precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
-               encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"]))
+               start=opts["start"], duration=opts["duration"], end=opts["end"], input_fps=opts["input_fps"],
+               encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"],
+                                    format=opts["pipe_format"]))
 
 
 @main.command()
-@click.argument("input", type=click.Path(dir_okay=True))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("--fps", type=RATE, default=None, help="Target frame rate: 48, 59.94, 60000/1001 ...")
 @click.option("--factor", type=RATE, default=None, help="Multiply the frame rate (2, 2.5, ...). A whole factor keeps every source frame at its own time and makes N-1 between each pair; --fps (or 2.5) gives a constant-rate grid.")
 @click.option("--audio", type=click.Choice(["copy", "none"]), default="copy", show_default=True, help="Audio streams: copied unchanged, or dropped.")
 @job_options
 @handle_errors
-def upsample(input, **opts):
-    """Raise the frame rate of INPUT: same duration, more frames."""
-    _run_job(_job_from_options("upsample", input, opts), opts["quiet"], "upsample", opts["blur_csv"], opts["show_profile"])
+def upsample(inputs, **opts):
+    """Raise the frame rate of INPUTS: same duration, more frames.
+
+    INPUTS: a video file, an image folder or pattern (frames/%06d.png), or - (stdin).
+    Several inputs (or a folder of videos with --batch) go to -o FOLDER, one after another."""
+    _run_command("upsample", inputs, opts)
 
 
 @main.command()
-@click.argument("input", type=click.Path(dir_okay=True))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("--factor", type=RATE, required=True, help="How many times slower (>= 2).")
 @click.option("--fps", type=RATE, default=None, help="Output frame rate (default: the source's).")
 @click.option("--audio", type=click.Choice(["none", "stretch"]), default="none", show_default=True, help="Drop the audio, or stretch it (pitch kept).")
 @job_options
 @handle_errors
-def slowmo(input, **opts):
-    """Make INPUT FACTOR times slower at the same frame rate."""
-    _run_job(_job_from_options("slowmo", input, opts), opts["quiet"], "slowmo", opts["blur_csv"], opts["show_profile"])
+def slowmo(inputs, **opts):
+    """Make INPUTS FACTOR times slower at the same frame rate (inputs as for upsample)."""
+    _run_command("slowmo", inputs, opts)
+
+
+def _run_command(mode: str, inputs: tuple[str, ...], opts: dict) -> None:
+    if len(inputs) == 1 and not opts["batch"]:
+        _run_job(_job_from_options(mode, inputs[0], opts), opts["quiet"], mode, opts["blur_csv"], opts["show_profile"], opts["as_json"])
+        return
+    from .batch import plan_batch, run_batch
+
+    if opts["blur_csv"] or opts["as_json"]:
+        raise OneLineError("--blur-report and --json take one input; run them on each file", 2)
+    jobs = plan_batch(inputs, opts["output"], opts["batch"], lambda i, o: _job_from_options(mode, i, dict(opts, output=o)))
+    failed = run_batch(jobs, mode, opts["quiet"], err_console)
+    if failed:
+        raise OneLineError(f"{failed} of {len(jobs)} input(s) failed (the others are in {opts['output']})", 1)
 
 
 def _int_list(text):
@@ -281,7 +336,7 @@ def _int_list(text):
 
 
 @main.command("blur-report")
-@click.argument("video", type=click.Path())
+@click.argument("videos", nargs=-1, required=True)
 @click.option("--reference", type=click.Path(), default=None, help="Ground truth with the same frames: adds RBF, PSNR, SSIM.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Per-frame values as CSV.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Per-frame values and summary as JSON.")
@@ -291,8 +346,25 @@ def _int_list(text):
 @click.option("--tiles", type=SizeType(1), default=None, help="Tile grid for --local as COLSxROWS (default 8x8).")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def blur_report_cmd(video, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
-    """Per-frame Blur Factor of VIDEO (paper 002), and RBF/PSNR/SSIM against --reference."""
+def blur_report_cmd(videos, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
+    """Per-frame Blur Factor of VIDEOS (paper 002), and RBF/PSNR/SSIM against --reference."""
+    if len(videos) > 1:
+        if reference or csv_path or json_path or plot_path or local_path:
+            raise OneLineError("--reference, --csv, --json, --plot and --local take one video; give them one at a time", 2)
+        failed = 0
+        for v in videos:
+            try:
+                _blur_report_one(v, None, None, None, None, None, None, None, quiet)
+            except VfiError as e:
+                failed += 1
+                err_console.print(f"[red]failed[/] {e}", soft_wrap=True)
+        if failed:
+            raise OneLineError(f"{failed} of {len(videos)} video(s) failed", 1)
+        return
+    _blur_report_one(videos[0], reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet)
+
+
+def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
     from rich.table import Table
 
     from .blur import KIND_NAMES, blur_report, heatmaps, plot, read_kinds, write_csv, write_json
@@ -554,7 +626,7 @@ class TrainProgress:
 @main.command()
 @click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
 @click.option("--loss", type=click.Choice(list(LOSS_NAMES)), default=None,
-              help="Default: the model's recipe. blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term; charbonnier-lap = Charbonnier (smooth L1) + weight x Charbonnier of the Laplacians.")
+              help="Default: the model's recipe. blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term; charbonnier-blur = Charbonnier (smooth L1) + weight x the same gap term (flow-fusion).")
 @click.option("--blur-weight", type=float, default=None, help="Weight of the sharpness term (default: the recipe's, else 0.1).")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset from 'vfi prep'.")
 @click.option("-o", "--out", default="runs/train", show_default=True, type=click.Path(file_okay=False), help="Run folder.")

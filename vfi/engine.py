@@ -10,6 +10,7 @@ Used from Python without the CLI::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -31,9 +32,9 @@ from .methods import Method, make_method, model_method
 from .outputs import OutputLock, check_distinct, check_writable, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, CutDetector
-from .sinks import VideoFileSink
-from .sources import VideoFileSource
-from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate
+from .sinks import SIDECAR_NAME, ImageSequenceSink, VideoFileSink, check_image_target, output_kind
+from .sources import VideoFileSource, open_source
+from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
 from .video import ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
@@ -61,16 +62,35 @@ class Job:
     threads: bool = True  # decode and encode in their own threads, overlapping the model
     precision: str = "auto"  # learned models: auto (bf16 on AMX CPUs, else fp32), fp32, bf16, fp16
     streams: int | None = None  # learned models on CPU: frame pairs in the model at once (None: 2 where there are 2+ cores)
+    start: Fraction | None = None  # trim: from this time of the input (seconds; ffmpeg's -ss)
+    duration: Fraction | None = None  # trim: this long (-t)
+    end: Fraction | None = None  # trim: up to this time of the input (-to)
+    input_fps: Fraction | None = None  # image-sequence input: its frame rate (None: 25, as ffmpeg)
 
     def __post_init__(self):
         # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
-        for name in ("fps", "factor"):
+        for name in ("fps", "factor", "input_fps"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Fraction):
                 try:
                     setattr(self, name, parse_rate(value))
                 except (ValueError, TypeError) as e:
                     raise UsageError(f"{name}: {e}") from None
+        for name in ("start", "duration", "end"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Fraction):
+                try:
+                    setattr(self, name, parse_time(value))
+                except (ValueError, TypeError) as e:
+                    raise UsageError(f"{name}: {e}") from None
+
+    def trim(self) -> tuple[Fraction | None, Fraction | None]:
+        """(start, end) of the part of the input the job reads, in seconds from its
+        beginning; None where the input's own."""
+        start = self.start or None
+        if self.duration is not None:
+            return start, (start or 0) + self.duration
+        return start, self.end
 
 
 @dataclass
@@ -182,19 +202,39 @@ def sidecar_path(video: str | os.PathLike) -> Path:
 
 def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     """Runs one job end to end; the output (and every file beside it: sidecar, blur
-    report) appears only if everything succeeded."""
+    report) appears only if everything succeeded.  A pipe (``-o -``) is written as the
+    job goes: a failure says so."""
     started = time.perf_counter()
     job = checked_job(job)
-    sidecar = sidecar_path(job.output)
+    kind = output_kind(job.output)
+    out_path = _check_output(job, kind, observers)
+    lock = OutputLock(out_path) if kind != "pipe" else contextlib.nullcontext()
+    with lock, open_source(job.input, job.input_fps) as source:
+        return _execute(job, source, out_path, list(observers), started)
+
+
+def _check_output(job: Job, kind: str, observers) -> Path:
+    """Everything about the output that can be checked before any work: names that
+    collide with the input or each other, folders, formats, codecs."""
     extra = [(what, path) for o in observers for what, path in o.outputs]
+    for what, path in extra:
+        check_writable(path, what, overwrite=job.overwrite)
+    if kind == "pipe":
+        if job.encode.codec is not None or job.encode.format is not None:
+            job.encode.validate("-")
+        check_distinct([("input", job.input)] if job.input != "-" else [], extra)
+        job.encode.validate("-")
+        return Path("-")
+    if kind == "images":
+        folder = check_image_target(job.output, job.overwrite)
+        check_distinct([("input", job.input)], [("output", folder), *extra])
+        return folder
+    sidecar = sidecar_path(job.output)
     check_distinct([("input", job.input)], [("output", job.output), ("sidecar", sidecar), *extra])
     out_path = check_output_path(job.output, job.input, job.overwrite)
     job.encode.validate(out_path)
     check_writable(sidecar, "sidecar", overwrite=True)
-    for what, path in extra:
-        check_writable(path, what, overwrite=job.overwrite)
-    with OutputLock(out_path), VideoFileSource(job.input) as source:
-        return _execute(job, source, out_path, list(observers), started)
+    return out_path
 
 
 def checked_job(job: Job) -> Job:
@@ -205,6 +245,11 @@ def checked_job(job: Job) -> Job:
         raise UsageError("--audio stretch is for slowmo; upsample copies the audio unchanged")
     if job.streams is not None and job.streams < 1:
         raise UsageError(f"--streams must be at least 1, got {job.streams}")
+    if job.duration is not None and job.end is not None:
+        raise UsageError("give either --duration or --end, not both")
+    start, end = job.trim()
+    if end is not None and end <= (start or 0):
+        raise UsageError(f"nothing to do: the trim ends at {float(end):g} s, not after its start at {float(start or 0):g} s")
     if job.mode == "slowmo" and job.audio == "copy":
         job = replace(job, audio="none")  # copying would leave the sound N times too short
     if job.method is None:
@@ -215,73 +260,99 @@ def checked_job(job: Job) -> Job:
     return job
 
 
-def _execute(job: Job, source: VideoFileSource, out_path: Path, observers: list[Observer], started: float) -> Result:
+def _execute(job: Job, source, out_path: Path, observers: list[Observer], started: float) -> Result:
     """Wires the stages (source -> timeline -> method -> sink) for one job and runs them."""
-    info = source.info
-    out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
-    method = build_method(job)
-    conv = ColorConverter(info.pix_fmt, info.color, info.height)
-    method.setup(conv)
-    cuts = CutDetector(job.scene_threshold)
-    profile = Profile()
-    warnings = _dropped_streams(job, source)
-    audio_in = source.audio_streams if job.audio != "none" else []
-    copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
-    streams = _model_streams(job, method, profile)
-    log = FrameLog(observers)
-    for o in observers:
-        o.start(_estimate(info, source_step), info)
-
-    def prepare(item) -> None:
-        """Decode-thread work per source frame: scene-cut score and, for methods that
-        read RGB, the colour conversion, both off the model's critical path."""
-        if isinstance(item, SourceFrame):
-            cuts.prepare(item)
-            if method.reads_rgb:
-                item.rgb(conv)
-
-    sink = filler = None
-    held: list[av.Packet] = []  # audio packets read before the first video frame
-    prev: SourceFrame | None = None
+    stages = JobStages(job, source, observers)
     try:
-        for item in source.items(profile, copy_streams, prepare, threaded=job.threads):
-            if isinstance(item, av.Packet):
-                held.append(item) if sink is None else sink.packet(item)
-                continue
-            if sink is None:
-                timeline = make_timeline(job, item.time, info, source_step, output_step)
-                sink = _open_sink(job, out_path, info, conv, out_rate, timeline, method, copy_streams, profile)
-                filler = PairFiller(timeline, method, cuts, streams, sink, log, profile, _chunk_size(info))
-                for p in held:
-                    sink.packet(p)
-                held.clear()
-            if prev is not None:
-                filler.pair(prev, item)
-            prev = item
-        if prev is None:
-            source.check_complete()  # raises: no frames
-        filler.drain()
-        warnings += _completeness(job, source)
-        end = filler.tail(prev, info)
-        video_tmp = sink.finish()
+        end, video_tmp = stages.run()
     except BaseException:
-        if streams is not None:
-            streams.close(cancel=True)
-        source.stop()
-        if sink is not None:
-            sink.abort()
+        stages.abort()
         raise
     finally:
-        if streams is not None:
-            streams.close()
-        for o in observers:
-            o.finish()
-    result = _result(job, source, out_path, method, filler, log, warnings, profile, out_rate, end, started)
-    _commit(job, out_path, video_tmp, result, log, observers)
+        stages.close()
+    result = _result(job, source, out_path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
+                     stages.out_rate, end, started)
+    _commit(job, out_path, video_tmp, result, stages.log, observers)
     return result
 
 
-def _dropped_streams(job: Job, source: VideoFileSource) -> list[str]:
+class JobStages:
+    """One job's stages: the source's frames go through the timeline and the method
+    (:class:`PairFiller`) to the sink, opened at the first frame (the timeline starts at
+    its time)."""
+
+    def __init__(self, job: Job, source, observers: list[Observer]):
+        self.job, self.source, self.observers = job, source, observers
+        info = self.info = source.info
+        self.out_rate, self.source_step, self.output_step = plan_rates(job, info.nominal_rate)
+        self.method = build_method(job)
+        self.conv = ColorConverter(info.pix_fmt, info.color, info.height)
+        self.method.setup(self.conv)
+        self.cuts = CutDetector(job.scene_threshold)
+        self.profile = Profile()
+        self.warnings = _dropped_streams(job, source)
+        audio_in = source.audio_streams if job.audio != "none" and _carries_audio(job) else []
+        self.copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
+        self.streams = _model_streams(job, self.method, self.profile)
+        self.log = FrameLog(observers)
+        self.sink = self.filler = None
+        self.held: list[av.Packet] = []  # audio packets read before the first video frame
+        for o in observers:
+            o.start(_estimate(info, self.source_step, job.trim()), info)
+
+    def prepare(self, item) -> None:
+        """Decode-thread work per source frame: scene-cut score and, for methods that
+        read RGB, the colour conversion, both off the model's critical path."""
+        if isinstance(item, SourceFrame):
+            self.cuts.prepare(item)
+            if self.method.reads_rgb:
+                item.rgb(self.conv)
+
+    def open(self, first: SourceFrame) -> None:
+        job = self.job
+        timeline = make_timeline(job, first.time, self.info, self.source_step, self.output_step)
+        self.sink = _open_sink(job, self.info, self.conv, self.out_rate, timeline, self.method, self.copy_streams, self.profile)
+        self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
+        for p in self.held:
+            self.sink.packet(p)
+        self.held.clear()
+
+    def run(self) -> tuple[Fraction, Path | None]:
+        """Every frame through; returns the end of the video and the finished output."""
+        start, end = self.job.trim()
+        prev: SourceFrame | None = None
+        for item in self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end):
+            if isinstance(item, av.Packet):
+                self.held.append(item) if self.sink is None else self.sink.packet(item)
+                continue
+            if self.sink is None:
+                self.open(item)
+            if prev is not None:
+                self.filler.pair(prev, item)
+            prev = item
+        if prev is None:
+            self.source.check_complete()  # raises: no frames
+        self.filler.drain()
+        self.warnings += _completeness(self.job, self.source)
+        cap = self.info.start + (end - (start or 0)) if end is not None else None
+        video_end = self.filler.tail(prev, self.info, cap)
+        return video_end, self.sink.finish()
+
+    def abort(self) -> None:
+        if self.streams is not None:
+            self.streams.close(cancel=True)
+        self.source.stop()
+        if self.sink is not None:
+            self.sink.abort()
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams.close()
+        for o in self.observers:
+            o.finish()
+
+
+def _dropped_streams(job: Job, source) -> list[str]:
     """Warnings for what the output will not carry."""
     out = []
     others = source.other_streams()
@@ -289,6 +360,9 @@ def _dropped_streams(job: Job, source: VideoFileSource) -> list[str]:
         kinds = ", ".join(sorted({s.type for s in others}))
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output")
     audio = source.audio_streams
+    kind = output_kind(job.output)
+    if audio and (kind == "images" or (kind == "pipe" and (job.encode.format or "nut") == "y4m")):
+        return out + [f"{len(audio)} audio stream(s) dropped: {'images' if kind == 'images' else 'YUV4MPEG'} carry no sound"]
     if job.mode == "slowmo" and audio:
         if job.audio == "none":
             out.append(f"{len(audio)} audio stream(s) dropped (slow motion; --audio stretch keeps the first)")
@@ -297,7 +371,12 @@ def _dropped_streams(job: Job, source: VideoFileSource) -> list[str]:
     return out
 
 
-def _completeness(job: Job, source: VideoFileSource) -> list[str]:
+def _carries_audio(job: Job) -> bool:
+    kind = output_kind(job.output)
+    return kind == "file" or (kind == "pipe" and (job.encode.format or "nut") != "y4m")
+
+
+def _completeness(job: Job, source) -> list[str]:
     """Raises if part of the input was lost (a warning instead with --salvage)."""
     try:
         source.check_complete()
@@ -308,11 +387,17 @@ def _completeness(job: Job, source: VideoFileSource) -> list[str]:
     return []
 
 
-def _estimate(info, source_step: Fraction) -> int | None:
+def _estimate(info, source_step: Fraction, trim=(None, None)) -> int | None:
     """Output frames to expect, from the container's duration (for progress bars)."""
-    if not info.duration:
+    start, end = trim
+    duration = info.duration
+    if duration and start:
+        duration = max(Fraction(0), duration - start)
+    if end is not None:
+        duration = min(duration, end - (start or 0)) if duration else end - (start or 0)
+    if not duration:
         return None
-    return max(1, int(np.ceil(float(info.duration) / float(source_step) - 1e-3)))
+    return max(1, int(np.ceil(float(duration) / float(source_step) - 1e-3)))
 
 
 def _chunk_size(info) -> int:
@@ -346,7 +431,9 @@ def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output
     return Timeline(first, source_step, output_step, tolerance)
 
 
-def _open_sink(job, out_path, info, conv, out_rate, timeline, method, copy_streams, profile) -> VideoFileSink:
+def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profile):
+    if output_kind(job.output) == "images":
+        return ImageSequenceSink(job.output, conv, info.pix_fmt, profile, threaded=job.threads)
     encode_options = job.encode
     if method.cpu_bound and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
@@ -358,7 +445,7 @@ def _open_sink(job, out_path, info, conv, out_rate, timeline, method, copy_strea
     if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
         stretcher = AudioStretcher(copy_streams[0], float(job.factor), timeline.start)
     writer = VideoWriter(
-        out_path, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
+        job.output, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
         options=encode_options, copy_audio_from=copy_streams if job.mode == "upsample" else (),
         audio_encode=stretcher.add_output if stretcher is not None else None,
         metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
@@ -404,9 +491,12 @@ class PairFiller:
         self.in_flight = streams.streams if streams is not None else 0
         self.max_time_error = 0.0  # midpoint-only methods: bisection's, in source intervals
         self.last_interval: Fraction | None = None
+        self.intervals: list[Fraction] = []  # the first source intervals, for the real frame rate
 
     def pair(self, a: SourceFrame, b: SourceFrame) -> None:
         self.last_interval = b.time - a.time
+        if len(self.intervals) < 1000:
+            self.intervals.append(self.last_interval)
         is_cut = None
         for chunk in _chunks(self.timeline.slots_between(a.time, b.time), self.chunk):
             inner = [s for s in chunk if s.t > 0]
@@ -452,15 +542,37 @@ class PairFiller:
         while self.pending:
             self._emit(*self.pending.popleft())
 
-    def tail(self, last: SourceFrame, info) -> Fraction:
+    def tail(self, last: SourceFrame, info, cap: Fraction | None = None) -> Fraction:
         """The last source frame and its holds, to the end of its own duration (or of the
-        previous interval); returns the end of the video."""
+        previous interval, or ``cap``, the end of a trimmed part); returns the end of the
+        video."""
         step = last.duration or self.last_interval or (1 / info.nominal_rate)
-        end = last.time + step
+        end = last.time + step if cap is None else min(last.time + step, max(cap, last.time + step / 1000))
         for s in self.timeline.tail(last.time, end):
             kind = SOURCE if abs(s.source_time - last.time) <= self.timeline.tolerance else REPEAT
             self._out(s, last.frame, kind, last, None)
         return end
+
+
+def _real_output_rate(timeline, intervals: list[Fraction], planned: Fraction) -> Fraction:
+    """The rate the output really runs at.  On a constant grid, the planned one; a whole
+    factor follows the source's clock, whose ordinary interval (gaps and holds left
+    aside) can differ from the container's average (a phone clip whose first frame
+    comes late averages 27 fps though it runs at 30)."""
+    if not isinstance(timeline, SourceLockedTimeline) or not intervals:
+        return planned
+    median = sorted(intervals)[len(intervals) // 2]
+    ordinary = [d for d in intervals if abs(d - median) <= median / 4]
+    mean = sum(ordinary, Fraction(0)) / len(ordinary)
+    rate = Fraction(timeline.n, timeline.scale) / mean
+    for common in COMMON_RATES:  # millisecond timestamps put a 60 fps clip at 60.02
+        if abs(rate / common - 1) < Fraction(1, 500):
+            return common
+    return rate.limit_denominator(1001)
+
+
+COMMON_RATES = [Fraction(r) for r in (24, 25, 30, 48, 50, 60, 72, 90, 96, 100, 120, 144, 240)] + \
+    [Fraction(r * 1000, 1001) for r in (24, 30, 48, 60, 120, 240)]
 
 
 def _chunks(items, size: int):
@@ -487,7 +599,7 @@ def _result(job, source, out_path, method, filler, log, warnings, profile, out_r
         repeated=log.count(REPEAT),
         cuts=list(filler.cuts.cuts),
         source_rate=info.nominal_rate,
-        output_rate=out_rate,
+        output_rate=_real_output_rate(timeline, filler.intervals, out_rate),
         duration_in=float(end - timeline.start),
         duration_out=float(timeline.output_duration(end)),
         method=method.name,
@@ -500,13 +612,21 @@ def _result(job, source, out_path, method, filler, log, warnings, profile, out_r
     )
 
 
-def _commit(job: Job, out_path: Path, video_tmp: Path, result: Result, log: FrameLog, observers) -> None:
-    """Puts the video, its sidecar and the observers' files in place, all or none."""
-    moves = [(video_tmp, out_path, job.overwrite)]
-    moves += [(tmp, final, job.overwrite) for o in observers for tmp, final in o.finished_files()]
+def _commit(job: Job, out_path: Path, video_tmp: Path | None, result: Result, log: FrameLog, observers) -> None:
+    """Puts the video (or image folder), its sidecar and the observers' files in place,
+    all or none."""
+    moves = [(tmp, final, job.overwrite) for o in observers for tmp, final in o.finished_files()]
+    if video_tmp is None:  # a pipe: nothing to rename, no sidecar
+        commit(moves)
+        return
+    moves.insert(0, (video_tmp, out_path, job.overwrite))
     try:
-        sidecar = sidecar_path(out_path)
-        moves.append((write_text_tmp(sidecar, sidecar_json(job, result, log.kinds.decode())), sidecar, True))
+        text = sidecar_json(job, result, log.kinds.decode())
+        if video_tmp.is_dir():  # an image sequence: its sidecar goes inside, renamed with it
+            (video_tmp / SIDECAR_NAME).write_text(text)
+        else:
+            sidecar = sidecar_path(out_path)
+            moves.append((write_text_tmp(sidecar, text), sidecar, True))
     except BaseException:
         discard(moves)
         raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -77,6 +78,16 @@ def temporary_path(target: str | os.PathLike, suffix: str | None = None) -> Path
     return Path(tmp)
 
 
+def temporary_dir(target: str | os.PathLike) -> Path:
+    """A new hidden folder beside ``target`` (an image sequence is written there and the
+    folder renamed at the end)."""
+    t = Path(target)
+    try:
+        return Path(tempfile.mkdtemp(dir=t.parent if str(t.parent) else ".", prefix=".vfi-", suffix=".part"))
+    except OSError as e:
+        raise OutputError(f"{target}: cannot write in {t.parent}: {e.strerror or e}") from None
+
+
 def write_text_tmp(target: str | os.PathLike, text: str) -> Path:
     """``text`` into a temporary file for ``target`` (see :func:`commit`)."""
     tmp = temporary_path(target)
@@ -98,7 +109,9 @@ def commit(moves: list[tuple[Path, Path, bool]]) -> None:
     try:
         for tmp, final, replace in moves:
             try:
-                if replace:
+                if Path(tmp).is_dir():
+                    _move_dir(Path(tmp), Path(final), replace)
+                elif replace:
                     os.replace(tmp, final)
                 else:
                     _rename_no_replace(Path(tmp), Path(final))
@@ -110,15 +123,40 @@ def commit(moves: list[tuple[Path, Path, bool]]) -> None:
             done.append(Path(final))
     except BaseException:
         for final in done:
-            final.unlink(missing_ok=True)
+            if final.is_dir():
+                shutil.rmtree(final, ignore_errors=True)
+            else:
+                final.unlink(missing_ok=True)
         discard(moves)
         raise
 
 
 def discard(moves) -> None:
-    """Deletes the temporary files of ``moves`` (a failed job's)."""
+    """Deletes the temporary files (and folders) of ``moves`` (a failed job's)."""
     for tmp, *_ in moves:
-        Path(tmp).unlink(missing_ok=True)
+        if Path(tmp).is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _move_dir(tmp: Path, final: Path, replace: bool) -> None:
+    """A finished folder into place: over nothing or an empty folder, or (``replace``)
+    over an earlier result, which is moved aside first and deleted after."""
+    if not final.exists() or (final.is_dir() and not any(final.iterdir())):
+        os.replace(tmp, final)
+        return
+    if not replace:
+        raise FileExistsError(str(final))
+    aside = Path(tempfile.mkdtemp(dir=final.parent, prefix=".vfi-old-"))
+    os.replace(final, aside / "old")
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        os.replace(aside / "old", final)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def _rename_no_replace(tmp: Path, final: Path) -> None:

@@ -1,9 +1,12 @@
-"""A Rich progress bar as an engine observer: frames done of the true output total,
-frames per second and time left, on stderr so stdout stays clean for scripts."""
+"""Progress as an engine observer: frames done of the true output total, frames per
+second and time left, on stderr so stdout stays clean for scripts.  On a terminal, a
+Rich bar; otherwise (``2> log``, nohup, CI, a server) a plain line every few seconds,
+which a log file keeps and grep can read."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -37,16 +40,66 @@ def make_progress(console: Console | None = None, unit: str = "fps", disable: bo
     )
 
 
+LOG_EVERY = 5.0  # seconds between plain progress lines
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class LogLines:
+    """Plain progress lines for a stderr that is not a terminal: one every
+    ``LOG_EVERY`` seconds and one at the end, flushed at once."""
+
+    def __init__(self, description: str, stream=None, every: float = LOG_EVERY):
+        self.description, self.stream, self.every = description, stream or sys.stderr, every
+        self.total: int | None = None
+        self.done = 0
+        self.started = self.last = None
+
+    def update(self, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = self.last = now
+        self.done, self.total = done, total
+        if now - self.last >= self.every:
+            self.last = now
+            self._line(now)
+
+    def _line(self, now: float, final: bool = False) -> None:
+        elapsed = max(1e-9, now - self.started)
+        rate = self.done / elapsed
+        parts = [f"{self.description}: {self.done}" + (f"/{self.total} frames ({100 * self.done / self.total:.1f} %)" if self.total else " frames")]
+        parts.append(f"{rate:.1f} fps")
+        if final:
+            parts.append(f"done in {_clock(elapsed)}")
+        elif self.total and rate > 0:
+            parts.append(f"ETA {_clock(max(0, self.total - self.done) / rate)}")
+        print(", ".join(parts), file=self.stream, flush=True)
+
+    def finish(self, failed: bool) -> None:
+        if self.started is not None and not failed:
+            self.total = self.done  # an estimate that was off: end at 100 %
+            self._line(time.monotonic(), final=True)
+
+
 class ProgressObserver(Observer):
-    def __init__(self, description: str, quiet: bool = False):
+    def __init__(self, description: str, quiet: bool = False, plain: bool | None = None):
         self.progress = make_progress(disable=quiet)
         self.description = description
         self.task = None
+        if plain is None:
+            plain = not quiet and not sys.stderr.isatty()
+        self.lines = LogLines(description) if plain else None
 
     def start(self, total, info) -> None:
         self.total = total
 
     def frame(self, index, kind, rgb, a, b, t) -> None:
+        if self.lines is not None:
+            self.lines.update(index + 1, max(self.total, index + 1) if self.total else None)
+            return
         if self.task is None:  # shown from the first frame on: early errors stay one line
             self.progress.start()
             self.task = self.progress.add_task(self.description, total=self.total)
@@ -58,6 +111,9 @@ class ProgressObserver(Observer):
         self.progress.advance(self.task)
 
     def finish(self) -> None:
+        if self.lines is not None:
+            self.lines.finish(sys.exc_info()[0] is not None)
+            return
         if self.task is not None:
             if sys.exc_info()[0] is not None:
                 self.progress.live.transient = True  # failing: leave only the error line

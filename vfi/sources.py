@@ -10,10 +10,16 @@ does per-frame preparation there (``prepare``) so that it overlaps the model.
 
 from __future__ import annotations
 
+import re
 import time
+from fractions import Fraction
+from pathlib import Path
 
+import av
+
+from .errors import InputError
 from .pipeline import BackgroundIterator, Profile
-from .video import VideoReader
+from .video import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec, SourceFrame, VideoInfo, VideoReader
 
 
 class VideoFileSource:
@@ -36,9 +42,16 @@ class VideoFileSource:
     def frames_decoded(self) -> int:
         return self.reader.frames_decoded
 
-    def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True):
-        """Source frames and copied packets, in a decoder thread (``threaded``) or inline."""
-        reads = self.reader.read(copy_streams=copy_streams)
+    def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True,
+              start: Fraction | None = None, end: Fraction | None = None):
+        """Source frames and copied packets, in a decoder thread (``threaded``) or inline.
+
+        ``start``/``end``: only that part of the video (seconds from its beginning), moved
+        to the front: frame times and packet timestamps lose ``start``, so a trimmed job's
+        output begins where the video did."""
+        reads = self.reader.read(copy_streams=copy_streams, start=start, end=end)
+        if start:
+            reads = _shifted(reads, start)
         if threaded:
             self._background = BackgroundIterator(reads, profile, prepare=prepare)
             return self._background
@@ -63,6 +76,19 @@ class VideoFileSource:
         self.close()
 
 
+def _shifted(items, offset: Fraction):
+    for item in items:
+        if isinstance(item, SourceFrame):
+            item.time -= offset
+        else:
+            ticks = int(round(offset / item.stream.time_base))
+            if item.pts is not None:
+                item.pts -= ticks
+            if item.dts is not None:
+                item.dts -= ticks
+        yield item
+
+
 def _timed(iterable, profile: Profile, prepare=None):
     it = iter(iterable)
     while True:
@@ -75,3 +101,120 @@ def _timed(iterable, profile: Profile, prepare=None):
         if prepare is not None:
             prepare(item)
         yield item
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+DEFAULT_INPUT_FPS = Fraction(25)  # as ffmpeg's image2 demuxer
+
+
+def is_image_pattern(text: str) -> bool:
+    """A printf pattern for numbered files, as ffmpeg takes them: ``frames/%06d.png``."""
+    return re.search(r"%0?\d*d", text) is not None
+
+
+def is_image_sequence(path: str) -> bool:
+    return path != "-" and (is_image_pattern(path) or Path(path).is_dir())
+
+
+def _natural_key(name: str):
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def image_files(spec: str) -> list[Path]:
+    """The images of a folder (natural order: 2.png before 10.png) or of a printf
+    pattern (by their number)."""
+    if not is_image_pattern(spec):
+        folder = Path(spec)
+        files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+        return sorted(files, key=lambda p: _natural_key(p.name))
+    folder, name = Path(spec).parent, Path(spec).name
+    m = re.search(r"%0?(\d*)d", name)
+    width = int(m.group(1) or 0)
+    digits = rf"\d{{{width},}}" if width else r"\d+"
+    rx = re.compile(re.escape(name[: m.start()]) + f"({digits})" + re.escape(name[m.end():]) + "$")
+    if not folder.is_dir():
+        return []
+    found = [(int(mm.group(1)), p) for p in folder.iterdir() if (mm := rx.match(p.name)) and p.is_file()]
+    return [p for _, p in sorted(found)]
+
+
+class ImageSequenceSource:
+    """Numbered images (a folder or a ``%06d.png`` pattern) as frames at ``rate`` frames
+    per second (``--input-fps``; 25 by default, as ffmpeg), decoded with PyAV: PNG,
+    JPEG, TIFF and BMP, 8 or 16 bits a sample, kept as they are."""
+
+    def __init__(self, spec: str, rate: Fraction | None = None):
+        self.spec = spec
+        self.rate = rate or DEFAULT_INPUT_FPS
+        self.rate_given = rate is not None
+        self.files = image_files(spec)
+        if not self.files:
+            where = "folder" if not is_image_pattern(spec) else "pattern"
+            raise InputError(f"{spec}: no images in this {where} ({', '.join(IMAGE_EXTENSIONS)})")
+        first = self._decode(self.files[0])
+        self.info = VideoInfo(
+            path=spec, width=first.width, height=first.height, pix_fmt=first.format.name, codec="image sequence",
+            time_base=1 / self.rate, rate=self.rate, start=Fraction(0), duration=len(self.files) / self.rate,
+            frame_count=len(self.files), color=ColorSpec(color_range=RANGE_JPEG if first.format.name.startswith("yuvj") else RANGE_UNSPECIFIED),
+        )
+        self.frames_decoded = 0
+        self.audio_streams: list = []
+
+    def _decode(self, path: Path) -> av.VideoFrame:
+        try:
+            with av.open(str(path)) as c:
+                return next(c.decode(video=0))
+        except (av.error.FFmpegError, StopIteration, OSError) as e:
+            raise InputError(f"{path}: not a readable image ({type(e).__name__})") from None
+
+    def other_streams(self) -> list:
+        return []
+
+    def _frames(self, start: Fraction | None, end: Fraction | None):
+        for i, path in enumerate(self.files):
+            t = i / self.rate
+            if start is not None and t < start - 1 / (2 * self.rate):
+                continue
+            if end is not None and t >= end:
+                return
+            frame = self._decode(path)
+            if (frame.width, frame.height) != (self.info.width, self.info.height):
+                raise InputError(f"{path}: {frame.width}x{frame.height}, but the sequence is {self.info.width}x{self.info.height}")
+            if frame.format.name != self.info.pix_fmt:
+                frame = frame.reformat(format=self.info.pix_fmt)
+            sf = SourceFrame(self.frames_decoded, t - (start or 0), frame, 1 / self.rate)
+            self.frames_decoded += 1
+            yield sf
+
+    def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True,
+              start: Fraction | None = None, end: Fraction | None = None):
+        frames = self._frames(start, end)
+        if threaded:
+            self._background = BackgroundIterator(frames, profile, prepare=prepare)
+            return self._background
+        return _timed(frames, profile, prepare)
+
+    def check_complete(self) -> None:
+        if self.frames_decoded == 0:
+            raise InputError(f"{self.spec}: no images in the part asked for")
+
+    def stop(self) -> None:
+        if getattr(self, "_background", None) is not None:
+            self._background.stop()
+
+    def close(self) -> None:
+        self.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_source(spec: str, input_rate: Fraction | None = None):
+    """A video file, ``-`` (a stream on stdin: Y4M, NUT, Matroska, MPEG-TS, probed), a
+    folder of images or a ``%06d.png`` pattern."""
+    if is_image_sequence(spec):
+        return ImageSequenceSource(spec, input_rate)
+    return VideoFileSource(spec)

@@ -59,6 +59,34 @@ def parse_rate(text: str | float | int | Fraction) -> Fraction:
     return rate
 
 
+def parse_time(text: str | float | int | Fraction) -> Fraction:
+    """A time as ffmpeg's -ss/-t/-to take it: seconds ('90', '2.5') or
+    [hh:]mm:ss[.frac] ('1:30', '00:01:30.5'), as an exact fraction of a second."""
+    if isinstance(text, Fraction):
+        value = text
+    elif isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = Fraction(str(text))
+    else:
+        s = str(text).strip()
+        parts = s.split(":")
+        try:
+            if len(parts) > 3 or any(p.strip() == "" for p in parts) or any(p.startswith(("+", "-")) for p in parts[1:]):
+                raise ValueError
+            value = Fraction(0)
+            for p in parts[:-1]:
+                if not p.isdigit():
+                    raise ValueError
+                value = (value + int(p)) * 60
+            value += Fraction(parts[-1])
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"not a time: {text!r} (seconds like 90 or 2.5, or [hh:]mm:ss[.ms] like 1:30.5)") from None
+    if value < 0:
+        raise ValueError(f"a time cannot be negative: {text!r}")
+    if value > 10**7:
+        raise ValueError(f"{text!r} is too large (more than 115 days)")
+    return value
+
+
 def output_time_base(start: Fraction, output_step: Fraction) -> Fraction:
     """The coarsest time base in which every output time ``start + k*step`` is an
     integer, so timestamps are exact; falls back to ``output_step`` when that would

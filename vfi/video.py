@@ -81,6 +81,13 @@ def reformatter(purpose: str) -> VideoReformatter:
     return r
 
 
+def bits_per_sample(pix_fmt: str) -> int:
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError):
+        return 8
+
+
 def is_rgb_format(pix_fmt: str) -> bool:
     """RGB-family pixel formats (packed or planar, any depth; palettes too)."""
     return pix_fmt.startswith(("rgb", "bgr", "gbr", "argb", "abgr", "0rgb", "0bgr")) or pix_fmt == "pal8"
@@ -123,6 +130,15 @@ class ColorConverter:
             dst_color_range=RANGE_JPEG,
             interpolation=TO_RGB,
         ).to_ndarray()
+
+    def to_rgb_frame(self, frame: av.VideoFrame, fmt: str = "rgb24") -> av.VideoFrame:
+        """The frame in an RGB format (rgb24, or rgb48be to keep more than 8 bits)."""
+        if frame.format.name == fmt:
+            return frame
+        if self.is_rgb:
+            return reformatter("to_rgb").reformat(frame, format=fmt)
+        return reformatter("to_rgb").reformat(frame, format=fmt, src_colorspace=self.matrix, src_color_range=self.range,
+                                              dst_color_range=RANGE_JPEG, interpolation=TO_RGB)
 
     def from_rgb(self, rgb: np.ndarray, pix_fmt: str | None = None) -> av.VideoFrame:
         """An RGB array back to a frame in ``pix_fmt`` (default: the source's), tagged
@@ -232,15 +248,17 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, threads: bool = True):
         self.path = str(path)
+        self.is_pipe = self.path == "-"  # a stream on stdin, its format probed
         p = Path(self.path)
-        if not p.exists():
-            raise InputError(f"{self.path}: no such file")
-        if p.is_dir():
-            raise InputError(f"{self.path}: is a folder, not a video file")
-        if not os.access(p, os.R_OK):
-            raise InputError(f"{self.path}: permission denied")
+        if not self.is_pipe:
+            if not p.exists():
+                raise InputError(f"{self.path}: no such file")
+            if p.is_dir():
+                raise InputError(f"{self.path}: is a folder, not a video file")
+            if not os.access(p, os.R_OK):
+                raise InputError(f"{self.path}: permission denied")
         try:
-            self.container = av.open(self.path, mode="r")
+            self.container = av.open("pipe:0" if self.is_pipe else self.path, mode="r")
         except av.error.FFmpegError as e:
             hint = "; a damaged header, or a frame size too large to decode?" if getattr(e, "errno", None) in (errno.EBUSY, errno.ENOMEM) else ""
             raise InputError(f"{self.path}: not a readable video ({_ffmpeg_reason(e)}{hint})") from None
@@ -254,6 +272,9 @@ class VideoReader:
         self.decode_errors = 0
         self.restamped = 0  # frames whose timestamp repeated an earlier one
         self.corrupt_frames = 0  # frames the decoder flagged as damaged (concealed errors)
+        self.range: tuple[Fraction | None, Fraction | None] = (None, None)  # read(start, end)
+        self.reached_end = False  # read stopped at ``end``
+        self.skipped_before_start = 0
         self.frames_decoded = 0
         self.last_time: Fraction | None = None
 
@@ -305,31 +326,30 @@ class VideoReader:
     def audio_streams(self):
         return list(self.container.streams.audio)
 
-    def read(self, copy_streams=()) -> Iterator[SourceFrame | av.Packet]:
+    def read(self, copy_streams=(), start: Fraction | None = None, end: Fraction | None = None) -> Iterator[SourceFrame | av.Packet]:
         """Yields decoded video frames (:class:`SourceFrame`, in presentation order, with
-        strictly increasing times) and, interleaved, the packets of ``copy_streams``."""
+        strictly increasing times) and, interleaved, the packets of ``copy_streams``.
+
+        ``start``/``end`` (seconds of presentation time): only the frames shown in
+        [start, end) and the packets that start there; reading seeks to the key frame
+        before ``start`` and stops at ``end``."""
         streams = [self.stream, *copy_streams]
         copy_ids = {s.index for s in copy_streams}
         tb = self.info.time_base
         fallback_step = 1 / self.info.nominal_rate
+        self.range = (start, end)
         first_rotation_seen = False
+        if start:
+            self._seek(start)
         demux = self.container.demux(streams)
         # Decoders return frames in display order, but some files (AVI, badly muxed MP4
         # with B-frames) attach the timestamps in decode order.  The set of timestamps is
         # right, only their order is not, so a short window hands them out sorted.
         window: list[tuple[av.VideoFrame, Fraction | None]] = []
         stamps: list[Fraction] = []
-        while True:
-            try:
-                packet = next(demux)
-            except StopIteration:
-                break
-            except av.error.FFmpegError:
-                # A broken container: count it and stop reading; what was decoded stays.
-                self.decode_errors += 1
-                break
+        for packet in self._packets(demux):
             if packet.stream.index in copy_ids:
-                if packet.dts is not None:
+                if packet.dts is not None and _in_range(packet, start, end):
                     yield packet
                 continue
             try:
@@ -348,14 +368,54 @@ class VideoReader:
                 window.append(frame)
                 if len(window) > REORDER_WINDOW:
                     sf = self._stamp(window.pop(0), stamps, fallback_step)
+                    if sf is _PAST_END:
+                        return
                     if sf is not None:
                         yield sf
         while window:
             sf = self._stamp(window.pop(0), stamps, fallback_step)
+            if sf is _PAST_END:
+                return
             if sf is not None:
                 yield sf
 
-    def _stamp(self, frame, stamps, fallback_step) -> SourceFrame | None:
+    def _packets(self, demux):
+        while True:
+            try:
+                yield next(demux)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:
+                # A broken container: count it and stop reading; what was decoded stays.
+                self.decode_errors += 1
+                return
+
+    def _seek(self, start: Fraction) -> None:
+        """To the key frame at or before ``start`` (frames before it are decoded and dropped)."""
+        target = start + self.info.start
+        try:
+            self.container.seek(int(target / self.info.time_base), stream=self.stream, backward=True, any_frame=False)
+        except (av.error.FFmpegError, OverflowError):
+            pass  # not seekable: decode from the beginning and drop frames
+
+    def _stamp(self, frame, stamps, fallback_step):
+        """The next frame with its time; None for one before ``start``, ``_PAST_END`` at ``end``."""
+        sf = self._timed(frame, stamps, fallback_step)
+        start, end = self.range
+        if sf is None or (start is None and end is None):
+            return sf
+        t = sf.time - self.info.start
+        if end is not None and t >= end - fallback_step / 1000:
+            self.frames_decoded -= 1  # not part of what was read
+            self.reached_end = True
+            return _PAST_END
+        if start is not None and t < start - fallback_step / 2:
+            self.skipped_before_start += 1
+            self.frames_decoded -= 1
+            return None
+        return sf
+
+    def _timed(self, frame, stamps, fallback_step) -> SourceFrame | None:
         if stamps:
             t = heapq.heappop(stamps)
         elif self.last_time is not None:
@@ -380,6 +440,9 @@ class VideoReader:
 
     def check_complete(self) -> None:
         """Raises if nothing could be decoded, or if part of the input was lost."""
+        if self.frames_decoded == 0 and self.skipped_before_start:
+            raise InputError(f"{self.path}: nothing to read from --start {float(self.range[0]):g} s on "
+                             f"(the video lasts {float(self.info.duration or 0):.2f} s)")
         if self.frames_decoded == 0:
             raise InputError(f"{self.path}: no decodable video frames")
         # Truncation: decoding stopped well before the length the container declares:
@@ -401,7 +464,7 @@ class VideoReader:
             declared.append(strict(self.info.frame_count * step))
         end = self.last_time + step if self.last_time is not None else self.info.start
         missing = [d for d, slack in declared if end < self.info.start + d - slack]
-        short = bool(missing)
+        short = bool(missing) and not self.reached_end  # stopping at --end/--duration is no truncation
         if self.corrupt_frames and not (self.decode_errors or short):
             raise CorruptInputError(
                 f"{self.path}: corrupt: {self.corrupt_frames} of {self.frames_decoded} frames decoded with errors "
@@ -423,6 +486,18 @@ class VideoReader:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_PAST_END = object()
+
+
+def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None) -> bool:
+    """Whether a copied packet starts inside [start, end) (start time of its stream 0)."""
+    if start is None and end is None:
+        return True
+    s = packet.stream
+    t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - Fraction(s.start_time or 0) * s.time_base
+    return (start is None or t >= start) and (end is None or t < end)
 
 
 def _rotation(frame: av.VideoFrame) -> int:
@@ -455,6 +530,10 @@ PRESETS = {"libx264": X26X_PRESETS, "libx265": X26X_PRESETS, "libsvtav1": tuple(
 # CPU time (box 640x480: 12.3 against 4.5 ms a frame), time taken from the model on a
 # CPU.  Slower presets only make smaller files: --preset medium or slow for those.
 DEFAULT_PRESET = {"libx264": "veryfast", "libx265": "veryfast"}
+# '-o -': a stream on stdout in one of these (--format), with a codec it can carry.
+PIPE_FORMATS = {"nut": ("nut", "rawvideo"), "y4m": ("yuv4mpegpipe", "rawvideo"), "matroska": ("matroska", "ffv1"),
+                "mpegts": ("mpegts", "libx264")}
+Y4M_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray", "yuv420p10le", "yuv422p10le", "yuv444p10le", "gray16le")
 
 
 @dataclass
@@ -464,19 +543,26 @@ class EncodeOptions:
     pix_fmt: str | None = None  # None: the source's, if the codec takes it
     preset: str | None = None
     threads: int = 0  # encoder threads; 0: the codec's choice
+    format: str | None = None  # '-o -' only: nut (default), y4m, matroska or mpegts
 
     def resolved_codec(self, path: str) -> str:
         if self.codec:
             return self.codec
+        if str(path) == "-":
+            return PIPE_FORMATS[self.format or "nut"][1]
         return "libsvtav1" if Path(path).suffix.lower() == ".webm" else "libx264"
 
     def validate(self, path: str | os.PathLike) -> None:
         """Codec/container mismatches, before any work is done."""
         p = Path(path)
-        codec = self.resolved_codec(str(p))
+        codec = self.resolved_codec(str(path))
         if codec not in av.codecs_available:
             raise UsageError(f"codec {codec} is not available in this PyAV build")
-        if p.suffix.lower() not in VIDEO_CONTAINERS:
+        if self.format is not None and str(path) != "-":
+            raise UsageError("--format is for '-o -' (a stream on stdout); a file's extension says its format")
+        if str(path) == "-":
+            self._validate_pipe(codec)
+        elif p.suffix.lower() not in VIDEO_CONTAINERS:
             raise UsageError(f"{p}: {p.suffix or 'no extension'} is not a video container vfi writes "
                              f"(use {', '.join(VIDEO_CONTAINERS)})")
         if codec in CONTAINER_CODECS.get(p.suffix.lower(), set()):
@@ -491,6 +577,15 @@ class EncodeOptions:
                 raise UsageError(f"--preset is for libx264, libx265 and libsvtav1, not {codec}")
             if str(self.preset) not in choices:
                 raise UsageError(f"--preset {self.preset!r} is not one of {codec}'s: {', '.join(choices)}")
+
+    def _validate_pipe(self, codec: str) -> None:
+        fmt = self.format or "nut"
+        if fmt not in PIPE_FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(PIPE_FORMATS)}, not {fmt!r}")
+        if fmt == "y4m" and codec != "rawvideo":
+            raise UsageError("y4m carries raw video only (no --codec)")
+        if fmt == "mpegts" and codec in ("ffv1", "rawvideo"):
+            raise UsageError(f"MPEG-TS cannot carry {codec}; use --codec libx264 or --format matroska")
 
 
 def check_output_path(out: str | os.PathLike, inp: str | os.PathLike | None, overwrite: bool) -> Path:
@@ -526,17 +621,22 @@ class VideoWriter:
         audio_encode=None,
         metadata: dict[str, str] | None = None,
     ):
+        self.is_pipe = str(path) == "-"  # a stream on stdout: written as it goes, no temporary file
         self.path = Path(path)
         suffix = self.path.suffix
-        options.validate(self.path)
-        codec = options.resolved_codec(str(self.path))
-        self.tmp = temporary_path(self.path)
+        options.validate(path)
+        codec = options.resolved_codec(str(path))
+        self.pipe_format = (options.format or "nut") if self.is_pipe else None
+        self.tmp = None if self.is_pipe else temporary_path(self.path)
         self.closed = False
         self.container = None
         try:  # from here on, any failure (Ctrl-C and SIGTERM too) removes the temporary file
             try:
-                fmt = av.format.ContainerFormat(_muxer_for(self.path), "w").name
-                self.container = av.open(str(self.tmp), mode="w", format=fmt)
+                if self.is_pipe:
+                    self.container = av.open("pipe:1", mode="w", format=PIPE_FORMATS[self.pipe_format][0])
+                else:
+                    fmt = av.format.ContainerFormat(_muxer_for(self.path), "w").name
+                    self.container = av.open(str(self.tmp), mode="w", format=fmt)
             except (av.error.FFmpegError, ValueError) as e:
                 raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
             self._setup(codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata)
@@ -551,6 +651,8 @@ class VideoWriter:
         cc = stream.codec_context
         cc.width, cc.height = width, height
         self.pix_fmt = _choose_pix_fmt(codec, options.pix_fmt, source.pix_fmt, width, height)
+        if self.pipe_format == "y4m" and self.pix_fmt not in Y4M_PIX_FMTS:
+            self.pix_fmt = "yuv420p" if self.pix_fmt.startswith("yuvj420") else "yuv444p"  # what YUV4MPEG can say
         cc.pix_fmt = self.pix_fmt
         cc.time_base = time_base
         stream.time_base = time_base
@@ -621,9 +723,10 @@ class VideoWriter:
     def mux(self, packets) -> None:
         self.container.mux(packets)
 
-    def finish(self) -> Path:
+    def finish(self) -> Path | None:
         """Flushes the encoder and finishes the temporary file (``self.tmp``), which the
-        caller puts in place with the job's other outputs (:func:`vfi.outputs.commit`)."""
+        caller puts in place with the job's other outputs (:func:`vfi.outputs.commit`);
+        None for a pipe, which has no temporary file."""
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
@@ -643,7 +746,8 @@ class VideoWriter:
                     self.container.close()
             except Exception:  # noqa: BLE001 - the file is being thrown away anyway
                 pass
-        self.tmp.unlink(missing_ok=True)
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
 
 
 def _muxer_for(path: Path) -> str:

@@ -65,15 +65,15 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 
 AE_RECIPE = {"batch_size": 64, "epochs": 10, "lr": 1e-3, "loss": "mse", "preset": "paper002"}
 register_model(ModelSpec(
+    "flow-fusion", "vfi", "Motion-compensated (the default): DIS flow both ways, warps to any t, paper 000's layout (narrow) fuses them",
+    lambda **config: FlowFusion(**config), "pair", "flow",
+    {"batch_size": 16, "epochs": 8, "lr": 3e-3, "loss": "charbonnier-blur", "blur_weight": 0.005, "crop": 80, "context": 20,
+     "preset": "flow", "init": "fusion", "schedule": "cosine"},
+))
+register_model(ModelSpec(
     "sparse-cnn", "000", "Sparse CNN: 1x1 lift to 40 dims, 7/4/3/2 convs, 1x1 down to RGB",
     lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), "pair", "rgb255",
     {"batch_size": 16, "epochs": 20, "lr": 1e-3, "loss": "mse", "crop": 64, "context": 7, "preset": "paper000", "init": "blend"},
-))
-register_model(ModelSpec(
-    "flow-fusion", "vfi", "Motion-compensated: DIS flow both ways, warps to any t, paper 000's layout (narrow) fuses them",
-    lambda **config: FlowFusion(**config), "pair", "flow",
-    {"batch_size": 16, "epochs": 20, "lr": 2e-3, "loss": "charbonnier-lap", "blur_weight": 0.5, "crop": 88, "context": 16,
-     "preset": "flow", "init": "fusion", "schedule": "cosine"},
 ))
 register_model(ModelSpec(
     "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",
