@@ -387,3 +387,17 @@ def test_trim_end_and_bad_ranges(tmp_path):
     with pytest.raises(InputError, match="past the end|nothing to read"):
         run(Job(input=str(src), output=str(tmp_path / "p.mp4"), factor=2, method="blend", start=10))
     assert not (tmp_path / "p.mp4").exists()
+
+
+def test_dedup_makes_animation_on_twos_move_on_every_frame(tmp_path):
+    drawings = list(moving_frames(12, 48, 64, speed=4))
+    on_twos = [d for d in drawings for _ in range(2)]  # every drawing held for two frames
+    src = make_video(tmp_path / "twos.mkv", on_twos, Fraction(24), codec="ffv1", pix_fmt="yuv444p")
+    for dedup, expect_repeats in ((False, True), (True, False)):
+        out = tmp_path / f"o_{dedup}.mkv"
+        res = run(Job(input=str(src), output=str(out), factor=2, method="blend", dedup=dedup, encode=EncodeOptions(codec="ffv1")))
+        got = [f for _, f in read_frames(out)]
+        same = [np.array_equal(a, b) for a, b in zip(got[1:-5], got[2:-4])]  # away from the ends (the last drawing is held)
+        assert any(same) == expect_repeats, (dedup, same)
+        if dedup:
+            assert res.duplicates_dropped == 11 and res.frames_out == 48  # the same length

@@ -58,3 +58,21 @@ def test_log_mse_is_minus_mean_psnr_per_sample():
     assert get_loss("log-mse")(pred, target).item() == pytest.approx(5.0)
     target[1] += 99.0  # a large error no longer swamps the small one: 10 log10(9802) / 2 + 5
     assert get_loss("log-mse")(pred, target).item() == pytest.approx(5 + 5 * math.log10(99**2 + 1))
+
+
+def test_the_cli_offers_every_loss():
+    from vfi import cli, losses
+
+    assert tuple(cli.LOSS_NAMES) == tuple(losses.LOSS_NAMES)
+
+
+def test_charbonnier_and_its_blur_term():
+    from vfi.losses import charbonnier, get_loss
+
+    a = torch.zeros(1, 3, 8, 8)
+    b = torch.full((1, 3, 8, 8), 0.5)
+    assert abs(charbonnier(a, b).item() - (0.25 + 1e-6) ** 0.5) < 1e-6
+    sharp = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    blurry = torch.nn.functional.avg_pool2d(sharp, 3, 1, 1)
+    loss = get_loss("charbonnier-blur", 1.0)
+    assert loss(sharp, sharp).item() < 1e-2 < loss(blurry, sharp).item() - charbonnier(blurry, sharp).item()

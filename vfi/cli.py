@@ -19,11 +19,14 @@ from rich.console import Console
 
 from . import __version__
 from .errors import Interrupted, VfiError
-from .losses import LOSS_NAMES
 from .outputs import OutputSet, check_distinct, check_writable
 from .scenes import DEFAULT_THRESHOLD
 from .timing import parse_rate, parse_time
 from .video import EncodeOptions
+
+# vfi.losses.LOSS_NAMES, spelled out so that the CLI starts without importing PyTorch
+# (tests/test_losses.py keeps the two the same).
+LOSS_NAMES = ("mse", "msle", "cosine", "log-mse", "charbonnier", "blur", "log-mse-blur", "charbonnier-blur")
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -204,6 +207,9 @@ def job_options(f):
         click.option("--duration", "-t", "duration", type=TIME, default=None, help="Trim: this much of the input (as ffmpeg's -t)."),
         click.option("--end", "-to", "end", type=TIME, default=None, help="Trim: up to this time of the input (as ffmpeg's -to)."),
         click.option("--batch", is_flag=True, help="INPUT is a folder of videos: each one to -o FOLDER."),
+        click.option("--dedup", is_flag=True, help="Drop frames that repeat the one before (animation on twos) so motion is even on every output frame."),
+        click.option("--dedup-threshold", type=click.FloatRange(0, 1), default=0.005, show_default=True,
+                     help="--dedup: a frame repeats the one before when fewer than this fraction of its samples changed (by more than 4 levels)."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
@@ -270,7 +276,8 @@ def summary_line(result) -> str:
     depth = f", bisection depth {result.bisection_depth} (max time error {result.max_time_error_ms:.2f} ms)" if result.bisection_depth else ""
     return (f"{result.output}: {result.frames_out} frames at {float(result.output_rate):.3f} fps from {result.frames_in} "
             f"({result.synthesised} synthesised, {result.repeated} repeated, {len(result.cuts)} scene cut(s)); "
-            f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s")
+            f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s"
+            + (f"; {result.duplicates_dropped} repeated source frame(s) dropped (--dedup)" if result.duplicates_dropped else ""))
 
 
 def _job_from_options(mode: str, input: str, opts: dict):
@@ -283,6 +290,7 @@ def _job_from_options(mode: str, input: str, opts: dict):
                overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
                precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
                start=opts["start"], duration=opts["duration"], end=opts["end"], input_fps=opts["input_fps"],
+               dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"],
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"],
                                     format=opts["pipe_format"]))
 

@@ -31,7 +31,7 @@ from .errors import CorruptInputError, UsageError
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, check_distinct, check_writable, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
-from .scenes import DEFAULT_THRESHOLD, CutDetector
+from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
 from .sinks import SIDECAR_NAME, ImageSequenceSink, VideoFileSink, check_image_target, output_kind
 from .sources import VideoFileSource, open_source
 from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
@@ -66,6 +66,8 @@ class Job:
     duration: Fraction | None = None  # trim: this long (-t)
     end: Fraction | None = None  # trim: up to this time of the input (-to)
     input_fps: Fraction | None = None  # image-sequence input: its frame rate (None: 25, as ffmpeg)
+    dedup: bool = False  # drop frames that repeat the one before (animation on twos) before interpolating
+    dedup_threshold: float = HOLD_FRACTION  # a frame repeats when fewer than this fraction of its samples changed
 
     def __post_init__(self):
         # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
@@ -111,6 +113,7 @@ class Result:
     seconds: float
     warnings: list[str] = field(default_factory=list)
     profile: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    duplicates_dropped: int = 0  # --dedup: source frames that repeated the one before
 
 
 class Observer:
@@ -272,6 +275,7 @@ def _execute(job: Job, source, out_path: Path, observers: list[Observer], starte
         stages.close()
     result = _result(job, source, out_path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
                      stages.out_rate, end, started)
+    result.duplicates_dropped = stages.duplicates_dropped
     _commit(job, out_path, video_tmp, result, stages.log, observers)
     return result
 
@@ -288,6 +292,7 @@ class JobStages:
         self.method = build_method(job)
         self.conv = ColorConverter(info.pix_fmt, info.color, info.height)
         self.method.setup(self.conv)
+        self.method.timing(self.source_step * info.nominal_rate)
         self.cuts = CutDetector(job.scene_threshold)
         self.profile = Profile()
         self.warnings = _dropped_streams(job, source)
@@ -321,7 +326,10 @@ class JobStages:
         """Every frame through; returns the end of the video and the finished output."""
         start, end = self.job.trim()
         prev: SourceFrame | None = None
-        for item in self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end):
+        items = self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end)
+        if self.job.dedup:
+            items = self._without_repeats(items)
+        for item in items:
             if isinstance(item, av.Packet):
                 self.held.append(item) if self.sink is None else self.sink.packet(item)
                 continue
@@ -338,6 +346,30 @@ class JobStages:
         video_end = self.filler.tail(prev, self.info, cap)
         return video_end, self.sink.finish()
 
+    def _without_repeats(self, items):
+        """Source frames that only repeat the frame before (a drawing held for two
+        frames) are left out: the drawings keep their own times, and the timeline fills
+        the longer gaps between them evenly.  The last frame of a hold is kept when the
+        video ends on it, so the output lasts as long."""
+        kept: SourceFrame | None = None
+        held: SourceFrame | None = None
+        for item in items:
+            if not isinstance(item, SourceFrame):
+                yield item
+                continue
+            if kept is not None and _repeats(kept.rgb(self.conv), item.rgb(self.conv), self.job.dedup_threshold):
+                self.duplicates_dropped += 1
+                held = item
+                continue
+            held = None
+            kept = item
+            yield item
+        if held is not None:  # the video ends on a hold: its last frame marks the end
+            self.duplicates_dropped -= 1
+            yield held
+
+    duplicates_dropped = 0
+
     def abort(self) -> None:
         if self.streams is not None:
             self.streams.close(cancel=True)
@@ -350,6 +382,13 @@ class JobStages:
             self.streams.close()
         for o in self.observers:
             o.finish()
+
+
+def _repeats(a: np.ndarray, b: np.ndarray, fraction: float) -> bool:
+    if fraction == HOLD_FRACTION:
+        return is_hold(a, b)
+    changed = np.abs(a.astype(np.int16) - b) > 4
+    return float(changed.mean()) < fraction
 
 
 def _dropped_streams(job: Job, source) -> list[str]:
