@@ -84,3 +84,79 @@ def test_stdout_and_json_summary_do_not_mix(tmp_path):
     assert res.exit_code == 2 and "--json" in res.output
     ok = vfi("upsample", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--method", "blend", "--json", "-q")
     assert ok.exit_code == 0 and json.loads(ok.output)["frames_out"] == 12
+
+
+def _film(tmp_path):
+    """5 s of H.264 with a French AAC track, English SRT subtitles, a title and a creation time."""
+    srt = tmp_path / "subs.srt"
+    srt.write_text("1\n00:00:00,500 --> 00:00:02,000\nHello\n\n2\n00:00:03,000 --> 00:00:04,500\nWorld\n\n")
+    path = tmp_path / "film.mkv"
+    with av.open(str(srt)) as subs, av.open(str(path), "w") as out:
+        out.metadata["title"] = "A test film"
+        out.metadata["creation_time"] = "2024-05-01T10:00:00.000000Z"
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("aac", rate=48000)
+        a.codec_context.layout = "stereo"
+        a.metadata["language"] = "fre"
+        s = out.add_stream_from_template(subs.streams.subtitles[0])
+        s.metadata["language"] = "eng"
+        for i, img in enumerate(moving_frames(120, 48, 64)):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 24)
+            out.mux(vs.encode(f))
+        out.mux(vs.encode(None))
+        for k in range(0, 48000 * 5, 1024):
+            af = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            af.sample_rate, af.pts = 48000, k
+            out.mux(a.encode(af))
+        out.mux(a.encode(None))
+        for p in subs.demux(subs.streams.subtitles[0]):
+            if p.size:
+                p.stream = s
+                out.mux(p)
+    return path
+
+
+def test_everything_the_file_carries_comes_out(tmp_path):
+    src = _film(tmp_path)
+    res = vfi("upsample", src, "-o", tmp_path / "o.mkv", "--factor", "2", "--method", "blend")
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert c.metadata["title"] == "A test film" and c.metadata["creation_time"].startswith("2024-05-01")
+        (audio,), (subs,) = c.streams.audio, c.streams.subtitles
+        assert audio.metadata["language"] == "fre" and subs.metadata["language"] == "eng"
+        assert [bytes(p) for p in c.demux(subs) if p.size] == [b"Hello", b"World"]
+    # MP4 cannot hold SRT: said, in a warning line and in the sidecar
+    res = vfi("upsample", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--method", "blend")
+    assert res.exit_code == 0 and "warning" in res.output and "subtitle" in res.output
+    assert any("subtitle" in w for w in json.loads((tmp_path / "o.mp4.vfi.json").read_text())["warnings"])
+    with av.open(str(tmp_path / "o.mp4")) as c:
+        assert c.metadata["title"] == "A test film" and c.streams.audio[0].metadata["language"] == "fre"
+
+
+def test_hdr10_metadata_is_kept(tmp_path):
+    from vfi.video import hdr10_metadata
+
+    src = tmp_path / "hdr.mkv"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx265", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
+        cc = s.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace = 9, 16, 9  # BT.2020, PQ
+        cc.options = {"x265-params": "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)"
+                                     "WP(15635,16450)L(10000000,1):max-cll=1000,400"}
+        for i in range(6):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24").reformat(format="yuv420p10le")
+            f.pts, f.time_base = i, Fraction(1, 24)
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    res = vfi("upsample", src, "-o", tmp_path / "o.mkv", "--factor", "2", "--method", "blend", "-q")
+    assert res.exit_code == 0, res.output
+    with av.open(str(src)) as a, av.open(str(tmp_path / "o.mkv")) as b:
+        want = hdr10_metadata(next(a.decode(video=0)))
+        got_stream = b.streams.video[0].codec_context
+        got = [hdr10_metadata(f) for f in b.decode(video=0)]
+    assert want["max_cll"] == 1000 and want["luminance"]["max"] == 1000
+    assert got[0] == want and got[-1] == want  # on the frames, as ffprobe's frame side data shows
+    assert got_stream.color_primaries == 9 and got_stream.color_trc == 16

@@ -298,6 +298,8 @@ class JobStages:
         self.warnings = _dropped_streams(job, source)
         audio_in = source.audio_streams if job.audio != "none" and _carries_audio(job) else []
         self.copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
+        if job.mode == "upsample" and output_kind(job.output) == "file":
+            self.copy_streams = self.copy_streams + source.other_streams()  # subtitles, data, attachments: as they are
         self.streams = _model_streams(job, self.method, self.profile)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
@@ -344,6 +346,7 @@ class JobStages:
         self.warnings += _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
         video_end = self.filler.tail(prev, self.info, cap)
+        self.warnings += getattr(getattr(self.sink, "writer", None), "warnings", [])
         return video_end, self.sink.finish()
 
     def _without_repeats(self, items):
@@ -395,9 +398,10 @@ def _dropped_streams(job: Job, source) -> list[str]:
     """Warnings for what the output will not carry."""
     out = []
     others = source.other_streams()
-    if others:
+    if others and (job.mode != "upsample" or output_kind(job.output) != "file"):
         kinds = ", ".join(sorted({s.type for s in others}))
-        out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output")
+        why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
+        out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
     audio = source.audio_streams
     kind = output_kind(job.output)
     if audio and (kind == "images" or (kind == "pipe" and (job.encode.format or "nut") == "y4m")):
@@ -480,6 +484,9 @@ def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profil
         # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio
         # 0.83 with the pool, 1.03 with one thread; the machine is noisy).
         encode_options = replace(job.encode, threads=1)
+    if info.hdr and encode_options.codec is None and output_kind(job.output) == "file" and Path(job.output).suffix.lower() != ".webm":
+        # HDR10 masters keep their mastering-display and light-level metadata: x265 takes them, x264 cannot.
+        encode_options = replace(encode_options, codec="libx265")
     stretcher = None
     if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
         stretcher = AudioStretcher(copy_streams[0], float(job.factor), timeline.start)

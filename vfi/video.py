@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import heapq
+import struct
 import os
 import threading
 from dataclasses import dataclass, field
@@ -196,6 +197,9 @@ class VideoInfo:
     rotation: int = 0
     sample_aspect_ratio: Fraction | None = None
     audio_streams: int = 0
+    tags: dict = field(default_factory=dict)  # the container's (title, creation_time, location, ...)
+    video_tags: dict = field(default_factory=dict)  # the video stream's (language, handler_name, ...)
+    hdr: dict = field(default_factory=dict)  # HDR10 static metadata of the first frame (see hdr10_metadata)
 
     @property
     def nominal_rate(self) -> Fraction:
@@ -320,6 +324,8 @@ class VideoReader:
             color=color,
             sample_aspect_ratio=_fraction(cc.sample_aspect_ratio),
             audio_streams=len(self.container.streams.audio),
+            tags=carried_tags(self.container.metadata),
+            video_tags=carried_tags(s.metadata),
         )
 
     @property
@@ -363,6 +369,7 @@ class VideoReader:
                 if not first_rotation_seen:
                     first_rotation_seen = True
                     self.info.rotation = _rotation(frame)
+                    self.info.hdr = hdr10_metadata(frame)
                 if frame.pts is not None:
                     heapq.heappush(stamps, Fraction(frame.pts) * tb)
                 window.append(frame)
@@ -507,6 +514,63 @@ def _rotation(frame: av.VideoFrame) -> int:
         return 0
 
 
+# Container and stream tags a muxer writes itself, or that describe the old encoding.
+TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration", "vendor_id", "_statistics_tags",
+                  "_statistics_writing_app", "_statistics_writing_date_utc", "number_of_frames", "number_of_bytes", "bps"}
+
+
+def carried_tags(tags) -> dict:
+    """The tags that describe the content (title, creation_time, location, language,
+    handler_name, ...), not the old file's encoding."""
+    return {k: v for k, v in dict(tags or {}).items() if k.lower() not in TECHNICAL_TAGS and not k.lower().startswith("duration")}
+
+
+def hdr10_metadata(frame: av.VideoFrame) -> dict:
+    """HDR10 static metadata from a frame's side data: the mastering display (primaries,
+    white point, luminance) and the content light level, as numbers."""
+    out = {}
+    for sd in frame.side_data:
+        name = getattr(sd.type, "name", str(sd.type))
+        raw = bytes(memoryview(sd))
+        if name == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:
+            v = struct.unpack("<20i2i", raw[:88])
+            q = [v[i] / v[i + 1] if v[i + 1] else 0.0 for i in range(0, 20, 2)]
+            has_primaries, has_luminance = v[20], v[21]
+            if has_primaries:
+                out["primaries"] = {"r": q[0:2], "g": q[2:4], "b": q[4:6]}
+                out["white_point"] = q[6:8]
+            if has_luminance:
+                out["luminance"] = {"min": q[8], "max": q[9]}
+        elif name == "CONTENT_LIGHT_LEVEL" and len(raw) >= 8:
+            out["max_cll"], out["max_fall"] = struct.unpack("<2I", raw[:8])
+    return out
+
+
+def x265_hdr_params(hdr: dict) -> str:
+    """x265's master-display (xy in 0.00002, luminance in 0.0001 cd/m2) and max-cll."""
+    parts = ["hdr10=1"]
+    if "primaries" in hdr and "luminance" in hdr:
+        xy = lambda p: f"({round(p[0] / 0.00002)},{round(p[1] / 0.00002)})"  # noqa: E731
+        pr, lum = hdr["primaries"], hdr["luminance"]
+        parts.append(f"master-display=G{xy(pr['g'])}B{xy(pr['b'])}R{xy(pr['r'])}WP{xy(hdr['white_point'])}"
+                     f"L({round(lum['max'] / 0.0001)},{round(lum['min'] / 0.0001)})")
+    if "max_cll" in hdr:
+        parts.append(f"max-cll={hdr['max_cll']},{hdr['max_fall']}")
+    return ":".join(parts)
+
+
+def svtav1_hdr_params(hdr: dict) -> str:
+    parts = []
+    if "primaries" in hdr and "luminance" in hdr:
+        xy = lambda p: f"({p[0]:.4f},{p[1]:.4f})"  # noqa: E731
+        pr, lum = hdr["primaries"], hdr["luminance"]
+        parts.append(f"mastering-display=G{xy(pr['g'])}B{xy(pr['b'])}R{xy(pr['r'])}WP{xy(hdr['white_point'])}"
+                     f"L({lum['max']:.4f},{lum['min']:.4f})")
+    if "max_cll" in hdr:
+        parts.append(f"content-light={hdr['max_cll']},{hdr['max_fall']}")
+    return ":".join(parts)
+
+
 def _ffmpeg_reason(e: Exception) -> str:
     msg = getattr(e, "strerror", None) or str(e)
     return msg.split(":")[-1].strip() if ":" in msg and len(msg) > 80 else msg
@@ -645,6 +709,8 @@ class VideoWriter:
             raise
 
     def _setup(self, codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata):
+        self.warnings: list[str] = []  # what could not be carried
+        self.container.metadata.update(source.tags)
         if metadata:
             self.container.metadata.update(metadata)
         stream = self.container.add_stream(codec, rate=rate)
@@ -668,7 +734,12 @@ class VideoWriter:
         if preset:
             opts["preset"] = preset
         if codec == "libx265":
-            opts["x265-params"] = "log-level=error"
+            opts["x265-params"] = "log-level=error" + (":" + x265_hdr_params(source.hdr) if source.hdr else "")
+        elif codec == "libsvtav1" and source.hdr:
+            opts["svtav1-params"] = svtav1_hdr_params(source.hdr)
+        elif source.hdr:
+            self.warnings.append(f"HDR10 mastering-display/content-light metadata not carried: {codec} does not take it "
+                                 "(use --codec libx265 or libsvtav1)")
         if codec == "libsvtav1":
             os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner otherwise
         if codec == "ffv1":
@@ -684,12 +755,18 @@ class VideoWriter:
             cc.sample_aspect_ratio = source.sample_aspect_ratio
         if source.rotation:
             stream.set_display_rotation(source.rotation)
+        stream.metadata.update(source.video_tags)
         self.stream = stream
         self.audio_map = {}
         for a in copy_audio_from:
             try:
-                self.audio_map[a.index] = self.container.add_stream_from_template(a)
+                self.audio_map[a.index] = out = self.container.add_stream_from_template(a)
+                out.metadata.update(carried_tags(a.metadata))
             except (av.error.FFmpegError, ValueError) as e:
+                if a.type != "audio":  # subtitles, data, attachments: said, not fatal
+                    self.warnings.append(f"{a.type} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
+                                         f"not carried: {self.path.suffix or 'this format'} cannot hold it (.mkv can)")
+                    continue
                 raise UsageError(
                     f"{self.path}: cannot copy audio ({a.codec_context.name}) into {self.path.suffix}: {e}; "
                     "use .mkv or --audio none"
@@ -714,6 +791,7 @@ class VideoWriter:
             raise OutputError(f"{self.path}: write failed: {e.strerror or e}") from None
 
     def mux_copied(self, packet: av.Packet) -> None:
+        """A packet of a copied stream (audio, subtitles, data)."""
         out = self.audio_map.get(packet.stream.index)
         if out is None:
             return
