@@ -385,6 +385,33 @@ def test_dropped_streams_are_said(tmp_path):
             f.pts = i
             c.mux(vs.encode(f))
         c.mux(vs.encode(None))
-    res = vfi("upsample", src, "-o", tmp_path / "o.mkv", "--factor", "2", "--method", "blend", "--codec", "ffv1")
-    assert res.exit_code == 0 and "warning" in res.output and "subtitle" in res.output, res.output
-    assert any("subtitle" in w for w in json.loads((tmp_path / "o.mkv.vfi.json").read_text())["warnings"])
+    # slow motion cannot keep subtitles in time, MP4 cannot hold ASS: each says so
+    for cmd, out in (("slowmo", tmp_path / "o.mkv"), ("upsample", tmp_path / "o.mp4")):
+        res = vfi(cmd, src, "-o", out, "--factor", "2", "--method", "blend")
+        assert res.exit_code == 0 and "warning" in res.output and "subtitle" in res.output, res.output
+        assert any("subtitle" in w for w in json.loads(Path(str(out) + ".vfi.json").read_text())["warnings"])
+
+
+def test_slowmo_stretch_says_which_audio_streams_it_drops(tmp_path):
+    src = tmp_path / "two_audio.mkv"
+    with av.open(str(src), "w") as c:
+        vs = c.add_stream("ffv1", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 48, 32, "yuv420p"
+        tracks = [c.add_stream("aac", rate=48000) for _ in range(2)]
+        for t in tracks:
+            t.codec_context.layout = "stereo"
+        for i, img in enumerate(moving_frames(24, 32, 48)):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            c.mux(vs.encode(f))
+        c.mux(vs.encode(None))
+        for t in tracks:
+            for k in range(0, 48000, 1024):
+                af = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+                af.sample_rate, af.pts = 48000, k
+                c.mux(t.encode(af))
+            c.mux(t.encode(None))
+    res = vfi("slowmo", src, "-o", tmp_path / "o.mkv", "--factor", "2", "--method", "blend", "--audio", "stretch")
+    assert res.exit_code == 0 and "only the first of 2 audio streams" in res.output, res.output
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert len(c.streams.audio) == 1

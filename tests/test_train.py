@@ -202,3 +202,10 @@ def test_context_widens_the_inputs_around_the_scored_crop(dataset):
         assert torch.equal(x, padded[:, y0:y0 + crop + 2 * k, x0:x0 + crop + 2 * k])
         seen_edge |= min(y0, x0) < k
     assert seen_edge  # some crops touch the frame's edge (the 40x56 frames are small)
+
+
+def test_patience_stops_when_validation_stops_improving():
+    from vfi.train import _stalled
+
+    h = [{"val_loss": v} for v in (9.0, 5.0, 4.0, 4.5, 4.2)]
+    assert _stalled(h, 2) and not _stalled(h, 3) and not _stalled(h[:3], 2)

@@ -652,6 +652,7 @@ class TrainProgress:
 @click.option("--val-data", type=click.Path(exists=True, file_okay=False), default=None,
               help="Validate on this dataset (e.g. clips kept out of training), whole frames; the best epoch is also saved as MODEL.best.safetensors.")
 @click.option("--max-val", type=click.IntRange(1), default=96, show_default=True, help="Validation triplets (spread evenly).")
+@click.option("--patience", type=click.IntRange(1), default=None, help="Stop once validation has not improved for this many epochs (the best epoch is kept).")
 @click.option("--no-augment", is_flag=True, help="No flips or time reversal of training triplets.")
 @click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast where it is fast (CUDA, CPUs with AMX).")
 @click.option("--from-weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Fine-tune from these weights.")
@@ -660,14 +661,15 @@ class TrainProgress:
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, context, schedule, init, max_train, val_data, max_val, no_augment, amp,
-          from_weights, seed, device, resume, quiet):
+def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, context, schedule, init, max_train, val_data, max_val, patience,
+          no_augment, amp, from_weights, seed, device, resume, quiet):
     """Train a model on a prepared dataset; torchrun runs it distributed."""
     from .train import TrainConfig
     from .train import train as run_train
 
     cfg = TrainConfig(model=model_name, data=data, out=out, loss=loss, blur_weight=blur_weight, epochs=epochs,
-                      batch_size=batch_size, lr=lr, crop=crop, context=context, schedule=schedule, init=init, max_train=max_train, val_data=val_data, max_val=max_val, augment=not no_augment, amp=amp,
+                      batch_size=batch_size, lr=lr, crop=crop, context=context, schedule=schedule, init=init, max_train=max_train, val_data=val_data, max_val=max_val,
+                      patience=patience, augment=not no_augment, amp=amp,
                       from_weights=from_weights, seed=seed, device=device)
     prog = TrainProgress(quiet)
     try:

@@ -63,6 +63,7 @@ class TrainConfig:
     val_crop: int = 128
     max_train: int | None = None  # cap on training triplets per epoch
     max_val: int | None = 96
+    patience: int | None = None  # stop once validation has not improved for this many epochs
     seed: int = 0
     device: str = "auto"
     workers: int = 0
@@ -326,6 +327,10 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     resume_at = (start_epoch, batches_done)  # where a Ctrl-C checkpoint continues from
     try:
         for epoch in range(start_epoch, cfg.epochs):
+            if cfg.patience and _stalled(history, cfg.patience):
+                if master:
+                    log(f"validation has not improved for {cfg.patience} epochs: stopping after epoch {epoch} (the best is kept)")
+                break
             sampler.set_epoch(epoch)
             train_ds.epoch = epoch
             loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers)
@@ -408,6 +413,14 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
 
 class TrainingDiverged(VfiError):
     """The loss became NaN or infinite: nothing more is saved."""
+
+
+def _stalled(history: list[dict], patience: int) -> bool:
+    """Whether the last ``patience`` epochs all failed to beat the best before them."""
+    trained = [h["val_loss"] for h in history[1:]]
+    if len(trained) <= patience:
+        return False
+    return min(trained[-patience:]) >= min(trained[:-patience])
 
 
 def _last_good(ckpt_path: Path) -> str:

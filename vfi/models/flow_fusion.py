@@ -16,6 +16,7 @@ per pixel, three things:
 
     blend = m W0 + (1 - m) W1,       m = sigmoid(logit(1 - t) + mask)
     frame = low(blend) + b detail(W0, W1) + (1 - b) (blend - low(blend)) + r,  b = sigmoid(detail)
+          = blend + b (detail(W0, W1) - (blend - low(blend))) + r
 
 The network runs at half resolution (its decisions vary slowly across the frame: a
 quarter of the work) and its five outputs are upsampled; the warps and the detail stay
@@ -86,25 +87,32 @@ class FlowFusion(nn.Module):
         return F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
 
     def low(self, x: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur (edges repeated): the low band of a frame."""
+        """Separable Gaussian blur (edges repeated): the low band of a frame.  Where no
+        gradient is wanted on a CPU, OpenCV's vectorised blur does the same sum 5-10x
+        faster than a grouped convolution."""
+        if not (torch.is_grad_enabled() and x.requires_grad) and x.device.type == "cpu" and x.dtype == torch.float32:
+            return _cv2_low(x)
         c, r = x.shape[1], DETAIL_RADIUS
         g = self.gauss.to(x.dtype)
         x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
         return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.decisions(x)
-        w0, w1 = x[:, 0:3].float(), x[:, 3:6].float()
-        t = x[:, 10:11].float().clamp(1e-3, 1 - 1e-3)
+        out = self.decisions(x).contiguous()
+        # Per-pixel arithmetic on whole planes: 3-4x faster than on channel slices of
+        # the channels-last input.
+        w0, w1 = x[:, 0:3].float().contiguous(), x[:, 3:6].float().contiguous()
+        t = x[:, 10:11].float().contiguous().clamp(1e-3, 1 - 1e-3)
         m = torch.sigmoid(out[:, 0:1] + torch.log((1 - t) / t))
         b = torch.sigmoid(out[:, 1:2])
-        blend = m * w0 + (1 - m) * w1
-        low = self.low(blend)
-        d0, d1, db = w0 - self.low(w0), w1 - self.low(w1), blend - low
+        blend = w1 + m * (w0 - w1)
+        d0, d1, db = w0 - self.low(w0), w1 - self.low(w1), blend - self.low(blend)
         # Detail from the warp with the stronger detail where the two agree in sign;
-        # where they disagree (misaligned), the blend's own.
-        chosen = torch.where(d0 * d1 > 0, torch.where(d0.abs() > d1.abs(), d0, d1), db)
-        return low + b * chosen + (1 - b) * db + out[:, 2:5]
+        # where they disagree (misaligned), the blend's own.  low(blend) + db = blend, so
+        # low + b * chosen + (1 - b) * db = blend + b * (chosen - db).
+        chosen = torch.where(d0.abs() > d1.abs(), d0, d1)
+        extra = torch.where(d0 * d1 > 0, chosen - db, torch.zeros((), dtype=db.dtype))
+        return blend + b * extra + out[:, 2:5]
 
     @staticmethod
     def flops_per_pixel(widths=WIDTHS, scale: int = 2) -> int:
@@ -114,3 +122,16 @@ class FlowFusion(nn.Module):
             total += 2 * cin * cout * k * k
             cin = cout
         return total // (scale * scale)
+
+
+def _cv2_low(x: torch.Tensor) -> torch.Tensor:
+    import cv2
+    import numpy as np
+
+    out = torch.empty_like(x, memory_format=torch.channels_last)
+    k = 2 * DETAIL_RADIUS + 1
+    for i in range(x.shape[0]):
+        img = np.ascontiguousarray(x[i].permute(1, 2, 0).numpy())  # H x W x C
+        blurred = cv2.GaussianBlur(img, (k, k), DETAIL_SIGMA, borderType=cv2.BORDER_REPLICATE)
+        out[i] = torch.from_numpy(blurred.reshape(img.shape)).permute(2, 0, 1)
+    return out
