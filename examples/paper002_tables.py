@@ -58,7 +58,7 @@ def main(path10, path_long, dataset):
           f"(greyscale 200x100, [0,1]), random 70/30 split (seed 0), every frame kept as the paper did: "
           f"**{manifest['train']} training and {manifest['val']} test triplets**; figures on all {n_test} test triplets. "
           "BF = 1/var(Laplacian) on the [0,1] scale as in the paper (3x3 Laplacian, mirrored borders); PSNR on 0..255.\n")
-    print("Two runs: **10 epochs**, as in the paper, and **longer**: up to 200 epochs, stopping after 10 without a new best "
+    print("Two runs: **10 epochs**, as in the paper, and **longer**: up to 60 epochs, stopping after 5 without a new best "
           "validation loss, the best epoch's weights (the epoch is given). `blur` is the blur-aware loss the paper proposes "
           "(MSE + 0.1 x (log var Lap(true) - log var Lap(pred))^2), measured for the convolutional autoencoder.\n")
     print("## Table 1: Blur Factor of predictions (mean, std)\n")
