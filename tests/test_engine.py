@@ -401,3 +401,12 @@ def test_dedup_makes_animation_on_twos_move_on_every_frame(tmp_path):
         assert any(same) == expect_repeats, (dedup, same)
         if dedup:
             assert res.duplicates_dropped == 11 and res.frames_out == 48  # the same length
+
+
+def test_the_reported_rate_is_the_outputs_real_rate(tmp_path):
+    # A phone clip whose first frame comes late: 30 fps, but its container's average is lower.
+    times = [Fraction(0)] + [Fraction(6, 30) + Fraction(i, 30) for i in range(29)]
+    src = make_video(tmp_path / "late.mkv", moving_frames(30, 32, 48), Fraction(30), codec="ffv1", times=times,
+                     time_base=Fraction(1, 1000))
+    res = run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend", encode=EncodeOptions(codec="ffv1")))
+    assert res.output_rate == 60, res.output_rate

@@ -127,12 +127,20 @@ def test_everything_the_file_carries_comes_out(tmp_path):
         (audio,), (subs,) = c.streams.audio, c.streams.subtitles
         assert audio.metadata["language"] == "fre" and subs.metadata["language"] == "eng"
         assert [bytes(p) for p in c.demux(subs) if p.size] == [b"Hello", b"World"]
-    # MP4 cannot hold SRT: said, in a warning line and in the sidecar
+    # MP4 cannot hold SRT: converted to mov_text, its text, times and language kept
     res = vfi("upsample", src, "-o", tmp_path / "o.mp4", "--factor", "2", "--method", "blend")
-    assert res.exit_code == 0 and "warning" in res.output and "subtitle" in res.output
-    assert any("subtitle" in w for w in json.loads((tmp_path / "o.mp4.vfi.json").read_text())["warnings"])
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+    assert json.loads((tmp_path / "o.mp4.vfi.json").read_text())["warnings"] == []
     with av.open(str(tmp_path / "o.mp4")) as c:
         assert c.metadata["title"] == "A test film" and c.streams.audio[0].metadata["language"] == "fre"
+        (subs,) = c.streams.subtitles
+        assert subs.codec_context.name == "mov_text" and subs.metadata["language"] == "eng"
+        cues = [(float(p.pts * p.time_base), bytes(p)[2:]) for p in c.demux(subs) if p.size > 2]  # 16-bit length, text
+    assert cues == [(0.5, b"Hello"), (3.0, b"World")], cues
+    # AVI cannot hold subtitles at all: said, in a warning line and in the sidecar
+    res = vfi("upsample", src, "-o", tmp_path / "o.avi", "--factor", "2", "--method", "blend", "--audio", "none")
+    assert res.exit_code == 0 and "warning" in res.output and "subtitle" in res.output, res.output
+    assert any("subtitle" in w for w in json.loads((tmp_path / "o.avi.vfi.json").read_text())["warnings"])
 
 
 def test_hdr10_metadata_is_kept(tmp_path):

@@ -138,6 +138,7 @@ def test_ctrl_c_saves_a_checkpoint(dataset, tmp_path):
     text = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 130, text
     assert "Traceback" not in text
+    assert "checkpoint saved" in text and "no output was left behind" not in text  # one true thing
     ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ckpt["epoch"] >= 1 and ckpt["step"] > 0
 

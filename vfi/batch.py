@@ -78,6 +78,7 @@ def run_batch(items: list[BatchItem], mode: str, quiet: bool, console) -> int:
     from .progress import ProgressObserver
 
     rows = []
+    started = time.perf_counter()
     for k, item in enumerate(items, 1):
         t0 = time.perf_counter()
         label = f"[{k}/{len(items)}] {Path(item.input).name}"
@@ -85,11 +86,16 @@ def run_batch(items: list[BatchItem], mode: str, quiet: bool, console) -> int:
             try:
                 result = run(item.job, [ProgressObserver(f"{mode} {label}", quiet=quiet)])
                 rows.append((item, "ok", f"{result.frames_out} frames at {float(result.output_rate):.3f} fps", time.perf_counter() - t0))
-                continue
             except VfiError as e:
                 item.error = str(e)
-        console.print(f"[red]failed[/] {label}: {item.error}", soft_wrap=True)
-        rows.append((item, "failed", item.error, time.perf_counter() - t0))
+        if item.error is not None:
+            console.print(f"[red]failed[/] {label}: {item.error}", soft_wrap=True)
+            rows.append((item, "failed", item.error, time.perf_counter() - t0))
+        if not quiet and len(items) > 1:  # the total, after each file
+            elapsed = time.perf_counter() - started
+            failed = sum(1 for r in rows if r[1] == "failed")
+            eta = elapsed / k * (len(items) - k)
+            console.print(f"total: {k}/{len(items)} inputs done ({failed} failed), {elapsed:.1f} s, ETA {eta:.0f} s", soft_wrap=True)
     if not quiet:
         table = Table(title=f"vfi {mode}: {len(items)} input(s)")
         for col in ("input", "output", "result", "", "seconds"):

@@ -519,6 +519,9 @@ TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands"
                   "_statistics_writing_app", "_statistics_writing_date_utc", "number_of_frames", "number_of_bytes", "bps"}
 
 
+TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "webvtt", "text")
+
+
 def carried_tags(tags) -> dict:
     """The tags that describe the content (title, creation_time, location, language,
     handler_name, ...), not the old file's encoding."""
@@ -758,11 +761,14 @@ class VideoWriter:
         stream.metadata.update(source.video_tags)
         self.stream = stream
         self.audio_map = {}
+        self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text stream)
         for a in copy_audio_from:
             try:
                 self.audio_map[a.index] = out = self.container.add_stream_from_template(a)
                 out.metadata.update(carried_tags(a.metadata))
             except (av.error.FFmpegError, ValueError) as e:
+                if self._convert_text_subtitles(a):
+                    continue
                 if a.type != "audio":  # subtitles, data, attachments: said, not fatal
                     self.warnings.append(f"{a.type} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
                                          f"not carried: {self.path.suffix or 'this format'} cannot hold it (.mkv can)")
@@ -790,13 +796,46 @@ class VideoWriter:
         except OSError as e:
             raise OutputError(f"{self.path}: write failed: {e.strerror or e}") from None
 
+    def _convert_text_subtitles(self, a) -> bool:
+        """Text subtitles (SRT, ASS, WebVTT) that MP4 or MOV cannot hold as they are go in
+        as mov_text (3GPP timed text), as ``ffmpeg -c:s mov_text`` does; True if set up."""
+        cc = a.codec_context
+        if a.type != "subtitle" or cc is None or cc.name not in TEXT_SUBTITLE_CODECS or self.container.format.name not in ("mp4", "mov"):
+            return False
+        try:
+            cc.open()  # the decoder's ASS header describes the styles the encoder needs
+            out = self.container.add_stream("mov_text")
+            out.codec_context.subtitle_header = cc.subtitle_header
+            out.codec_context.time_base = out.time_base = a.time_base
+        except (av.error.FFmpegError, ValueError):
+            return False
+        out.metadata.update(carried_tags(a.metadata))
+        self.subtitle_converters[a.index] = (cc, out)
+        return True
+
     def mux_copied(self, packet: av.Packet) -> None:
         """A packet of a copied stream (audio, subtitles, data)."""
+        if packet.stream.index in self.subtitle_converters:
+            self._mux_converted_subtitle(packet)
+            return
         out = self.audio_map.get(packet.stream.index)
         if out is None:
             return
         packet.stream = out
         self.container.mux(packet)
+
+    def _mux_converted_subtitle(self, packet: av.Packet) -> None:
+        decoder, out = self.subtitle_converters[packet.stream.index]
+        if not packet.size or packet.pts is None:
+            return
+        subtitle = decoder.decode2(packet)
+        if subtitle is None:
+            return
+        converted = out.codec_context.encode_subtitle(subtitle)
+        converted.stream, converted.time_base = out, packet.time_base
+        converted.pts = converted.dts = packet.pts
+        converted.duration = packet.duration
+        self.container.mux(converted)
 
     def mux(self, packets) -> None:
         self.container.mux(packets)
