@@ -54,13 +54,15 @@ def main():
         frames = [conv.to_rgb(sf.frame) for _, sf in zip(range(args.pairs + 1), r.frames())]
         w, h = r.info.width, r.info.height
     interp = load_interpolator(args.method, device="cpu")
-    if interp.spec.takes_t:  # flow-fusion: the flow and one fusion at t = 1/2, as the job does it
-        from vfi.flow import FlowEstimator, fusion_inputs
+    if interp.spec.takes_t:  # flow-fusion: two flows and one fusion at t = 1/2 per pair, as the job does it
+        from vfi.flow import FlowEstimator, PairMotion, fusion_inputs
 
         flow = FlowEstimator(interp.model.flow_preset, interp.model.flow_width)
 
         def predict(a, b):
-            return interp.fuse(fusion_inputs(a, b, *flow(a, b), 0.5))
+            ga, gb = flow.grey(a), flow.grey(b)
+            motion = PairMotion(flow.flow(ga, gb), flow.flow(gb, ga), a.shape[:2], kind=interp.model.motion, grey0=ga, grey1=gb)
+            return interp.fuse(fusion_inputs(a, b, motion, 0.5))
     else:
         predict = interp.predict
     predict(frames[0], frames[1])  # warm-up

@@ -23,14 +23,15 @@ def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
     return img.clip(0, 255).astype(np.uint8)
 
 
-def moving_frames(n: int, h: int, w: int, speed: int = 2, seed: int = 0, cut_at: int | None = None):
-    """n frames of a texture panning right by ``speed`` px/frame; a different texture
-    from frame ``cut_at`` on (a scene cut)."""
-    big = texture(h, w + speed * n + 8, seed)
-    other = texture(h, w + speed * n + 8, seed + 100)[:, ::-1]
+def moving_frames(n: int, h: int, w: int, speed: int = 2, seed: int = 0, cut_at: int | None = None, accel: int = 0):
+    """n frames of a texture panning right by ``speed`` px/frame (and, with ``accel``,
+    ``accel * i * i`` px more at frame i: speeding up); a different texture from frame
+    ``cut_at`` on (a scene cut)."""
+    big = texture(h, w + speed * n + accel * n * n + 8, seed)
+    other = texture(h, w + speed * n + accel * n * n + 8, seed + 100)[:, ::-1]
     for i in range(n):
         src = other if (cut_at is not None and i >= cut_at) else big
-        x = speed * i
+        x = speed * i + accel * i * i
         yield np.ascontiguousarray(src[:, x: x + w])
 
 

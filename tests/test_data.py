@@ -128,3 +128,12 @@ def test_bad_sources_are_reported_and_others_go_through(server, tmp_path):
     assert "Traceback" not in out
     d = TripletDataset(tmp_path / "ds")
     assert len(d.triplets) == 10 and len(d.manifest["failed"]) == 5
+
+
+def test_max_frames_reads_the_start_of_a_longer_video(tmp_path):
+    """Stopping at --max-frames is not a truncated file."""
+    src = make_video(tmp_path / "long.mp4", moving_frames(30, 32, 48), Fraction(24))
+    for preset in ("paper000", "flow"):
+        path, reports = prep([str(src)], tmp_path / preset, PrepOptions(preset=preset, max_frames=12))
+        assert reports[0].ok, reports[0].message
+        assert reports[0].frames == 12 and len(TripletDataset(path).arrays[0]) == 12

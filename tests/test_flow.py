@@ -12,7 +12,7 @@ import torch
 
 from conftest import make_video, moving_frames, texture
 from vfi.data import PrepOptions, TripletDataset, prep
-from vfi.flow import FEATURES, FlowEstimator, flows_to_time, fusion_inputs
+from vfi.flow import FEATURES, FlowEstimator, PairMotion, flows_to_time, fusion_inputs, path_weights
 from vfi.metrics import psnr
 from vfi.models import MODELS, Interpolator
 from vfi.models.flow_fusion import FlowFusion
@@ -21,6 +21,12 @@ from vfi.models.flow_fusion import FlowFusion
 def shifted(h, w, dx, dy=0, seed=0):
     big = texture(h + 40, w + 40, seed)
     return big[20:20 + h, 20:20 + w], big[20 - dy:20 - dy + h, 20 - dx:20 - dx + w]
+
+
+def pair_motion(a, b, **kw):
+    f01, f10 = FlowEstimator()(a, b)
+    est = FlowEstimator()
+    return PairMotion(f01, f10, a.shape[:2], grey0=est.grey(a), grey1=est.grey(b), **kw)
 
 
 def test_flow_finds_a_known_shift_both_ways():
@@ -44,12 +50,65 @@ def test_flow_to_time_for_linear_motion():
     assert np.allclose(ft0, -0.25 * v) and np.allclose(ft1, 0.75 * v)
 
 
+def test_quadratic_paths_pass_through_the_three_frames():
+    for u2 in (-1.0, -0.5, -2.0):  # evenly spaced frames, and the irregular times of a variable-rate video
+        g1, g2 = np.float32([6.0, 1.0]), np.float32([-2.0, 3.0])
+        at = lambda s: sum(w * g for w, g in zip(path_weights(s, 1.0, u2), (g1, g2)))  # noqa: E731
+        assert np.allclose(at(0.0), 0) and np.allclose(at(1.0), g1) and np.allclose(at(u2), g2)
+    # x(s) = 6 s + 2 s^2 through x(-1) = -4, x(0) = 0, x(1) = 8: at s = 1/2 it is at 3.5, not 4
+    assert np.isclose(sum(w * g for w, g in zip(path_weights(0.5, 1.0, -1.0), (8.0, -4.0))), 3.5)
+    assert path_weights(0.5, 1.0, None) == (0.5, 0.0)  # no third frame: the straight line
+
+
+def test_speeding_up_motion_is_found_where_it_really_is_at_t():
+    """A pan that speeds up: the view is at 4 i + 2 i^2 px in frame i (0, 6, 16, 30).
+    Between frames 1 and 2 the content moves 8 s + 2 s^2 px (s from frame 1), so at
+    t = 1/2 it has moved 4.5 px; the straight line through the pair alone says 5.  With
+    the frames before and after, the path bends as the content's does."""
+    before, a, b, after = moving_frames(4, 96, 128, speed=4, accel=2)
+    est = FlowEstimator()
+    f = lambda x, y: FlowEstimator()(x, y)[0]  # noqa: E731
+    inner = (slice(24, -24), slice(40, -40))
+    bent = PairMotion(f(a, b), f(b, a), a.shape[:2], f(a, before), f(b, after), grey0=est.grey(a), grey1=est.grey(b))
+    straight = PairMotion(f(a, b), f(b, a), a.shape[:2], grey0=est.grey(a), grey1=est.grey(b))
+    for motion, want in ((bent, 4.5), (straight, 5.0)):
+        ft0 = cv2_resize(motion.at(0.5)[0], a.shape[:2])  # where the frame at t reads frame 1: back along the motion
+        assert abs(np.median(ft0[inner][..., 0]) - want) < 0.15, (want, np.median(ft0[inner][..., 0]))
+
+
+def cv2_resize(field, size):
+    import cv2
+
+    return cv2.resize(field, (size[1], size[0]), interpolation=cv2.INTER_LINEAR) if field.shape[:2] != size else field
+
+
+def test_splatting_carries_a_small_fast_object_to_where_it_is_at_t():
+    """A 6 px square crossing 24 px between frames.  Super SloMo's blend of the two flows
+    reads the background where the square is at t (the flows there are the background's):
+    the square vanishes.  Carried along its own flow it is there, where what was under
+    its path does not match across the pair (here: a patch that changes), so the square,
+    which matches, outweighs it."""
+    h, w = 48, 96
+    rng = np.random.default_rng(1)
+    a, b = np.full((h, w, 3), 40, np.uint8), np.full((h, w, 3), 40, np.uint8)
+    a[:, 28:42], b[:, 28:42] = rng.integers(0, 255, (2, h, 14, 3), dtype=np.uint8)
+    a[20:26, 20:26], b[20:26, 44:50] = 220, 220
+    f01, f10 = np.zeros((h, w, 2), np.float32), np.zeros((h, w, 2), np.float32)
+    f01[20:26, 20:26, 0], f10[20:26, 44:50, 0] = 24, -24
+    est = FlowEstimator()
+    for kind, square in (("quadratic", True), ("linear", False)):
+        motion = PairMotion(f01, f10, (h, w), kind=kind, grey0=est.grey(a), grey1=est.grey(b))
+        x = fusion_inputs(a, b, motion, 0.5)
+        w0, w1 = x[21:25, 33:37, 0:3] * 255, x[21:25, 33:37, 3:6] * 255
+        assert ((w0.mean() > 180) and (w1.mean() > 180)) == square, (kind, w0.mean(), w1.mean())
+
+
 def test_a_window_of_the_inputs_is_that_crop_of_the_whole():
     a, b = shifted(80, 100, 5)
-    f01, f10 = FlowEstimator()(a, b)
-    whole = fusion_inputs(a, b, f01, f10, 0.4)
+    motion = pair_motion(a, b)
+    whole = fusion_inputs(a, b, motion, 0.4)
     assert whole.shape == (80, 100, len(FEATURES)) and whole.dtype == np.float32
-    crop = fusion_inputs(a, b, f01, f10, 0.4, (10, 20, 48, 56))
+    crop = fusion_inputs(a, b, motion, 0.4, (10, 20, 48, 56))
     assert np.allclose(crop, whole[10:58, 20:76], atol=1e-5)  # vectorised tails may round differently
 
 
@@ -57,19 +116,22 @@ def test_reversed_time_swaps_the_inputs_exactly():
     """What training's time-reversal augmentation assumes."""
     from vfi.train import FEATURE_T, REVERSED_FEATURES
 
-    a, b = shifted(48, 64, 4)
-    f01, f10 = FlowEstimator()(a, b)
-    forward = fusion_inputs(a, b, f01, f10, 0.3)
-    backward = fusion_inputs(b, a, f10, f01, 0.7)
+    frames = list(moving_frames(7, 48, 64, speed=2, accel=1))  # speeding up: the paths bend
+    before, a, b, after = frames[0], frames[2], frames[4], frames[6]
+    est = FlowEstimator()
+    f = lambda x, y: FlowEstimator()(x, y)[0]  # noqa: E731
+    motion = PairMotion(f(a, b), f(b, a), a.shape[:2], f(a, before), f(b, after), grey0=est.grey(a), grey1=est.grey(b))
+    assert motion.f0b is not None and motion.f1a is not None
+    forward = fusion_inputs(a, b, motion, 0.3)
+    backward = fusion_inputs(b, a, motion.reversed(), 0.7)
     swapped = forward[..., REVERSED_FEATURES].copy()
     swapped[..., FEATURE_T] = 1 - swapped[..., FEATURE_T]
-    assert np.allclose(swapped, backward, atol=1e-6)
+    assert np.allclose(swapped, backward, atol=1e-4)
 
 
 def test_untrained_model_is_the_warped_average_with_half_the_detail():
     a, b = shifted(40, 48, 2)
-    f01, f10 = FlowEstimator()(a, b)
-    x = torch.from_numpy(fusion_inputs(a, b, f01, f10, 0.5)).permute(2, 0, 1).unsqueeze(0)
+    x = torch.from_numpy(fusion_inputs(a, b, pair_motion(a, b), 0.5)).permute(2, 0, 1).unsqueeze(0)
     model = FlowFusion().eval()
     with torch.no_grad():
         y = model(x)
@@ -89,8 +151,7 @@ def test_flow_fusion_tiles_match_untiled():
         for p in model.parameters():
             p.normal_(0, 0.3)  # a model that does something everywhere
     a, b = shifted(70, 90, 3)
-    f01, f10 = FlowEstimator()(a, b)
-    feats = fusion_inputs(a, b, f01, f10, 0.5)
+    feats = fusion_inputs(a, b, pair_motion(a, b), 0.5)
     whole = Interpolator(spec, model, torch.device("cpu"), tile=0, precision="fp32").fuse(feats)
     for tile in (32, 40, 64):
         tiled = Interpolator(spec, model, torch.device("cpu"), tile=tile, precision="fp32").fuse(feats)
@@ -98,24 +159,79 @@ def test_flow_fusion_tiles_match_untiled():
         assert diff.max() <= 1 and (diff > 0).mean() < 0.001, tile
 
 
-def test_method_makes_any_t_directly_with_one_flow_per_pair():
+def _method():
     from vfi.methods import FlowFusionMethod
-    from vfi.video import ColorConverter, ColorSpec, SourceFrame
+    from vfi.video import ColorConverter, ColorSpec
 
     spec = MODELS["flow-fusion"]
     interp = Interpolator(spec, spec.create(), torch.device("cpu"), precision="fp32")
     method = FlowFusionMethod(interp)
     method.setup(ColorConverter("rgb24", ColorSpec(), 96))
-    flows, fusions = [], []
-    flow, fuse = method.flow, interp.fuse
-    method.flow = lambda *x: flows.append(1) or flow(*x)
+    calls = []
+    flow = method.flow.flow
+    method.flow.flow = lambda *x: calls.append(1) or flow(*x)
+    return method, interp, calls
+
+
+def _source_frames(frames):
+    from vfi.video import SourceFrame
+
+    return [SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(f, format="rgb24")) for i, f in enumerate(frames)]
+
+
+def test_method_makes_any_t_directly_with_two_flows_per_pair():
+    method, interp, flows = _method()
+    fusions = []
+    fuse = interp.fuse
     interp.fuse = lambda x: fusions.append(1) or fuse(x)
     frames = list(moving_frames(5, 96, 128, speed=2))  # 2 px a frame: frame k is at t = k/4 between 0 and 4
-    a, b = (SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(frames[k], format="rgb24")) for i, k in ((0, 0), (1, 4)))
+    a, b = _source_frames([frames[0], frames[4]])
     out = method.interpolate(a, b, [0.25, 0.5, 0.75])
-    assert len(flows) == 1 and len(fusions) == 3
+    assert len(flows) == 2 and len(fusions) == 3  # both ways, once; one fusion per frame
     for k, img in zip((1, 2, 3), out):
         assert psnr(img[:, 16:-16], frames[k][:, 16:-16]) > 30, k  # away from the edges that enter and leave
+
+
+def test_neighbouring_pairs_share_their_flows():
+    """Pair (1, 2) needs the flow from 2 to 3, which pair (2, 3) needs as its own: each
+    directed flow is computed once, so a job still costs two flows per pair."""
+    method, _, flows = _method()
+    f = _source_frames(moving_frames(6, 48, 64, speed=2, accel=1))
+    for k in range(1, 4):  # pairs (1, 2), (2, 3), (3, 4), each with the frames around it
+        method.interpolate(f[k], f[k + 1], [0.5], before=f[k - 1], after=f[k + 2])
+    # 1->2, 2->1, 1->0, 2->3 | 3->2, 3->4 | 4->3, 4->5
+    assert len(flows) == 8
+    motion = method.motion(f[2], f[3], before=f[1], after=f[4])
+    assert motion.f0b is not None and motion.f1a is not None and len(flows) == 8
+
+
+def test_a_held_frame_says_nothing_about_the_motion():
+    method, _, _ = _method()
+    frames = list(moving_frames(3, 48, 64, speed=2))
+    f = _source_frames([frames[0], frames[0], frames[1], frames[2]])  # frame 0 held
+    motion = method.motion(f[1], f[2], before=f[0], after=f[3])
+    assert motion.f0b is None and motion.f1a is not None
+
+
+def test_the_engine_gives_a_pair_its_neighbours_only_within_the_shot(tmp_path, monkeypatch):
+    from vfi import engine
+    from vfi.engine import Job, run
+    from vfi.methods import Blend
+
+    seen = []
+
+    class Recorder(Blend):
+        neighbours = True
+
+        def interpolate(self, a, b, ts, before=None, after=None):
+            seen.append((a.index, before and before.index, after and after.index))
+            return super().interpolate(a, b, ts)
+
+    monkeypatch.setattr(engine, "build_method", lambda job: Recorder())
+    src = make_video(tmp_path / "cut.mkv", moving_frames(8, 48, 64, speed=2, cut_at=4), Fraction(24), codec="ffv1")
+    run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend"))
+    # pairs (0,1) .. (6,7); the pair (3,4) spans the cut and is not made; none reaches across it
+    assert seen == [(0, None, 2), (1, 0, 3), (2, 1, None), (4, None, 6), (5, 4, 7), (6, 5, None)], seen
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +249,18 @@ def test_flow_dataset_holds_both_flows_of_every_window(flow_dataset):
     assert len(data.triplets) == 22 + 2 * 21
     times = sorted({round(data.time(i), 4) for i in range(len(data.triplets))})
     assert times == [0.3333, 0.5, 0.6667]
-    for i in (0, len(data.triplets) - 1):
+    for i in (0, len(data.triplets) // 2, len(data.triplets) - 1):
         _, a, m, b = data.triplets[i]
         f01, f10 = data.flows(i)
         want01, want10 = FlowEstimator()(np.asarray(data.arrays[0][a]), np.asarray(data.arrays[0][b]))
         assert np.allclose(f01, want01, atol=0.02) and np.allclose(f10, want10, atol=0.02)  # stored as float16
         assert abs(np.median(f01[8:-8, 8:-8, 0]) + 3 * (b - a)) < 0.5  # the view pans right: content moves left
+        # and to the frames as far again beyond the pair, where the clip has them
+        motion = data.motion(i)
+        span, n = b - a, len(data.arrays[0])
+        assert (motion.f0b is not None) == (a - span >= 0) and (motion.f1a is not None) == (b + span < n)
+        if motion.f0b is not None:
+            assert abs(np.median(motion.f0b[8:-8, 8:-8, 0]) - 3 * span) < 0.5
 
 
 def test_flow_fusion_trains_and_its_weights_run_in_upsample(flow_dataset, tmp_path):

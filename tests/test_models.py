@@ -21,11 +21,11 @@ ALL = sorted(MODELS)
 def sample_input(spec, n=2, h=20, w=28):
     torch.manual_seed(0)
     if spec.domain == "flow":
-        from vfi.flow import FlowEstimator, fusion_inputs
+        from vfi.flow import FlowEstimator, PairMotion, fusion_inputs
 
         frames = list(moving_frames(3, h, w, speed=2))
         f01, f10 = FlowEstimator()(frames[0], frames[2])
-        x = torch.from_numpy(fusion_inputs(frames[0], frames[2], f01, f10, 0.5)).permute(2, 0, 1)
+        x = torch.from_numpy(fusion_inputs(frames[0], frames[2], PairMotion(f01, f10, (h, w)), 0.5)).permute(2, 0, 1)
         target = torch.from_numpy(frames[1]).permute(2, 0, 1).float() / 255
         return x.unsqueeze(0).repeat(n, 1, 1, 1), target.unsqueeze(0).repeat(n, 1, 1, 1)
     if spec.domain == "rgb255":
@@ -72,10 +72,10 @@ def test_interpolator_any_frame_size(name):
     rng = np.random.default_rng(0)
     a = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     if spec.takes_t:
-        from vfi.flow import fusion_inputs
+        from vfi.flow import PairMotion, fusion_inputs
 
         still = np.zeros((37, 53, 2), np.float32)
-        out = interp.fuse(fusion_inputs(a, a, still, still, 0.3))
+        out = interp.fuse(fusion_inputs(a, a, PairMotion(still, still, (37, 53)), 0.3))
         assert np.array_equal(out, a)  # untrained, no motion: the frame itself
     else:
         out = interp.predict(a, a)

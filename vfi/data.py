@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -204,13 +205,13 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
 
 
-def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0) -> tuple[int, list[tuple[int, int, int]], int, int]:
+def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0) -> tuple[int, list[tuple[int, int, int]], int, int, list[bool]]:
     """Decodes one video into ``out_file`` (uint8 .npy) and returns (frames, triplets,
-    dropped for cuts, dropped as duplicates). Frames stream to disk: memory stays flat
-    however long the video is."""
+    dropped for cuts, dropped as duplicates, whether a cut follows each frame). Frames
+    stream to disk: memory stays flat however long the video is."""
     n, cut_after, same_after = decode_frames(path, opts, out_file, scale)
     if opts.preset == "flow":
-        return (n, *flow_triplets(n, cut_after, same_after, opts))
+        return (n, *flow_triplets(n, cut_after, same_after, opts), cut_after)
     d = opts.stride
     triplets, cuts, dups = [], 0, 0
     for i in range(d, n - d):
@@ -221,7 +222,7 @@ def read_source(path: str, opts: PrepOptions, out_file: Path, scale: float = 1.0
             dups += 1
             continue
         triplets.append((i - d, i, i + d))
-    return n, triplets, cuts, dups
+    return n, triplets, cuts, dups, cut_after
 
 
 def decode_frames(path: str, opts: PrepOptions, out_file: Path, scale: float) -> tuple[int, list[bool], list[bool]]:
@@ -237,8 +238,10 @@ def decode_frames(path: str, opts: PrepOptions, out_file: Path, scale: float) ->
         info = reader.info
         conv = ColorConverter(info.pix_fmt, info.color, info.height)
         limit = opts.max_frames or 10**12
+        stopped = False
         for sf in reader.frames():
             if n >= limit:
+                stopped = True  # the rest of the video was not wanted: not a sign of damage
                 break
             frame = prepare_frame(conv.to_rgb(sf.frame), opts, scale)
             thumb = thumbnail(sf.frame)
@@ -250,7 +253,8 @@ def decode_frames(path: str, opts: PrepOptions, out_file: Path, scale: float) ->
             prev_frame, prev_thumb = frame, thumb
             n += 1
         try:
-            reader.check_complete()
+            if not stopped:
+                reader.check_complete()
         except InputError:
             # Frames from a truncated or damaged file do not go into training data.
             raw_file.unlink(missing_ok=True)
@@ -288,21 +292,53 @@ def flow_triplets(n: int, cut_after: list[bool], same_after: list[bool], opts: P
     return triplets, cuts, dups
 
 
-def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_file: Path, opts: PrepOptions) -> list[int]:
-    """DIS flow both ways between the outer frames of every triplet, once per pair,
-    into ``out_file`` (float16); returns each triplet's row."""
-    from .flow import FlowEstimator
+def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_file: Path, opts: PrepOptions,
+                cut_after: list[bool]) -> list[int]:
+    """For every triplet's outer frames (a, b), once per pair, into ``out_file``
+    (float16): DIS flow both ways, and from a to the frame as far again before it and
+    from b to the frame as far again after it (the source frames around the pair in a
+    video at the pair's spacing; zeros where there is none: past the ends, across a cut,
+    or a held frame, by the rules inference follows).  Beside it, ``*_around.npy`` says
+    which of those two exist.  Returns each triplet's row."""
+    from .flow import FlowEstimator, to_size, usable_neighbour
 
     frames = np.load(frames_file, mmap_mode="r")
+    n, size = len(frames), frames.shape[1:3]
     pairs = sorted({(a, b) for a, _, b in triplets})
     row = {p: i for i, p in enumerate(pairs)}
-    flows = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.float16, shape=(len(pairs), 2, *frames.shape[1:3], 2))
+    flows = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.float16, shape=(len(pairs), 4, *size, 2))
+    around = np.zeros((len(pairs), 2), dtype=bool)
     estimate = FlowEstimator(opts.flow_preset, opts.flow_width)
+    recent: OrderedDict = OrderedDict()  # (from, to) -> flow: a pair's flow to a neighbour is an earlier pair's own
+
+    def grey(k):
+        if ("grey", k) not in recent:
+            recent[("grey", k)] = estimate.grey(np.asarray(frames[k]))
+        return recent[("grey", k)]
+
+    def flow(x, y):
+        if (x, y) not in recent:
+            recent[(x, y)] = to_size(estimate.flow(grey(x), grey(y)), size)
+            while len(recent) > 64:
+                recent.popitem(last=False)
+        return recent[(x, y)]
+
     for i, (a, b) in enumerate(pairs):
-        flows[i, 0], flows[i, 1] = estimate(np.asarray(frames[a]), np.asarray(frames[b]))
+        span = b - a
+        flows[i, 0], flows[i, 1] = flow(a, b), flow(b, a)
+        for j, (x, k, cuts) in enumerate(((a, a - span, cut_after[max(0, a - span):a]), (b, b + span, cut_after[b:b + span]))):
+            if 0 <= k < n and not any(cuts) and usable_neighbour(grey(k), grey(x)):
+                flows[i, 2 + j] = flow(x, k)
+                around[i, j] = True
     flows.flush()
     del flows
+    np.save(around_file(out_file), around)
     return [row[(a, b)] for a, _, b in triplets]
+
+
+def around_file(flows_file: Path) -> Path:
+    """Where a flows array says which pairs have frames around them."""
+    return flows_file.with_name(flows_file.stem + "_around.npy")
 
 
 def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -375,19 +411,21 @@ def _prep(sources, out: Path, opts: PrepOptions, on_report, on_download, overwri
                 for scale in opts.scales:
                     k = len(manifest_sources) + len(mine)
                     fname = f"frames_{k:03d}.npy"
-                    n, trips, cuts, dups = read_source(str(path), opts, tmp / fname, scale)
+                    n, trips, cuts, dups, cut_after = read_source(str(path), opts, tmp / fname, scale)
                     entry = {"source": src, "file": str(path), "sha256": digest, "scale": scale, "frames": n,
                              "array": fname, "triplets": len(trips), "dropped_cuts": cuts, "dropped_duplicates": dups}
                     mine.append(entry)
                     if opts.preset == "flow" and trips:
                         entry["flows"] = f"flows_{k:03d}.npy"
-                        rows_here += store_flows(tmp / fname, trips, tmp / entry["flows"], opts)
+                        rows_here += store_flows(tmp / fname, trips, tmp / entry["flows"], opts, cut_after)
                     trips_here += [(k, *t) for t in trips]
             except (VfiError, OSError, av.error.FFmpegError) as e:
                 for m in mine:  # a source goes in at every scale or not at all
                     for key in ("array", "flows"):
                         if key in m:
                             (tmp / m[key]).unlink(missing_ok=True)
+                    if "flows" in m:
+                        around_file(tmp / m["flows"]).unlink(missing_ok=True)
                 msg = str(e) if isinstance(e, VfiError) else f"{src}: {e}"
                 if path is not None and is_url(src) and str(path) in msg:
                     msg = msg.replace(str(path), f"{src} (downloaded)")
@@ -460,6 +498,9 @@ class TripletDataset:
         self.flow_arrays = None
         if self.preset == "flow":
             self.flow_arrays = [self._array(s["flows"]) if "flows" in s else None for s in sources]
+            # Datasets from vfi 0.2.0 hold two flows per pair and nothing around it.
+            self.around_arrays = [self._array(around_file(Path(s["flows"])).name) if "flows" in s and
+                                  (self.root / around_file(Path(s["flows"]))).is_file() else None for s in sources]
             self.flow_rows = self._array("triplet_flows.npy")
         self._check()
 
@@ -499,6 +540,19 @@ class TripletDataset:
         s = int(self.triplets[t][0])
         pair = self.flow_arrays[s][int(self.flow_rows[t])]
         return pair[0].astype(np.float32), pair[1].astype(np.float32)
+
+    def motion(self, t: int, kind: str = "quadratic"):
+        """Triplet ``t``'s :class:`vfi.flow.PairMotion` (flow datasets), with the flows to
+        the frames around its pair where the dataset holds them."""
+        from .flow import FlowEstimator, PairMotion
+
+        s, row = int(self.triplets[t][0]), int(self.flow_rows[t])
+        flows, around = self.flow_arrays[s][row], self.around_arrays[s]
+        has = around[row] if around is not None else (False, False)
+        f = [flows[k].astype(np.float32) if k < 2 or has[k - 2] else None for k in range(4)]
+        a, _, b = self.frames(t)
+        grey = FlowEstimator(self.manifest["options"].get("flow_preset", "medium"), max_width=10**6).grey
+        return PairMotion(f[0], f[1], a.shape[:2], f[2], f[3], kind=kind, grey0=grey(a), grey1=grey(b))
 
     def describe(self) -> str:
         m = self.manifest

@@ -11,6 +11,7 @@ Used from Python without the CLI::
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -327,21 +328,26 @@ class JobStages:
     def run(self) -> tuple[Fraction, Path | None]:
         """Every frame through; returns the end of the video and the finished output."""
         start, end = self.job.trim()
-        prev: SourceFrame | None = None
         items = self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end)
         if self.job.dedup:
             items = self._without_repeats(items)
+        # A pair is made once the frame after it has come: methods that follow motion
+        # through more than two frames see the frames on either side.
+        frames: deque[SourceFrame] = deque(maxlen=4)
         for item in items:
             if isinstance(item, av.Packet):
                 self.held.append(item) if self.sink is None else self.sink.packet(item)
                 continue
             if self.sink is None:
                 self.open(item)
-            if prev is not None:
-                self.filler.pair(prev, item)
-            prev = item
-        if prev is None:
+            frames.append(item)
+            if len(frames) >= 3:
+                self.filler.pair(frames[-3], frames[-2], before=frames[-4] if len(frames) == 4 else None, after=frames[-1])
+        if not frames:
             self.source.check_complete()  # raises: no frames
+        if len(frames) >= 2:  # the last pair: nothing after it
+            self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
+        prev = frames[-1]
         self.filler.drain()
         self.warnings += _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
@@ -539,7 +545,9 @@ class PairFiller:
         self.last_interval: Fraction | None = None
         self.intervals: list[Fraction] = []  # the first source intervals, for the real frame rate
 
-    def pair(self, a: SourceFrame, b: SourceFrame) -> None:
+    def pair(self, a: SourceFrame, b: SourceFrame, before: SourceFrame | None = None, after: SourceFrame | None = None) -> None:
+        """The output slots between ``a`` and ``b``; ``before`` and ``after``, the source
+        frames around them, go to methods that take them when they are of the same shot."""
         self.last_interval = b.time - a.time
         if len(self.intervals) < 1000:
             self.intervals.append(self.last_interval)
@@ -551,18 +559,25 @@ class PairFiller:
                     is_cut = self.cuts.is_cut(a, b)
             work = None
             if inner and not is_cut:
-                work = self._submit(a, b, [s.t for s in inner])
+                work = self._submit(a, b, [s.t for s in inner], self._around(a, b, before, after))
             self.pending.append((a, b, chunk, bool(is_cut), inner, work))
             while len(self.pending) > self.in_flight:
                 self._emit(*self.pending.popleft())
 
-    def _submit(self, a: SourceFrame, b: SourceFrame, ts: list[float]):
+    def _around(self, a: SourceFrame, b: SourceFrame, before: SourceFrame | None, after: SourceFrame | None) -> dict:
+        """The neighbours a method is given: none across a scene cut."""
+        if not self.method.neighbours:
+            return {}
+        return {"before": before if before is not None and self.cuts.same_shot(before, a) else None,
+                "after": after if after is not None and self.cuts.same_shot(b, after) else None}
+
+    def _submit(self, a: SourceFrame, b: SourceFrame, ts: list[float], around: dict):
         if not self.method.takes_t:
             self.max_time_error = max(self.max_time_error, bisection_error(ts, self.method.depth))
         if self.streams is not None:
-            return self.streams.submit(self.method.interpolate, a, b, ts)
+            return self.streams.submit(functools.partial(self.method.interpolate, **around), a, b, ts)
         with self.profile.time("model"):
-            return self.method.interpolate(a, b, ts)
+            return self.method.interpolate(a, b, ts, **around)
 
     def _emit(self, a, b, slots, is_cut, inner, work) -> None:
         if isinstance(work, Future):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,26 +81,17 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
         res = ClipResult(path, info.width, info.height)
         res.values = {c.label: {m: [] for m in METRICS} for c in contenders}
         res.seconds = {c.label: 0.0 for c in contenders}
-        window: list = []
-        thumbs: list = []
-        position = 0
-        for sf in reader.frames():
-            window.append(sf)
-            thumbs.append(thumbnail(sf.frame))
-            if len(window) > 3:
-                window.pop(0)
-                thumbs.pop(0)
-            if len(window) < 3:
-                continue
-            position += 1
+        for position, (before, a, mid, b, after, scores) in enumerate(_triplets_in_context(reader.frames()), 1):
             if (position - 1) % every:
                 continue
             if max_triplets is not None and res.triplets >= max_triplets:
                 break
-            a, mid, b = window
-            if scene_threshold > 0 and max(cut_score(thumbs[0], thumbs[1]), cut_score(thumbs[1], thumbs[2])) > scene_threshold:
+            if scene_threshold > 0 and max(scores[2], scores[3]) > scene_threshold:
                 res.skipped["scene cut"] += 1
                 continue
+            if scene_threshold > 0:  # the frames around the pair, only from the same shot
+                before = before if before is not None and max(scores[0], scores[1]) <= scene_threshold else None
+                after = after if after is not None and max(scores[4], scores[5]) <= scene_threshold else None
             truth = mid.rgb(conv)
             ra, rb = a.rgb(conv), b.rgb(conv)
             if is_hold(ra, truth) or is_hold(truth, rb):
@@ -109,7 +101,8 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
             preds = {}
             for c in contenders:
                 t0 = time.perf_counter()
-                pred = _to_rgb(c.method.interpolate(a, b, [0.5])[0], conv)
+                around = {"before": before, "after": after} if c.method.neighbours else {}
+                pred = _to_rgb(c.method.interpolate(a, b, [0.5], **around)[0], conv)
                 res.seconds[c.label] += time.perf_counter() - t0
                 v = laplacian_variance(pred)
                 r = rbf_from_variances(v, v_true)
@@ -128,6 +121,36 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
         if max_triplets is None or res.triplets < max_triplets:
             reader.check_complete()  # figures from a damaged clip would mislead
     return res
+
+
+def _triplets_in_context(frames):
+    """(before, a, mid, b, after, scores) for every run of three consecutive frames ``a,
+    mid, b``: the pair (a, b) with ``mid`` dropped, as in a clip at half the rate, whose
+    neighbouring frames are then ``before`` (two frames before ``a``) and ``after`` (two
+    after ``b``), None past the clip's ends.  ``scores``: the cut scores between the
+    consecutive frames from ``before``'s to ``after``'s (six; 0 past the ends).  The
+    triplet around frame k comes once frame k + 3 has (or the clip has ended)."""
+    window: deque = deque(maxlen=7)  # (frame, cut score against the frame before it, thumbnail): frames k - 6 .. k
+    k = -1
+    for k, sf in enumerate(frames):
+        thumb = thumbnail(sf.frame)
+        window.append((sf, cut_score(window[-1][2], thumb) if window else 0.0, thumb))
+        if k - 3 >= 1:
+            yield _context(list(window), len(window) - 4)
+    first = max(0, k - 6)  # the window's first frame
+    for centre in range(max(1, k - 2), k):  # the last ones: nothing three frames after them
+        yield _context(list(window), centre - first)
+
+
+def _context(win: list, centre: int):
+    def frame(i):
+        return win[i][0] if 0 <= i < len(win) else None
+
+    def score(i):  # between frames i - 1 and i of the window
+        return win[i][1] if 1 <= i < len(win) else 0.0
+
+    return (frame(centre - 3), frame(centre - 1), frame(centre), frame(centre + 1), frame(centre + 3),
+            [score(centre + k) for k in (-2, -1, 0, 1, 2, 3)])
 
 
 def summarise(values: dict) -> dict:

@@ -39,8 +39,8 @@ def predict_triplet(model, spec, data, t: int, device, crop: int | None = 256):
     if spec.domain == "flow":
         from .flow import fusion_inputs
 
-        f01, f10 = data.flows(t)
-        x = torch.from_numpy(fusion_inputs(a, b, f01, f10, data.time(t))).permute(2, 0, 1).unsqueeze(0).to(device)
+        motion = data.motion(t, getattr(model, "motion", "quadratic"))
+        x = torch.from_numpy(fusion_inputs(a, b, motion, data.time(t))).permute(2, 0, 1).unsqueeze(0).to(device)
         pred = model(x)[0].mul(255).clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
         return a, pred, m, b
     if crop and spec.domain == "rgb255":

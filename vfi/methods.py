@@ -31,6 +31,7 @@ class Method:
     reads_rgb = False  # the engine converts source frames to RGB ahead, in its decode thread
     time_error = 0.0  # largest |t_used - t| so far, in source frame intervals
     cpu_bound = False  # heavy CPU work per pair: the engine runs pairs in parallel streams
+    neighbours = False  # interpolate() also takes the source frames around the pair (before=, after=)
 
     def setup(self, conv: ColorConverter) -> None:
         self.conv = conv
@@ -321,13 +322,16 @@ class LearnedMidpoint(MidpointMethod):
 
 
 class FlowFusionMethod(Method):
-    """vfi's motion-compensated model (:mod:`vfi.models.flow_fusion`): optical flow both
-    ways once per pair (on the CPU), then for every wanted ``t`` directly (no
-    bisection) both frames warped to ``t`` and fused by the network (on the model's
-    device).  A 24 -> 60 fps job costs one flow per source pair and one fusion per
-    output frame."""
+    """vfi's motion-compensated model (:mod:`vfi.models.flow_fusion`): optical flow
+    between the pair's frames and to the source frames around it (on the CPU), then for
+    every wanted ``t`` directly (no bisection) both frames carried there along their
+    paths and fused by the network (on the model's device).  Each flow between two
+    source frames is computed once (:class:`FlowCache`: the pair after this one needs the
+    same flow to this pair's second frame), so a job costs two flows per source pair and
+    one fusion per output frame."""
 
     reads_rgb = True
+    neighbours = True
 
     def __init__(self, interpolator):
         from .flow import FlowEstimator
@@ -336,14 +340,78 @@ class FlowFusionMethod(Method):
         self.name = interpolator.name
         net = interpolator.model
         self.flow = FlowEstimator(net.flow_preset, net.flow_width)
+        self.kind = net.motion
+        self.flows = FlowCache(self.flow)
         self.cpu_bound = True  # the flow runs on CPU threads whatever the network's device
 
-    def interpolate(self, a, b, ts):
+    def setup(self, conv):
+        super().setup(conv)
+        self.flows = FlowCache(self.flow)  # a new video: frame indices start again
+
+    def motion(self, a, b, before=None, after=None):
+        """The pair's :class:`vfi.flow.PairMotion`; ``before`` and ``after`` (source frames
+        of the same shot, or None) bend the paths, unless they only repeat their
+        neighbour (a held frame says nothing about the motion)."""
+        from .flow import PairMotion, usable_neighbour
+
+        grey = lambda sf: self.flows.grey(sf, self.conv)  # noqa: E731
+        span = float(b.time - a.time)
+        extra = {}
+        if self.kind == "quadratic" and span > 0:
+            if before is not None and before.time < a.time and usable_neighbour(grey(before), grey(a)):
+                extra.update(f0b=self.flows.flow(a, before, self.conv), s_before=float(before.time - a.time) / span)
+            if after is not None and after.time > b.time and usable_neighbour(grey(after), grey(b)):
+                extra.update(f1a=self.flows.flow(b, after, self.conv), s_after=float(after.time - a.time) / span)
+        return PairMotion(self.flows.flow(a, b, self.conv), self.flows.flow(b, a, self.conv), (a.frame.height, a.frame.width),
+                          kind=self.kind, grey0=grey(a), grey1=grey(b), **extra)
+
+    def interpolate(self, a, b, ts, before=None, after=None):
         from .flow import fusion_inputs
 
         rgb0, rgb1 = a.rgb(self.conv), b.rgb(self.conv)
-        f01, f10 = self.flow(rgb0, rgb1)
-        return [self.model.fuse(fusion_inputs(rgb0, rgb1, f01, f10, t)) for t in ts]
+        motion = self.motion(a, b, before, after)
+        return [self.model.fuse(fusion_inputs(rgb0, rgb1, motion, t)) for t in ts]
+
+
+class FlowCache:
+    """Flows between source frames, and the grey copies they are computed on, by the
+    frames' indices: each computed once, by whichever model stream asks first (the
+    others wait for it), and the last ``keep`` kept."""
+
+    def __init__(self, estimator, keep: int = 16):
+        import threading
+        from collections import OrderedDict
+
+        self.estimator, self.keep = estimator, keep
+        self.lock = threading.Lock()
+        self.entries: OrderedDict = OrderedDict()
+
+    def _get(self, key, compute):
+        from concurrent.futures import Future
+
+        with self.lock:
+            future = self.entries.get(key)
+            mine = future is None
+            if mine:
+                future = self.entries[key] = Future()
+                while len(self.entries) > self.keep:
+                    self.entries.popitem(last=False)
+        if mine:
+            try:
+                future.set_result(compute())
+            except BaseException as e:
+                future.set_exception(e)
+                with self.lock:
+                    self.entries.pop(key, None)
+                raise
+        return future.result()
+
+    def grey(self, sf: SourceFrame, conv: ColorConverter) -> np.ndarray:
+        return self._get(("grey", sf.index), lambda: self.estimator.grey(sf.rgb(conv)))
+
+    def flow(self, a: SourceFrame, b: SourceFrame, conv: ColorConverter) -> np.ndarray:
+        """Flow from ``a`` to ``b`` on the grey copies' grid."""
+        return self._get(("flow", a.index, b.index), lambda: self.estimator.flow(self.grey(a, conv), self.grey(b, conv)))
 
 
 def model_method(interpolator, depth: int = 3) -> Method:

@@ -94,6 +94,15 @@ class CutDetector:
         sf.cut_score = (prev[0], cut_score(prev[1], th, stop_below=self.threshold)) if prev is not None else None
         self._prepared = (sf.index, th)
 
+    def same_shot(self, a, b) -> bool:
+        """No cut between consecutive frames ``a`` and ``b`` (not counted in ``cuts``)."""
+        if self.threshold <= 0:
+            return True
+        pre = getattr(b, "cut_score", None)
+        if pre is not None and pre[0] == a.index:
+            return pre[1] <= self.threshold
+        return cut_score(thumbnail(a.frame), thumbnail(b.frame), stop_below=self.threshold) <= self.threshold
+
     def is_cut(self, a, b) -> bool:
         """``a`` and ``b`` are SourceFrames (anything with ``.index`` and ``.frame``)."""
         if self.threshold <= 0:

@@ -106,8 +106,9 @@ class TripletTorchDataset(Dataset):
     fixed by (seed, epoch, index) so that resumed runs repeat them exactly."""
 
     def __init__(self, data: TripletDataset, indices: np.ndarray, spec: ModelSpec, crop: int | None, seed: int, train: bool,
-                 augment: bool = False, context: int = 0):
+                 augment: bool = False, context: int = 0, motion: str = "quadratic"):
         self.data, self.indices, self.spec = data, indices, spec
+        self.motion = motion  # flow-fusion: how its inputs follow the motion (vfi.flow.MOTIONS)
         self.crop, self.seed, self.train = crop, seed, train
         self.context = context if crop else 0
         self.augment = augment and train
@@ -161,7 +162,7 @@ class TripletTorchDataset(Dataset):
 
         index = int(self.indices[i])
         a, m, b = self.data.frames(index)
-        f01, f10 = self.data.flows(index)
+        motion = self.data.motion(index, self.motion)
         t = self.data.time(index)
         h, w = a.shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, index))
@@ -172,10 +173,10 @@ class TripletTorchDataset(Dataset):
             else:
                 y0, x0 = max(0, (h - size) // 2), max(0, (w - size) // 2)
             size_y, size_x = min(size, h), min(size, w)
-            x = fusion_inputs(a, b, f01, f10, t, (y0, x0, size_y, size_x))
+            x = fusion_inputs(a, b, motion, t, (y0, x0, size_y, size_x))
             m = m[y0 + k: y0 + size_y - k, x0 + k: x0 + size_x - k]
         else:
-            x = fusion_inputs(a, b, f01, f10, t)
+            x = fusion_inputs(a, b, motion, t)
         if self.augment:
             # Mirror images and reversed time are as real as the original; the cues are
             # magnitudes, so they mirror with the frames, and reversing time swaps the
@@ -259,10 +260,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
     if len(train_idx) == 0 or len(val_idx) == 0:
         raise UsageError(f"{cfg.data}: needs both training and validation triplets")
+    motion = cfg.model_config.get("motion", "quadratic")
     train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment,
-                                   context=cfg.context)
+                                   context=cfg.context, motion=motion)
     val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
-    val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False)
+    val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False, motion=motion)
 
     if master:
         out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be usable

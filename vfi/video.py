@@ -804,10 +804,13 @@ class VideoWriter:
             return False
         try:
             cc.open()  # the decoder's ASS header describes the styles the encoder needs
+            trial = av.CodecContext.create("mov_text", "w")  # a stream cannot be taken out again: try the encoder first
+            trial.subtitle_header, trial.time_base = cc.subtitle_header, a.time_base
+            trial.open()
             out = self.container.add_stream("mov_text")
             out.codec_context.subtitle_header = cc.subtitle_header
             out.codec_context.time_base = out.time_base = a.time_base
-        except (av.error.FFmpegError, ValueError):
+        except (av.error.FFmpegError, ValueError, TypeError):
             return False
         out.metadata.update(carried_tags(a.metadata))
         self.subtitle_converters[a.index] = (cc, out)

@@ -45,7 +45,7 @@ class ModelSpec:
     @property
     def input_description(self) -> str:
         if self.domain == "flow":
-            return "frames t-1 and t+1 warped to any t by DIS optical flow, with occlusion cues (11 ch), any size"
+            return "frames t-1 and t+1 warped to any t along quadratic paths (DIS flow, frames t-3 and t+3), with cues (11 ch), any size"
         if self.domain == "rgb255":
             return "RGB frames t-1 and t+1 stacked (6 ch), any size, 0..255"
         which = {"pair": "frames t-1 and t+1", "prev": "frame t-1", "next": "frame t+1"}[self.inputs]
@@ -65,7 +65,7 @@ def register_model(spec: ModelSpec) -> ModelSpec:
 
 AE_RECIPE = {"batch_size": 64, "epochs": 10, "lr": 1e-3, "loss": "mse", "preset": "paper002"}
 register_model(ModelSpec(
-    "flow-fusion", "vfi", "Motion-compensated (the default): DIS flow both ways, warps to any t, paper 000's layout (narrow) fuses them",
+    "flow-fusion", "vfi", "Motion-compensated (the default): DIS flow, quadratic paths to any t, paper 000's layout (narrow) fuses the warps",
     lambda **config: FlowFusion(**config), "pair", "flow",
     {"batch_size": 16, "epochs": 8, "lr": 3e-3, "loss": "charbonnier-blur", "blur_weight": 0.005, "crop": 80, "context": 20,
      "preset": "flow", "init": "fusion", "schedule": "cosine"},
@@ -360,6 +360,8 @@ def load_model(path: str | os.PathLike, expected: str | None = None) -> tuple[Mo
     try:
         config = json.loads(metadata.get("config") or "{}")
         meta = json.loads(metadata.get("meta") or "{}")
+        if name == "flow-fusion" and isinstance(config, dict):
+            config.setdefault("motion", "linear")  # files from 0.2.0 predate the key: they were trained on straight paths
         model = spec.create(config)
     except (ValueError, TypeError) as e:
         raise InputError(f"{path}: bad model config in weights metadata ({e})") from None

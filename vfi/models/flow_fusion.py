@@ -2,8 +2,9 @@
 motion taken out of its way.
 
 The sparse CNN sees a 13 x 13 window of its two input frames: it cannot follow motion
-larger than that.  Here optical flow (:mod:`vfi.flow`) moves the pixels first: both
-source frames are warped to the wanted time ``t``, and a narrow network of paper 000's
+larger than that.  Here optical flow (:mod:`vfi.flow`) moves the pixels first: each
+pixel follows its path through the pair and the frames around it (quadratic motion),
+both source frames are warped to the wanted time ``t``, and a narrow network of paper 000's
 layout (1x1 lift, 7x7, 4x4, 3x3 and 2x2 convolutions, 1x1 down, LeakyReLU) decides,
 per pixel, three things:
 
@@ -34,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..flow import FEATURES, FLOW_WIDTH, PRESETS
+from ..flow import FEATURES, FLOW_WIDTH, MOTIONS, PRESETS
 from .sparse_cnn import SameConv2d
 
 KERNELS = (1, 7, 4, 3, 2, 1)  # paper 000's layout; the widths are this model's own
@@ -46,17 +47,17 @@ class FlowFusion(nn.Module):
     input_scale = 1.0  # features arrive on 0..1 scales (see vfi.train.param_groups)
 
     def __init__(self, widths: tuple[int, ...] | list[int] = WIDTHS, leaky_slope: float = 0.2, scale: int = 2,
-                 flow_preset: str = "medium", flow_width: int = FLOW_WIDTH):
+                 flow_preset: str = "medium", flow_width: int = FLOW_WIDTH, motion: str = "quadratic"):
         super().__init__()
         if scale not in (1, 2):
             raise ValueError("flow-fusion runs at full (scale 1) or half (scale 2) resolution")
         if len(widths) != len(KERNELS):
             raise ValueError(f"flow-fusion takes {len(KERNELS)} widths, got {len(widths)}")
-        if flow_preset not in PRESETS or not 16 <= int(flow_width) <= 8192:
-            raise ValueError(f"bad flow settings: preset {flow_preset!r}, width {flow_width!r}")
+        if flow_preset not in PRESETS or not 16 <= int(flow_width) <= 8192 or motion not in MOTIONS:
+            raise ValueError(f"bad flow settings: preset {flow_preset!r}, width {flow_width!r}, motion {motion!r}")
         self.scale = scale
         # How its inputs are made is part of the model: the weights learnt these flows.
-        self.flow_preset, self.flow_width = flow_preset, int(flow_width)
+        self.flow_preset, self.flow_width, self.motion = flow_preset, int(flow_width), motion
         # Tiles overlapping by this much give exactly the untiled result: the network's
         # reach (5 before, 7 after) at its resolution, the pooling and upsampling, and
         # the detail filter's radius; tile edges on multiples of ``scale`` keep the
@@ -75,7 +76,7 @@ class FlowFusion(nn.Module):
         g = torch.exp(-x * x / (2 * DETAIL_SIGMA**2))
         self.register_buffer("gauss", g / g.sum(), persistent=False)
         self.config = {"widths": list(widths), "leaky_slope": leaky_slope, "scale": scale,
-                       "flow_preset": flow_preset, "flow_width": int(flow_width)}
+                       "flow_preset": flow_preset, "flow_width": int(flow_width), "motion": motion}
 
     def decisions(self, x: torch.Tensor) -> torch.Tensor:
         """The network: (N, 5, H, W) mask logit, detail logit and residual, at full size."""
