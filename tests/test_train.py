@@ -52,7 +52,7 @@ def test_validation_on_another_dataset_keeps_the_best_epoch(dataset, tmp_path):
     other, _ = prep([str(src)], tmp_path / "other", PrepOptions())
     s = train(cfg(dataset, tmp_path / "run", val_data=str(other), max_val=None, epochs=2, init="keras", lr=1e-3), log=lambda m: None)
     h = s["history"]
-    best = min(range(1, len(h)), key=lambda i: h[i]["val_loss"])
+    best = min(range(len(h)), key=lambda i: h[i]["val_loss"])  # the untrained model (epoch 0) too
     _, _, meta = load_model(tmp_path / "run" / "sparse-cnn.best.safetensors")
     assert meta["epochs"] == best and meta["validation_data"]["dataset"] == "other"
     assert meta["training_data"]["val_triplets"] == 10  # every triplet of the other clip, whole frames

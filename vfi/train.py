@@ -325,6 +325,11 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         history.append({"epoch": 0, "train_loss": None, "val_loss": v0, "step": 0, "seconds": 0.0})
         if master:
             log(f"epoch 0 (untrained): val {cfg.loss} {v0:.5g}")
+            # The starting point is a candidate too (flow-fusion's is its time-weighted
+            # fusion, the sparse CNN's a blend): training has to beat it to replace it.
+            out.mkdir(parents=True, exist_ok=True)
+            save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
+                         _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, 0.0))
     epoch = start_epoch
     resume_at = (start_epoch, batches_done)  # where a Ctrl-C checkpoint continues from
     try:
@@ -386,7 +391,7 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
 
                     loss_curve(history, out / "loss_curve.png", cfg.loss, spec.name)
                     triplet_figure(raw_model, spec, val_data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
-                    if val_loss <= min(h["val_loss"] for h in history[1:]):
+                    if val_loss < min(h["val_loss"] for h in history[:-1]):
                         save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
                                      _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, time.time() - started))
     except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: save, then stop

@@ -45,7 +45,7 @@ class ModelSpec:
     @property
     def input_description(self) -> str:
         if self.domain == "flow":
-            return "frames t-1 and t+1 warped to any t along quadratic paths (DIS flow, frames t-3 and t+3), with cues (11 ch), any size"
+            return "the pair carried to any t along quadratic paths through the frames either side (DIS flow), with cues (11 ch), any size"
         if self.domain == "rgb255":
             return "RGB frames t-1 and t+1 stacked (6 ch), any size, 0..255"
         which = {"pair": "frames t-1 and t+1", "prev": "frame t-1", "next": "frame t+1"}[self.inputs]
