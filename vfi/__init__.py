@@ -1,3 +1,3 @@
 """vfi: video frame interpolation from the command line or from Python."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
