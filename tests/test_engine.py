@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import audio_packets, make_video, moving_frames, read_frames
+from conftest import audio_packets, make_video, moving_frames, read_frames, texture
 from vfi.engine import Job, run, sidecar_path
 from vfi.errors import InputError, UsageError
 from vfi.video import EncodeOptions
@@ -224,6 +224,31 @@ def test_synthesised_frames_use_the_source_colour_conversion(tmp_path):
     a, b = read_frames(src), read_frames(tmp_path / "out.mkv")
     diff = np.abs(b[1][1].astype(int) - a[0][1].astype(int))
     assert diff.max() <= 1, "synthesised frame shifted colours"
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p", "yuv444p"])
+@pytest.mark.parametrize("colorspace,color_range", [(1, 1), (5, 1), (1, 2), (5, 2)])  # BT.709/601, limited/full
+def test_synthesised_frames_keep_the_source_levels(tmp_path, pix_fmt, colorspace, color_range):
+    """Compared in the file's own samples, not through a decoder's RGB: a blend of two
+    identical frames is that frame again (rounding aside), so inserted frames neither
+    darken nor flicker against the source frames around them."""
+    import cv2
+
+    img = cv2.GaussianBlur(texture(48, 64, 3), (0, 0), 2)  # smooth, so chroma subsampling loses little
+    src = make_video(tmp_path / "in.mkv", [img] * 4, Fraction(24), codec="ffv1", pix_fmt=pix_fmt,
+                     color={"colorspace": colorspace, "color_range": color_range})
+    run(job(src, tmp_path / "out.mkv", factor=Fraction(2), encode=EncodeOptions(codec="ffv1")))
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out.mkv")) as b:
+        source = next(a.decode(video=0))
+        made = [f for f in b.decode(video=0)][1]
+    assert made.format.name == pix_fmt
+    def samples(frame, k):
+        p = frame.planes[k]
+        return np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width].astype(int)
+
+    for plane in range(3):
+        diff = samples(made, plane) - samples(source, plane)
+        assert abs(diff.mean()) < 0.1 and np.abs(diff).max() <= 1, (plane, diff.mean(), np.abs(diff).max())
 
 
 def test_mci_and_dup_methods(tmp_path):

@@ -64,6 +64,58 @@ class ColorSpec:
 # visibly differ in colour from the source frames around them).
 TO_RGB = Interpolation.POINT | Interpolation.ACCURATE_RND
 FROM_RGB = Interpolation.AREA | Interpolation.ACCURATE_RND
+# swscale's direct path from subsampled YUV (4:2:0, 4:2:2) to RGB is biased: 1.2-2.4
+# levels darker than the matrix says for limited range, so frames made in RGB came back
+# darker than the source frames around them.  Chroma is brought to full resolution in
+# YUV first (replicated, as above), and 4:4:4 YUV goes to RGB exactly.
+_SUBSAMPLED = ("420", "422", "411", "410", "440")
+
+
+# (kr, kb) of the matrices whose full-range YUV vfi writes itself (see ColorConverter.from_rgb).
+LUMA_WEIGHTS = {SPC_BT709: (0.2126, 0.0722), SPC_BT470BG: (0.299, 0.114), SPC_SMPTE170M: (0.299, 0.114), 9: (0.2627, 0.0593)}
+_PLANAR_8BIT = {"yuv420p": (2, 2), "yuvj420p": (2, 2), "yuv422p": (2, 1), "yuvj422p": (2, 1), "yuv444p": (1, 1), "yuvj444p": (1, 1)}
+
+
+def full_range_yuv(rgb: np.ndarray, pix_fmt: str, matrix: int) -> av.VideoFrame | None:
+    """RGB to full-range 8-bit planar YUV by the matrix's own formula, rounded, with
+    chroma averaged over each subsampled block before rounding; None where this does not
+    apply.  swscale truncates full-range chroma (0.5 levels low on average, 0.8-0.9
+    levels in red and blue once decoded)."""
+    if pix_fmt not in _PLANAR_8BIT or matrix not in LUMA_WEIGHTS:
+        return None
+    kr, kb = LUMA_WEIGHTS[matrix]
+    sx, sy = _PLANAR_8BIT[pix_fmt]
+    h, w = rgb.shape[:2]
+    r, g, b = (rgb[..., k].astype(np.float32) for k in range(3))
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    planes = [y, (b - y) / (2 * (1 - kb)) + 128, (r - y) / (2 * (1 - kr)) + 128]
+    if (sx, sy) != (1, 1):
+        ph, pw = -(-h // sy) * sy, -(-w // sx) * sx  # odd sizes: the last row/column repeated
+        for k in (1, 2):
+            c = np.pad(planes[k], ((0, ph - h), (0, pw - w)), mode="edge")
+            planes[k] = c.reshape(ph // sy, sy, pw // sx, sx).mean(axis=(1, 3))
+    out = av.VideoFrame(w, h, pix_fmt)
+    for plane, values in zip(out.planes, planes):
+        rows = np.zeros((plane.height, plane.line_size), np.uint8)
+        rows[:, :plane.width] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        plane.update(rows)
+    return out
+
+
+def full_chroma_format(pix_fmt: str) -> str | None:
+    """The 4:4:4 format of the same family and depth as a chroma-subsampled YUV format
+    (yuv420p -> yuv444p, yuv422p10le -> yuv444p10le, nv12 -> yuv444p), or None."""
+    name = {"nv12": "yuv444p", "nv21": "yuv444p", "nv16": "yuv444p", "p010le": "yuv444p16le", "p016le": "yuv444p16le"}.get(pix_fmt)
+    if name is None:
+        part = next((p for p in _SUBSAMPLED if p in pix_fmt), None)
+        if part is None:
+            return None
+        name = pix_fmt.replace(part, "444", 1)
+    try:
+        av.VideoFormat(name)
+    except (ValueError, TypeError):
+        return None
+    return name
 
 _reformatters = threading.local()
 
@@ -121,16 +173,7 @@ class ColorConverter:
         """H x W x 3 uint8 RGB."""
         if frame.format.name == "rgb24":
             return frame.to_ndarray()
-        if self.is_rgb:
-            return reformatter("to_rgb").reformat(frame, format="rgb24").to_ndarray()
-        return reformatter("to_rgb").reformat(
-            frame,
-            format="rgb24",
-            src_colorspace=self.matrix,
-            src_color_range=self.range,
-            dst_color_range=RANGE_JPEG,
-            interpolation=TO_RGB,
-        ).to_ndarray()
+        return self.to_rgb_frame(frame).to_ndarray()
 
     def to_rgb_frame(self, frame: av.VideoFrame, fmt: str = "rgb24") -> av.VideoFrame:
         """The frame in an RGB format (rgb24, or rgb48be to keep more than 8 bits)."""
@@ -138,6 +181,9 @@ class ColorConverter:
             return frame
         if self.is_rgb:
             return reformatter("to_rgb").reformat(frame, format=fmt)
+        full = full_chroma_format(frame.format.name)
+        if full is not None:  # chroma to full resolution in YUV first (see _SUBSAMPLED)
+            frame = reformatter("to_444").reformat(frame, format=full, interpolation=TO_RGB)
         return reformatter("to_rgb").reformat(frame, format=fmt, src_colorspace=self.matrix, src_color_range=self.range,
                                               dst_color_range=RANGE_JPEG, interpolation=TO_RGB)
 
@@ -145,6 +191,9 @@ class ColorConverter:
         """An RGB array back to a frame in ``pix_fmt`` (default: the source's), tagged
         with the source's colour description."""
         pix_fmt = pix_fmt or self.pix_fmt
+        exact = full_range_yuv(rgb, pix_fmt, self.matrix) if self.range == RANGE_JPEG or pix_fmt.startswith("yuvj") else None
+        if exact is not None:
+            return self.tag(exact)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if pix_fmt != "rgb24":
             rgb_target = is_rgb_format(pix_fmt)
