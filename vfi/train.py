@@ -220,54 +220,92 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
     """Trains and returns a summary; writes checkpoint.pt, weights, PNGs under cfg.out."""
     spec = get_spec(cfg.model)
     cfg = cfg.resolved(spec)
-    rank, local_rank, world = ddp_env()
-    distributed = world > 1
-    if distributed:
-        backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
-        dist.init_process_group(backend)
-        device = torch.device(f"cuda:{local_rank}") if backend == "nccl" else torch.device("cpu")
-        if backend == "nccl":
-            torch.cuda.set_device(device)
-    else:
-        device = resolve_device(cfg.device)
-    master = rank == 0
+    device, rank, world = start_distributed(cfg)
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder; give -o a run folder")
-    data = TripletDataset(cfg.data)
-    check_dataset_fits(spec, data)
-    train_idx = data.train
-    if cfg.crop:
-        # Batches stack equal crops: frames smaller than the crop cannot take part (nor,
-        # for flow-fusion, whose crops lie inside the frame, smaller than crop and context).
-        need = cfg.crop + (2 * cfg.context if spec.domain == "flow" else 0)
-        small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < need}
-        if small:
-            keep = np.array([data.triplets[t][0] not in small for t in train_idx], dtype=bool)
-            if master and (~keep).any():
-                log(f"{int((~keep).sum())} training triplets from frames smaller than the {need}px crop left out")
-            train_idx = train_idx[keep]
-    train_idx = train_idx[: cfg.max_train] if cfg.max_train else train_idx
-    val_data = data
-    if cfg.val_data:
-        # Every triplet of the validation dataset, spread evenly when capped.
-        val_data = TripletDataset(cfg.val_data)
-        check_dataset_fits(spec, val_data)
-        m = len(val_data.triplets)
-        n = min(m, cfg.max_val or m)
-        val_idx = np.unique(np.linspace(0, m - 1, n).round().astype(np.int64))
-    else:
-        val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
-    if len(train_idx) == 0 or len(val_idx) == 0:
-        raise UsageError(f"{cfg.data}: needs both training and validation triplets")
-    motion = cfg.model_config.get("motion", "quadratic")
-    train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment,
-                                   context=cfg.context, motion=motion)
-    val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
-    val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False, motion=motion)
+    sets = TrainingSets.load(cfg, spec, log if rank == 0 else (lambda m: None))
+    run = _Run(cfg, spec, sets, device, rank, world, out, log, progress)
+    if resume:
+        run.resume()
+    run.distribute()
+    run.validate_untrained()
+    run.fit()
+    return run.finish()
 
-    if master:
-        out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be usable
+
+def start_distributed(cfg: TrainConfig) -> tuple[torch.device, int, int]:
+    """(device, rank, world size): DDP when torchrun's environment says so (gloo on CPU,
+    NCCL on GPU), else this process alone on ``cfg.device``."""
+    rank, local_rank, world = ddp_env()
+    if world <= 1:
+        return resolve_device(cfg.device), rank, world
+    backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
+    dist.init_process_group(backend)
+    device = torch.device(f"cuda:{local_rank}") if backend == "nccl" else torch.device("cpu")
+    if backend == "nccl":
+        torch.cuda.set_device(device)
+    return device, rank, world
+
+
+@dataclass
+class TrainingSets:
+    """The training and validation triplets of a run, and their torch datasets."""
+
+    data: TripletDataset
+    val_data: TripletDataset
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    train_ds: "TripletTorchDataset"
+    val_ds: "TripletTorchDataset"
+
+    @classmethod
+    def load(cls, cfg: TrainConfig, spec: ModelSpec, log) -> "TrainingSets":
+        data = TripletDataset(cfg.data)
+        check_dataset_fits(spec, data)
+        train_idx = _fitting_crops(cfg, spec, data, log)
+        train_idx = train_idx[: cfg.max_train] if cfg.max_train else train_idx
+        val_data = data
+        if cfg.val_data:
+            # Every triplet of the validation dataset, spread evenly when capped.
+            val_data = TripletDataset(cfg.val_data)
+            check_dataset_fits(spec, val_data)
+            m = len(val_data.triplets)
+            n = min(m, cfg.max_val or m)
+            val_idx = np.unique(np.linspace(0, m - 1, n).round().astype(np.int64))
+        else:
+            val_idx = data.val[: cfg.max_val] if cfg.max_val else data.val
+        if len(train_idx) == 0 or len(val_idx) == 0:
+            raise UsageError(f"{cfg.data}: needs both training and validation triplets")
+        motion = cfg.model_config.get("motion", "quadratic")
+        train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment,
+                                       context=cfg.context, motion=motion)
+        val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
+        val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False, motion=motion)
+        return cls(data, val_data, train_idx, val_idx, train_ds, val_ds)
+
+
+def _fitting_crops(cfg: TrainConfig, spec: ModelSpec, data: TripletDataset, log) -> np.ndarray:
+    """The training triplets whose frames hold a crop: batches stack equal crops, so
+    smaller frames cannot take part (nor, for flow-fusion, whose crops lie inside the
+    frame, frames smaller than crop and context)."""
+    train_idx = data.train
+    if not cfg.crop:
+        return train_idx
+    need = cfg.crop + (2 * cfg.context if spec.domain == "flow" else 0)
+    small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < need}
+    if not small:
+        return train_idx
+    keep = np.array([data.triplets[t][0] not in small for t in train_idx], dtype=bool)
+    if (~keep).any():
+        log(f"{int((~keep).sum())} training triplets from frames smaller than the {need}px crop left out")
+    return train_idx[keep]
+
+
+def build_model(cfg: TrainConfig, spec: ModelSpec, device: torch.device) -> torch.nn.Module:
+    """The model as training starts it: given weights, the blend (sparse CNN), or the
+    model's own initialisation ("keras"; flow-fusion's "fusion": a zero last layer, so
+    training starts from the time-weighted average of the two warps)."""
     torch.manual_seed(cfg.seed)
     model = spec.create(cfg.model_config).to(device)
     if cfg.from_weights:
@@ -278,144 +316,189 @@ def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> d
         if not hasattr(model, "init_as_blend"):
             raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
         model.init_as_blend()
-    # "keras" and "fusion" are the models' own initialisations (flow-fusion: a zero last
-    # layer, so training starts from the time-weighted average of the two warps).
-    optimizer = torch.optim.Adam(param_groups(model, cfg.lr, cfg.bias_lr_scale), lr=cfg.lr)
-    if cfg.schedule not in ("constant", "cosine"):
-        raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
-    loss_fn = get_loss(cfg.loss, cfg.blur_weight)
-    history: list[dict] = []
-    start_epoch, batches_done, step = 0, 0, 0
-    started_offset = 0.0
-    ckpt_path = out / "checkpoint.pt"
-    if resume:
-        if not ckpt_path.exists():
-            raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
-        ckpt = load_checkpoint(ckpt_path, device)
-        if ckpt["config"]["model"] != cfg.model:
-            raise UsageError(f"--resume: checkpoint is for {ckpt['config']['model']}, not {cfg.model}")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start_epoch, batches_done, step, history = ckpt["epoch"], ckpt["batches_done"], ckpt["step"], ckpt["history"]
-        started_offset = history[-1]["seconds"] if history else 0.0
-    raw_model = model = model.to(memory_format=torch.channels_last)
-    if distributed:
-        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    return model
 
-    sampler = DistributedSampler(train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=False)
-    use_amp = cfg.amp and fast_bf16(device)
-    if master and use_amp:
-        log(f"bf16 autocast on {device.type} (fp32 weights and loss)")
-    fixed = int(val_idx[len(val_idx) // 2])
-    samples_seen = 0
-    started = time.time() - (started_offset if resume else 0.0)  # training time across resumes
 
-    def save_checkpoint(epoch: int, done: int) -> None:
-        if not master:
+class _Run:
+    """One training run's state: model, optimizer, history and where it is; its steps
+    are the methods, in the order :func:`train` calls them."""
+
+    def __init__(self, cfg: TrainConfig, spec: ModelSpec, sets: TrainingSets, device, rank: int, world: int, out: Path,
+                 log, progress):
+        self.cfg, self.spec, self.sets, self.device = cfg, spec, sets, device
+        self.world, self.distributed, self.master = world, world > 1, rank == 0
+        self.out, self.ckpt_path, self.progress = out, out / "checkpoint.pt", progress
+        self.log = log if self.master else (lambda m: None)
+        if self.master:
+            out.mkdir(parents=True, exist_ok=True)  # only once the data is known to be usable
+        model = build_model(cfg, spec, device)
+        self.optimizer = torch.optim.Adam(param_groups(model, cfg.lr, cfg.bias_lr_scale), lr=cfg.lr)
+        if cfg.schedule not in ("constant", "cosine"):
+            raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
+        self.loss_fn = get_loss(cfg.loss, cfg.blur_weight)
+        self.raw_model = self.model = model.to(memory_format=torch.channels_last)
+        self.sampler = DistributedSampler(sets.train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
+                                          drop_last=False)
+        self.use_amp = cfg.amp and fast_bf16(device)
+        if self.use_amp:
+            self.log(f"bf16 autocast on {device.type} (fp32 weights and loss)")
+        self.fixed = int(sets.val_idx[len(sets.val_idx) // 2])  # the validation triplet drawn every epoch
+        self.history: list[dict] = []
+        self.start_epoch = self.batches_done = self.step = self.samples_seen = 0
+        self.started = time.time()  # training time counts across resumes
+        self.resume_at = (0, 0)  # where a Ctrl-C checkpoint continues from
+
+    def resume(self) -> None:
+        if not self.ckpt_path.exists():
+            raise UsageError(f"--resume: no checkpoint at {self.ckpt_path}")
+        ckpt = load_checkpoint(self.ckpt_path, self.device)
+        if ckpt["config"]["model"] != self.cfg.model:
+            raise UsageError(f"--resume: checkpoint is for {ckpt['config']['model']}, not {self.cfg.model}")
+        self.raw_model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.start_epoch, self.batches_done, self.step, self.history = ckpt["epoch"], ckpt["batches_done"], ckpt["step"], ckpt["history"]
+        self.started = time.time() - (self.history[-1]["seconds"] if self.history else 0.0)
+        self.resume_at = (self.start_epoch, self.batches_done)
+
+    def distribute(self) -> None:
+        """Under torchrun, the model the batches go through is DDP's wrapper."""
+        if self.distributed:
+            self.model = DDP(self.raw_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def save_checkpoint(self, epoch: int, done: int) -> None:
+        if not self.master:
             return
-        ckpt = {"model": raw_model.state_dict(), "optimizer": optimizer.state_dict(), "config": asdict(cfg),
-                "epoch": epoch, "batches_done": done, "step": step, "history": history, "vfi_version": __version__}
-        tmp = ckpt_path.with_name(ckpt_path.name + ".part")
+        ckpt = {"model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(), "config": asdict(self.cfg),
+                "epoch": epoch, "batches_done": done, "step": self.step, "history": self.history, "vfi_version": __version__}
+        tmp = self.ckpt_path.with_name(self.ckpt_path.name + ".part")
         torch.save(ckpt, tmp)
-        os.replace(tmp, ckpt_path)
+        os.replace(tmp, self.ckpt_path)
 
-    if not history:
-        # Epoch 0: the untrained model, so the curve shows what training changed.
-        v0 = evaluate_loss(raw_model, val_ds, loss_fn, cfg.batch_size, device, use_amp)
-        history.append({"epoch": 0, "train_loss": None, "val_loss": v0, "step": 0, "seconds": 0.0})
-        if master:
-            log(f"epoch 0 (untrained): val {cfg.loss} {v0:.5g}")
-            # The starting point is a candidate too (flow-fusion's is its time-weighted
-            # fusion, the sparse CNN's a blend): training has to beat it to replace it.
-            out.mkdir(parents=True, exist_ok=True)
-            save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
-                         _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, 0.0))
-    epoch = start_epoch
-    resume_at = (start_epoch, batches_done)  # where a Ctrl-C checkpoint continues from
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            if cfg.patience and _stalled(history, cfg.patience):
-                if master:
-                    log(f"validation has not improved for {cfg.patience} epochs: stopping after epoch {epoch} (the best is kept)")
-                break
-            sampler.set_epoch(epoch)
-            train_ds.epoch = epoch
-            loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers)
-            n_batches = len(loader)
-            skip = batches_done if epoch == start_epoch else 0
-            model.train()
-            running, count, t0 = 0.0, 0, time.time()
-            if progress and master:
-                progress.begin(f"epoch {epoch + 1}/{cfg.epochs}", len(sampler), min(len(sampler), skip * cfg.batch_size))
-            for bi, (x, y) in enumerate(loader):
-                if bi < skip:
-                    continue
-                if cfg.schedule == "cosine":
-                    for group in optimizer.param_groups:
-                        group["lr"] = cosine_lr(cfg.lr, step, n_batches * cfg.epochs) * group.get("lr_scale", 1.0)
-                x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                y = y.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    pred = model(x)
-                if cfg.context and cfg.crop:
-                    k = cfg.context
-                    pred = pred[..., k:-k, k:-k]
-                loss = loss_fn(pred.float(), y)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(f"training stopped: the {cfg.loss} loss became {loss.item()} at epoch {epoch + 1}, "
-                                           f"batch {bi + 1}; {_last_good(ckpt_path)} (try a lower --lr)")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                samples_seen += len(x)
-                running += loss.item() * len(x)
-                count += len(x)
-                batches_done = bi + 1
-                resume_at = (epoch, batches_done)
-                if progress and master:
-                    progress.update(loss.item(), count / max(1e-9, time.time() - t0), len(x))
-            batches_done = 0
-            rate = count / max(1e-9, time.time() - t0)
-            train_loss = _reduce_mean(running, count, device, distributed)
-            val_loss = evaluate_loss(raw_model, val_ds, loss_fn, cfg.batch_size, device, use_amp)
-            history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "step": step,
-                            "seconds": round(time.time() - started, 2)})
-            resume_at = (epoch + 1, 0)  # the epoch is done and in the history
-            with _interrupts_deferred():  # an epoch's files are written whole or not at all
-                if master:
-                    log(f"epoch {epoch + 1}/{cfg.epochs}: train {cfg.loss} {train_loss:.5g}, val {val_loss:.5g} "
-                        f"({rate:.1f} samples/s)")
-                    save_checkpoint(epoch + 1, 0)
-                    from .figures import loss_curve, triplet_figure
+    def save_weights(self, name: str, seconds: float) -> None:
+        s = self.sets
+        save_weights(self.out / name, self.spec, self.raw_model,
+                     _weights_meta(self.cfg, s.data, s.val_data, s.train_idx, s.val_idx, self.history, self.device, self.world, seconds))
 
-                    loss_curve(history, out / "loss_curve.png", cfg.loss, spec.name)
-                    triplet_figure(raw_model, spec, val_data, fixed, device, out / f"epoch_{epoch + 1:03d}.png", title=f"{spec.name} epoch {epoch + 1}")
-                    if val_loss < min(h["val_loss"] for h in history[:-1]):
-                        save_weights(out / f"{spec.name}.best.safetensors", spec, raw_model,
-                                     _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, time.time() - started))
-    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: save, then stop
-        save_checkpoint(*resume_at)
-        if distributed:
+    def validate(self) -> float:
+        return evaluate_loss(self.raw_model, self.sets.val_ds, self.loss_fn, self.cfg.batch_size, self.device, self.use_amp)
+
+    def validate_untrained(self) -> None:
+        """Epoch 0: the untrained model, so the curve shows what training changed.  It is
+        a candidate for the best weights too (flow-fusion's is its time-weighted fusion,
+        the sparse CNN's a blend): training has to beat it to replace it."""
+        if self.history:
+            return  # resumed
+        v0 = self.validate()
+        self.history.append({"epoch": 0, "train_loss": None, "val_loss": v0, "step": 0, "seconds": 0.0})
+        self.log(f"epoch 0 (untrained): val {self.cfg.loss} {v0:.5g}")
+        if self.master:
+            self.save_weights(f"{self.spec.name}.best.safetensors", 0.0)
+
+    def fit(self) -> None:
+        """Every epoch, each ended by validation and its files; Ctrl-C, SIGTERM and SIGHUP
+        save a checkpoint first."""
+        cfg = self.cfg
+        try:
+            for epoch in range(self.start_epoch, cfg.epochs):
+                if cfg.patience and _stalled(self.history, cfg.patience):
+                    self.log(f"validation has not improved for {cfg.patience} epochs: stopping after epoch {epoch} (the best is kept)")
+                    break
+                train_loss, rate = self.train_epoch(epoch)
+                self.end_epoch(epoch, train_loss, rate)
+        except KeyboardInterrupt as e:
+            self.save_checkpoint(*self.resume_at)
+            if self.distributed:
+                dist.destroy_process_group()
+            raise Interrupted(getattr(e, "signum", 2), f"checkpoint saved in {self.ckpt_path} at epoch {self.resume_at[0] + 1}, "
+                                                        f"batch {self.resume_at[1]}; continue with --resume") from None
+
+    def train_epoch(self, epoch: int) -> tuple[float, float]:
+        """One pass over the training set (from where a resumed run stopped); returns the
+        mean training loss and the samples per second."""
+        cfg, ds = self.cfg, self.sets.train_ds
+        self.sampler.set_epoch(epoch)
+        ds.epoch = epoch
+        loader = DataLoader(ds, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.workers)
+        total_steps = len(loader) * cfg.epochs
+        skip = self.batches_done if epoch == self.start_epoch else 0
+        self.model.train()
+        running, count, t0 = 0.0, 0, time.time()
+        show = self.progress if self.master else None
+        if show:
+            show.begin(f"epoch {epoch + 1}/{cfg.epochs}", len(self.sampler), min(len(self.sampler), skip * cfg.batch_size))
+        for bi, (x, y) in enumerate(loader):
+            if bi < skip:
+                continue
+            loss = self.train_step(x, y, total_steps, epoch, bi)
+            running += loss * len(x)
+            count += len(x)
+            self.resume_at = (epoch, bi + 1)
+            if show:
+                show.update(loss, count / max(1e-9, time.time() - t0), len(x))
+        self.batches_done = 0
+        return _reduce_mean(running, count, self.device, self.distributed), count / max(1e-9, time.time() - t0)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, total_steps: int, epoch: int, bi: int) -> float:
+        cfg = self.cfg
+        if cfg.schedule == "cosine":
+            for group in self.optimizer.param_groups:
+                group["lr"] = cosine_lr(cfg.lr, self.step, total_steps) * group.get("lr_scale", 1.0)
+        x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = y.to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+            pred = self.model(x)
+        if cfg.context and cfg.crop:
+            k = cfg.context
+            pred = pred[..., k:-k, k:-k]
+        loss = self.loss_fn(pred.float(), y)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"training stopped: the {cfg.loss} loss became {loss.item()} at epoch {epoch + 1}, "
+                                   f"batch {bi + 1}; {_last_good(self.ckpt_path)} (try a lower --lr)")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        self.samples_seen += len(x)
+        return loss.item()
+
+    def end_epoch(self, epoch: int, train_loss: float, rate: float) -> None:
+        """Validation, the history, and the epoch's files: checkpoint, loss curve, the
+        fixed triplet's picture and, when it beats every epoch before, the best weights."""
+        val_loss = self.validate()
+        self.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "step": self.step,
+                             "seconds": round(time.time() - self.started, 2)})
+        self.resume_at = (epoch + 1, 0)  # the epoch is done and in the history
+        if not self.master:
+            return
+        with _interrupts_deferred():  # an epoch's files are written whole or not at all
+            from .figures import loss_curve, triplet_figure
+
+            cfg, name = self.cfg, self.spec.name
+            self.log(f"epoch {epoch + 1}/{cfg.epochs}: train {cfg.loss} {train_loss:.5g}, val {val_loss:.5g} ({rate:.1f} samples/s)")
+            self.save_checkpoint(epoch + 1, 0)
+            loss_curve(self.history, self.out / "loss_curve.png", cfg.loss, name)
+            triplet_figure(self.raw_model, self.spec, self.sets.val_data, self.fixed, self.device,
+                           self.out / f"epoch_{epoch + 1:03d}.png", title=f"{name} epoch {epoch + 1}")
+            if val_loss < min(h["val_loss"] for h in self.history[:-1]):
+                self.save_weights(f"{name}.best.safetensors", time.time() - self.started)
+
+    def finish(self) -> dict:
+        """The final weights, the prediction sheet and the summary."""
+        seconds = round(time.time() - self.started, 1)
+        summary = {"model": self.spec.name, "loss": self.cfg.loss, "epochs": self.cfg.epochs, "steps": self.step,
+                   "history": self.history, "samples_seen": _reduce_sum(self.samples_seen, self.device, self.distributed),
+                   "world_size": self.world, "parameters": count_parameters(self.raw_model), "device": str(self.device),
+                   "seconds": seconds}
+        if self.master:
+            from .figures import prediction_sheet
+
+            prediction_sheet(self.raw_model, self.spec, self.sets.val_data, self.sets.val_idx, self.device, self.out / "predictions.png")
+            self.save_weights(f"{self.spec.name}.safetensors", seconds)
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=1))
+        if self.distributed:
+            dist.barrier()
             dist.destroy_process_group()
-        raise Interrupted(getattr(e, "signum", 2), f"checkpoint saved in {ckpt_path} at epoch {resume_at[0] + 1}, "
-                                                    f"batch {resume_at[1]}; continue with --resume") from None
-
-    summary = {"model": spec.name, "loss": cfg.loss, "epochs": cfg.epochs, "steps": step, "history": history,
-               "samples_seen": _reduce_sum(samples_seen, device, distributed), "world_size": world,
-               "parameters": count_parameters(raw_model), "device": str(device),
-               "seconds": round(time.time() - started, 1)}
-    if master:
-        from .figures import prediction_sheet
-
-        prediction_sheet(raw_model, spec, val_data, val_idx, device, out / "predictions.png")
-        meta = _weights_meta(cfg, data, val_data, train_idx, val_idx, history, device, world, summary["seconds"])
-        save_weights(out / f"{spec.name}.safetensors", spec, raw_model, meta)
-        (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    if distributed:
-        dist.barrier()
-        dist.destroy_process_group()
-    return summary
+        return summary
 
 
 class TrainingDiverged(VfiError):
