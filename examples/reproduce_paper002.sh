@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 RUN=${1:-runs/paper002}
 C=../shared/corpus
 mkdir -p "$RUN"
-vfi prep $C/blupi_*.mkv -o "$RUN/data" --preset paper002 --split random --val 0.3 --seed 0 --keep-duplicates --overwrite -q
+[ -f "$RUN/data/manifest.json" ] || vfi prep $C/blupi_*.mkv -o "$RUN/data" --preset paper002 --split random --val 0.3 --seed 0 --keep-duplicates --overwrite -q
 runs=(forward-ae:mse forward-ae:msle forward-ae:cosine backward-ae:mse backward-ae:msle backward-ae:cosine
       bidirectional-ae:mse bidirectional-ae:msle bidirectional-ae:cosine conv-ae:mse conv-ae:msle conv-ae:cosine conv-ae:blur)
 for stage in 10 long; do
@@ -29,12 +29,16 @@ for stage in 10 long; do
   for r in "${runs[@]}"; do
     model=${r%%:*}; loss=${r##*:}
     out="$RUN/$stage/$model-$loss"
-    if [ "$stage" = 10 ]; then
-      vfi train --model "$model" --loss "$loss" --data "$RUN/data" --epochs 10 --seed 0 -o "$out" -q
-      cp "$out/$model.safetensors" "$RUN/$stage/$model-$loss.safetensors"
-    else
-      vfi train --model "$model" --loss "$loss" --data "$RUN/data" --epochs 60 --patience 5 --seed 0 -o "$out" -q
-      cp "$out/$model.best.safetensors" "$RUN/$stage/$model-$loss.safetensors"
+    # A finished run is kept; an interrupted one continues from its checkpoint.
+    if [ ! -f "$RUN/$stage/$model-$loss.safetensors" ]; then
+      resume=(); [ -f "$out/checkpoint.pt" ] && resume=(--resume)
+      if [ "$stage" = 10 ]; then
+        vfi train --model "$model" --loss "$loss" --data "$RUN/data" --epochs 10 --seed 0 -o "$out" -q "${resume[@]}"
+        cp "$out/$model.safetensors" "$RUN/$stage/$model-$loss.safetensors"
+      else
+        vfi train --model "$model" --loss "$loss" --data "$RUN/data" --epochs 60 --patience 5 --seed 0 -o "$out" -q "${resume[@]}"
+        cp "$out/$model.best.safetensors" "$RUN/$stage/$model-$loss.safetensors"
+      fi
     fi
     pairs+=(--model "$model" --weights "$RUN/$stage/$model-$loss.safetensors")
   done

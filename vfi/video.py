@@ -71,35 +71,137 @@ FROM_RGB = Interpolation.AREA | Interpolation.ACCURATE_RND
 _SUBSAMPLED = ("420", "422", "411", "410", "440")
 
 
-# (kr, kb) of the matrices whose full-range YUV vfi writes itself (see ColorConverter.from_rgb).
-LUMA_WEIGHTS = {SPC_BT709: (0.2126, 0.0722), SPC_BT470BG: (0.299, 0.114), SPC_SMPTE170M: (0.299, 0.114), 9: (0.2627, 0.0593)}
-_PLANAR_8BIT = {"yuv420p": (2, 2), "yuvj420p": (2, 2), "yuv422p": (2, 1), "yuvj422p": (2, 1), "yuv444p": (1, 1), "yuvj444p": (1, 1)}
+# Chroma block size (x, y) of the subsampled YUV layouts, and the semi-planar ones (U and V interleaved).
+_CHROMA_BLOCK = {"420": (2, 2), "422": (2, 1), "411": (4, 1), "410": (4, 4), "440": (1, 2)}
+_SEMI_PLANAR = {"nv12": (2, 2), "nv21": (2, 2), "nv16": (2, 1), "p010le": (2, 2), "p016le": (2, 2)}
 
 
-def full_range_yuv(rgb: np.ndarray, pix_fmt: str, matrix: int) -> av.VideoFrame | None:
-    """RGB to full-range 8-bit planar YUV by the matrix's own formula, rounded, with
-    chroma averaged over each subsampled block before rounding; None where this does not
-    apply.  swscale truncates full-range chroma (0.5 levels low on average, 0.8-0.9
-    levels in red and blue once decoded)."""
-    if pix_fmt not in _PLANAR_8BIT or matrix not in LUMA_WEIGHTS:
+def replicate_chroma(frame: av.VideoFrame, full: str) -> av.VideoFrame | None:
+    """The frame in its 4:4:4 format ``full``, each chroma sample repeated over the pixels
+    it covers; None for layouts this does not know.  (swscale's POINT upsampling takes
+    each pixel's chroma from the next sample to the right: half a sample off, so chroma
+    box-averaged back mixed neighbouring samples, up to 36 levels on noisy footage.)"""
+    name = frame.format.name
+    semi = _SEMI_PLANAR.get(name)
+    block = semi or next((b for part, b in _CHROMA_BLOCK.items() if part in name), None)
+    if block is None:
         return None
+    big = bits_per_sample(name) > 8 or name.startswith("p01")
+    dtype = np.dtype(np.uint8) if not big else np.dtype(">u2" if name.endswith("be") else "<u2")
+    w, h = frame.width, frame.height
+    fx, fy = block
+
+    def samples(plane, per_pixel=1):
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        return rows[:, : plane.width * per_pixel * dtype.itemsize].view(dtype)
+
+    luma = samples(frame.planes[0])[:, :w]
+    if semi:
+        uv = samples(frame.planes[1], 2)
+        chroma = [uv[:, 0::2], uv[:, 1::2]]
+        if name == "nv21":
+            chroma.reverse()
+    else:
+        chroma = [samples(frame.planes[1]), samples(frame.planes[2])]
+    out = av.VideoFrame(w, h, full)
+    for plane, values in zip(out.planes, [luma] + [c.repeat(fy, 0).repeat(fx, 1)[:h, :w] for c in chroma]):
+        rows = np.zeros((plane.height, plane.line_size), np.uint8)
+        rows[:, : w * dtype.itemsize] = np.ascontiguousarray(values, dtype).view(np.uint8)
+        plane.update(rows)
+    return out
+
+
+# (kr, kb) of the matrices whose YUV vfi writes itself (see ColorConverter.from_rgb).
+LUMA_WEIGHTS = {SPC_BT709: (0.2126, 0.0722), SPC_BT470BG: (0.299, 0.114), SPC_SMPTE170M: (0.299, 0.114), 9: (0.2627, 0.0593)}
+
+
+def planar_yuv_layout(pix_fmt: str) -> tuple[int, int, np.dtype] | None:
+    """(chroma block width, height, sample dtype) of a planar YUV format (8 to 16 bits,
+    any subsampling, yuvj too), or None for other layouts (semi-planar, packed, alpha)."""
+    if not pix_fmt.startswith(("yuv", "yuvj")) or pix_fmt.startswith("yuva") or not ("p" in pix_fmt[3:]):
+        return None
+    try:
+        fmt = av.VideoFormat(pix_fmt)
+    except (ValueError, TypeError):
+        return None
+    if len(fmt.components) != 3 or [c.plane for c in fmt.components] != [0, 1, 2]:
+        return None
+    if "444" in pix_fmt:
+        block = (1, 1)
+    else:
+        block = next((b for part, b in _CHROMA_BLOCK.items() if part in pix_fmt), None)
+        if block is None:
+            return None
+    bits = bits_per_sample(pix_fmt)
+    dtype = np.dtype(np.uint8) if bits <= 8 else np.dtype(">u2" if pix_fmt.endswith("be") else "<u2")
+    return block[0], block[1], dtype
+
+
+def yuv_from_rgb(rgb: np.ndarray, pix_fmt: str, matrix: int, color_range: int) -> av.VideoFrame | None:
+    """8-bit RGB to planar YUV (any depth, limited or full range) by the matrix's own
+    formula, rounded once, chroma averaged over each subsampled block before rounding;
+    None where this does not apply.  swscale truncates full-range chroma (0.5 levels low
+    on average, 0.8-0.9 levels in red and blue once decoded), and the exact inverse of
+    ColorConverter.to_rgb's replicated chroma is the block average."""
+    layout = planar_yuv_layout(pix_fmt)
+    if layout is None or matrix not in LUMA_WEIGHTS:
+        return None
+    sx, sy, dtype = layout
     kr, kb = LUMA_WEIGHTS[matrix]
-    sx, sy = _PLANAR_8BIT[pix_fmt]
     h, w = rgb.shape[:2]
-    r, g, b = (rgb[..., k].astype(np.float32) for k in range(3))
+    r, g, b = (rgb[..., k].astype(np.float32) / 255 for k in range(3))
     y = kr * r + (1 - kr - kb) * g + kb * b
-    planes = [y, (b - y) / (2 * (1 - kb)) + 128, (r - y) / (2 * (1 - kr)) + 128]
+    planes = [y, (b - y) / (2 * (1 - kb)), (r - y) / (2 * (1 - kr))]  # Y in [0, 1], chroma in [-0.5, 0.5]
     if (sx, sy) != (1, 1):
         ph, pw = -(-h // sy) * sy, -(-w // sx) * sx  # odd sizes: the last row/column repeated
         for k in (1, 2):
             c = np.pad(planes[k], ((0, ph - h), (0, pw - w)), mode="edge")
             planes[k] = c.reshape(ph // sy, sy, pw // sx, sx).mean(axis=(1, 3))
+    bits = bits_per_sample(pix_fmt)
+    top = (1 << bits) - 1
+    if color_range == RANGE_JPEG:  # Y = (2^n - 1) E'y, C = (2^n - 1) E'c + 2^(n-1)
+        scaled = [top * planes[0], top * planes[1] + (top + 1) / 2, top * planes[2] + (top + 1) / 2]
+    else:  # Y = (219 E'y + 16) 2^(n-8), C = (224 E'c + 128) 2^(n-8)
+        unit = (top + 1) / 256
+        scaled = [(219 * planes[0] + 16) * unit, (224 * planes[1] + 128) * unit, (224 * planes[2] + 128) * unit]
     out = av.VideoFrame(w, h, pix_fmt)
-    for plane, values in zip(out.planes, planes):
+    for plane, values in zip(out.planes, scaled):
         rows = np.zeros((plane.height, plane.line_size), np.uint8)
-        rows[:, :plane.width] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        samples = np.clip(np.rint(values), 0, top).astype(dtype)
+        rows[:, : samples.shape[1] * dtype.itemsize] = samples.view(np.uint8)
         plane.update(rows)
     return out
+
+
+def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int) -> np.ndarray | None:
+    """8-bit RGB from planar YUV of more than 8 bits by the matrix's own formula, the
+    inverse of yuv_from_rgb; None where that does not apply.  swscale scales full-range
+    deep samples by a shift (1020, not 1023, is its white at 10 bits), so frames it read
+    and frames written by the formula differed by up to 0.75 levels."""
+    layout = planar_yuv_layout(frame.format.name)
+    if layout is None or layout[2].itemsize == 1 or matrix not in LUMA_WEIGHTS:
+        return None
+    sx, sy, dtype = layout
+    h, w = frame.height, frame.width
+
+    def plane(k):
+        p = frame.planes[k]
+        values = np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width * 2].view(dtype)
+        values = values.astype(np.float32)
+        return values if k == 0 else values.repeat(sy, 0).repeat(sx, 1)[:h, :w]
+
+    top = (1 << bits_per_sample(frame.format.name)) - 1
+    y, cb, cr = plane(0), plane(1), plane(2)
+    if color_range == RANGE_JPEG:
+        y, cb, cr = y / top, (cb - (top + 1) / 2) / top, (cr - (top + 1) / 2) / top
+    else:
+        unit = (top + 1) / 256
+        y, cb, cr = (y / unit - 16) / 219, (cb / unit - 128) / 224, (cr / unit - 128) / 224
+    kr, kb = LUMA_WEIGHTS[matrix]
+    r = y + 2 * (1 - kr) * cr
+    b = y + 2 * (1 - kb) * cb
+    g = (y - kr * r - kb * b) / (1 - kr - kb)
+    return np.clip(np.rint(np.stack([r, g, b], axis=-1) * 255), 0, 255).astype(np.uint8)
 
 
 def full_chroma_format(pix_fmt: str) -> str | None:
@@ -173,6 +275,10 @@ class ColorConverter:
         """H x W x 3 uint8 RGB."""
         if frame.format.name == "rgb24":
             return frame.to_ndarray()
+        if not self.is_rgb:
+            exact = rgb_from_deep_yuv(frame, self.matrix, self.range)
+            if exact is not None:
+                return exact
         return self.to_rgb_frame(frame).to_ndarray()
 
     def to_rgb_frame(self, frame: av.VideoFrame, fmt: str = "rgb24") -> av.VideoFrame:
@@ -181,9 +287,15 @@ class ColorConverter:
             return frame
         if self.is_rgb:
             return reformatter("to_rgb").reformat(frame, format=fmt)
+        if fmt == "rgb24":
+            exact = rgb_from_deep_yuv(frame, self.matrix, self.range)
+            if exact is not None:
+                return av.VideoFrame.from_ndarray(exact, format="rgb24")
+        if frame.format.name.startswith("yuvj"):  # swscale reads yuvj as full range whatever it is told
+            frame = _copy_planes(frame, frame.format.name.replace("yuvj", "yuv"))
         full = full_chroma_format(frame.format.name)
         if full is not None:  # chroma to full resolution in YUV first (see _SUBSAMPLED)
-            frame = reformatter("to_444").reformat(frame, format=full, interpolation=TO_RGB)
+            frame = replicate_chroma(frame, full) or reformatter("to_444").reformat(frame, format=full, interpolation=TO_RGB)
         return reformatter("to_rgb").reformat(frame, format=fmt, src_colorspace=self.matrix, src_color_range=self.range,
                                               dst_color_range=RANGE_JPEG, interpolation=TO_RGB)
 
@@ -191,20 +303,24 @@ class ColorConverter:
         """An RGB array back to a frame in ``pix_fmt`` (default: the source's), tagged
         with the source's colour description."""
         pix_fmt = pix_fmt or self.pix_fmt
-        exact = full_range_yuv(rgb, pix_fmt, self.matrix) if self.range == RANGE_JPEG or pix_fmt.startswith("yuvj") else None
+        exact = yuv_from_rgb(rgb, pix_fmt, self.matrix, self.range)
         if exact is not None:
             return self.tag(exact)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if pix_fmt != "rgb24":
             rgb_target = is_rgb_format(pix_fmt)
+            # swscale writes yuvj as full range whatever it is told: written as yuv, then copied
+            written = pix_fmt.replace("yuvj", "yuv") if pix_fmt.startswith("yuvj") else pix_fmt
             frame = reformatter("from_rgb").reformat(
                 frame,
-                format=pix_fmt,
+                format=written,
                 dst_colorspace=None if rgb_target else self.matrix,
                 src_color_range=RANGE_JPEG,
                 dst_color_range=RANGE_JPEG if rgb_target else self.range,
                 interpolation=FROM_RGB,
             )
+            if written != pix_fmt:
+                frame = _copy_planes(frame, pix_fmt)
         return self.tag(frame)
 
     def convert(self, frame: av.VideoFrame, pix_fmt: str) -> av.VideoFrame:
