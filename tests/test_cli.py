@@ -150,3 +150,12 @@ def test_ctrl_c_removes_partial_output(tmp_path):
     assert "Traceback" not in text and "interrupted" in text
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_python_dash_m_vfi_is_the_same_command_line():
+    import vfi
+
+    done = subprocess.run([sys.executable, "-m", "vfi", "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == f"vfi, version {vfi.__version__}"
+    done = subprocess.run([sys.executable, "-m", "vfi", "upsample"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Error: Missing argument" in done.stderr and "'vfi upsample -h'" in done.stderr
