@@ -59,3 +59,12 @@ def test_same_named_weights_get_distinct_labels(tmp_path):
     wb = save_weights(tmp_path / "b" / "sparse-cnn.safetensors", spec, spec.create().init_as_blend())
     labels = [c.label for c in make_contenders(["blend"], [("sparse-cnn", str(wa)), ("sparse-cnn", str(wb)), ("sparse-cnn", str(wb))])]
     assert len(set(labels)) == 4
+
+
+def test_the_shipped_weights_are_labelled_by_the_model_name_alone():
+    from vfi.evaluate import make_contenders
+    from vfi.models import shipped_weights
+
+    path = shipped_weights("flow-fusion")
+    labels = [c.label for c in make_contenders([], [("flow-fusion", str(path)), ("flow-fusion", None)])]
+    assert labels[0] == "flow-fusion" and len(set(labels)) == 2

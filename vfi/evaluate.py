@@ -51,12 +51,13 @@ def make_contenders(methods: list[str], models: list[tuple[str, str | None]], de
         if m not in CLASSICAL:
             raise UsageError(f"unknown method {m!r} (dup, blend, mci)")
         out.append(Contender(m, make_method(m)))
-    from .models import load_interpolator
+    from .models import load_interpolator, shipped_weights
 
     for name, weights in models:
         interp = load_interpolator(name, weights, device=device)
-        label = name if weights is None else f"{name} ({Path(weights).stem})"
-        if any(c.label == label for c in out):  # two files of the same name: say which folder
+        shipped = weights is not None and shipped_weights(name) is not None and Path(weights).resolve() == shipped_weights(name).resolve()
+        label = name if weights is None or shipped else f"{name} ({Path(weights).stem})"
+        if weights is not None and any(c.label == label for c in out):  # two files of the same name: say which folder
             label = f"{name} ({Path(weights).parent.name}/{Path(weights).stem})"
         n = 2
         while any(c.label == label for c in out):
