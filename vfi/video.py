@@ -83,13 +83,14 @@ def replicate_chroma(frame: av.VideoFrame, full: str) -> av.VideoFrame | None:
     box-averaged back mixed neighbouring samples, up to 36 levels on noisy footage.)"""
     name = frame.format.name
     semi = _SEMI_PLANAR.get(name)
-    block = semi or next((b for part, b in _CHROMA_BLOCK.items() if part in name), None)
-    if block is None:
-        return None
-    big = bits_per_sample(name) > 8 or name.startswith("p01")
-    dtype = np.dtype(np.uint8) if not big else np.dtype(">u2" if name.endswith("be") else "<u2")
+    if semi:
+        (fx, fy), dtype = semi, np.dtype(np.uint8 if name.startswith("nv") else "<u2")
+    else:
+        layout = planar_yuv_layout(name)
+        if layout is None or layout[:2] == (1, 1):
+            return None
+        fx, fy, dtype = layout
     w, h = frame.width, frame.height
-    fx, fy = block
 
     def samples(plane, per_pixel=1):
         rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
