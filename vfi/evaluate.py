@@ -55,7 +55,8 @@ def make_contenders(methods: list[str], models: list[tuple[str, str | None]], de
 
     for name, weights in models:
         interp = load_interpolator(name, weights, device=device)
-        shipped = weights is not None and shipped_weights(name) is not None and Path(weights).resolve() == shipped_weights(name).resolve()
+        default = shipped_weights(name)
+        shipped = weights is not None and default is not None and Path(weights).resolve() == default.resolve()
         label = name if weights is None or shipped else f"{name} ({Path(weights).stem})"
         if weights is not None and any(c.label == label for c in out):  # two files of the same name: say which folder
             label = f"{name} ({Path(weights).parent.name}/{Path(weights).stem})"

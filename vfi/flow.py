@@ -205,8 +205,13 @@ class PairMotion:
         else:
             ft0, ft1 = _splat_back(d0, w0, lin0), _splat_back(d1, w1, lin1)
         travel0, travel1 = _travel(ft0, d0), _travel(ft1, d1)
-        motion = _norm(f01 * scale) + _norm(f10 * scale)
-        return ft0 * scale, ft1 * scale, travel0 * float(scale.mean()), travel1 * float(scale.mean()), motion
+        return ft0 * scale, ft1 * scale, travel0 * float(scale.mean()), travel1 * float(scale.mean()), self._size
+
+    @functools.cached_property
+    def _size(self) -> np.ndarray:
+        """|F01| + |F10| in frame pixels on the splat grid: the same for every t."""
+        f01, f10, *_, scale = self._grid
+        return _norm(f01 * scale) + _norm(f10 * scale)
 
 
 def _match_weight(g0: np.ndarray, g1: np.ndarray, f01: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ do not flicker against source frames.
 from __future__ import annotations
 
 import errno
+import functools
 import heapq
 import struct
 import os
@@ -68,12 +69,25 @@ FROM_RGB = Interpolation.AREA | Interpolation.ACCURATE_RND
 # levels darker than the matrix says for limited range, so frames made in RGB came back
 # darker than the source frames around them.  Chroma is brought to full resolution in
 # YUV first (replicated, as above), and 4:4:4 YUV goes to RGB exactly.
-_SUBSAMPLED = ("420", "422", "411", "410", "440")
-
-
-# Chroma block size (x, y) of the subsampled YUV layouts, and the semi-planar ones (U and V interleaved).
+# Chroma block size (x, y) of the subsampled planar YUV layouts, by the part of the name
+# that says it; the semi-planar ones (U and V interleaved) with their 4:4:4 format.
 _CHROMA_BLOCK = {"420": (2, 2), "422": (2, 1), "411": (4, 1), "410": (4, 4), "440": (1, 2)}
-_SEMI_PLANAR = {"nv12": (2, 2), "nv21": (2, 2), "nv16": (2, 1), "p010le": (2, 2), "p016le": (2, 2)}
+_SEMI_PLANAR = {"nv12": ((2, 2), "yuv444p"), "nv21": ((2, 2), "yuv444p"), "nv16": ((2, 1), "yuv444p"),
+                "p010le": ((2, 2), "yuv444p16le"), "p016le": ((2, 2), "yuv444p16le")}
+
+
+def _plane_samples(plane, dtype: np.dtype, per_pixel: int = 1) -> np.ndarray:
+    """A plane's samples (``per_pixel`` interleaved per pixel), line padding dropped."""
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width * per_pixel * dtype.itemsize].view(dtype)
+
+
+def _write_plane(plane, samples: np.ndarray) -> None:
+    """``samples`` (height x width, the plane's dtype) into a plane, padding zeroed."""
+    rows = np.zeros((plane.height, plane.line_size), np.uint8)
+    raw = np.ascontiguousarray(samples).view(np.uint8)
+    rows[:, : raw.shape[1]] = raw
+    plane.update(rows)
 
 
 def replicate_chroma(frame: av.VideoFrame, full: str) -> av.VideoFrame | None:
@@ -84,31 +98,24 @@ def replicate_chroma(frame: av.VideoFrame, full: str) -> av.VideoFrame | None:
     name = frame.format.name
     semi = _SEMI_PLANAR.get(name)
     if semi:
-        (fx, fy), dtype = semi, np.dtype(np.uint8 if name.startswith("nv") else "<u2")
+        (fx, fy), dtype = semi[0], np.dtype(np.uint8 if name.startswith("nv") else "<u2")
     else:
         layout = planar_yuv_layout(name)
         if layout is None or layout[:2] == (1, 1):
             return None
         fx, fy, dtype = layout
     w, h = frame.width, frame.height
-
-    def samples(plane, per_pixel=1):
-        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-        return rows[:, : plane.width * per_pixel * dtype.itemsize].view(dtype)
-
-    luma = samples(frame.planes[0])[:, :w]
+    luma = _plane_samples(frame.planes[0], dtype)
     if semi:
-        uv = samples(frame.planes[1], 2)
+        uv = _plane_samples(frame.planes[1], dtype, 2)
         chroma = [uv[:, 0::2], uv[:, 1::2]]
         if name == "nv21":
             chroma.reverse()
     else:
-        chroma = [samples(frame.planes[1]), samples(frame.planes[2])]
+        chroma = [_plane_samples(frame.planes[1], dtype), _plane_samples(frame.planes[2], dtype)]
     out = av.VideoFrame(w, h, full)
     for plane, values in zip(out.planes, [luma] + [c.repeat(fy, 0).repeat(fx, 1)[:h, :w] for c in chroma]):
-        rows = np.zeros((plane.height, plane.line_size), np.uint8)
-        rows[:, : w * dtype.itemsize] = np.ascontiguousarray(values, dtype).view(np.uint8)
-        plane.update(rows)
+        _write_plane(plane, values)
     return out
 
 
@@ -116,6 +123,7 @@ def replicate_chroma(frame: av.VideoFrame, full: str) -> av.VideoFrame | None:
 LUMA_WEIGHTS = {SPC_BT709: (0.2126, 0.0722), SPC_BT470BG: (0.299, 0.114), SPC_SMPTE170M: (0.299, 0.114), 9: (0.2627, 0.0593)}
 
 
+@functools.lru_cache(maxsize=64)
 def planar_yuv_layout(pix_fmt: str) -> tuple[int, int, np.dtype] | None:
     """(chroma block width, height, sample dtype) of a planar YUV format (8 to 16 bits,
     any subsampling, yuvj too), or None for other layouts (semi-planar, packed, alpha)."""
@@ -178,10 +186,7 @@ def yuv_from_rgb(rgb: np.ndarray, pix_fmt: str, matrix: int, color_range: int) -
     scaled = [yuv[..., 0], chroma[..., 0], chroma[..., 1]]
     out = av.VideoFrame(w, h, pix_fmt)
     for plane, values in zip(out.planes, scaled):
-        rows = np.zeros((plane.height, plane.line_size), np.uint8)
-        samples = np.clip(np.rint(values), 0, top).astype(dtype)
-        rows[:, : samples.shape[1] * dtype.itemsize] = samples.view(np.uint8)
-        plane.update(rows)
+        _write_plane(plane, np.clip(np.rint(values), 0, top).astype(dtype))
     return out
 
 
@@ -197,9 +202,7 @@ def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int) -> np
     h, w = frame.height, frame.width
 
     def plane(k):
-        p = frame.planes[k]
-        values = np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width * 2].view(dtype)
-        values = values.astype(np.float32)
+        values = _plane_samples(frame.planes[k], dtype).astype(np.float32)
         return values if k == 0 else values.repeat(sy, 0).repeat(sx, 1)[:h, :w]
 
     top = (1 << bits_per_sample(frame.format.name)) - 1
@@ -216,12 +219,13 @@ def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int) -> np
     return np.clip(np.rint(np.stack([r, g, b], axis=-1) * 255), 0, 255).astype(np.uint8)
 
 
+@functools.lru_cache(maxsize=64)
 def full_chroma_format(pix_fmt: str) -> str | None:
     """The 4:4:4 format of the same family and depth as a chroma-subsampled YUV format
     (yuv420p -> yuv444p, yuv422p10le -> yuv444p10le, nv12 -> yuv444p), or None."""
-    name = {"nv12": "yuv444p", "nv21": "yuv444p", "nv16": "yuv444p", "p010le": "yuv444p16le", "p016le": "yuv444p16le"}.get(pix_fmt)
+    name = _SEMI_PLANAR[pix_fmt][1] if pix_fmt in _SEMI_PLANAR else None
     if name is None:
-        part = next((p for p in _SUBSAMPLED if p in pix_fmt), None)
+        part = next((p for p in _CHROMA_BLOCK if p in pix_fmt), None)
         if part is None:
             return None
         name = pix_fmt.replace(part, "444", 1)
@@ -287,26 +291,27 @@ class ColorConverter:
         """H x W x 3 uint8 RGB."""
         if frame.format.name == "rgb24":
             return frame.to_ndarray()
-        if not self.is_rgb:
-            exact = rgb_from_deep_yuv(frame, self.matrix, self.range)
-            if exact is not None:
-                return exact
-        return self.to_rgb_frame(frame).to_ndarray()
+        exact = self._deep_to_rgb24(frame)
+        return exact if exact is not None else self._swscale_to_rgb(frame, "rgb24").to_ndarray()
 
     def to_rgb_frame(self, frame: av.VideoFrame, fmt: str = "rgb24") -> av.VideoFrame:
         """The frame in an RGB format (rgb24, or rgb48be to keep more than 8 bits)."""
         if frame.format.name == fmt:
             return frame
+        exact = self._deep_to_rgb24(frame) if fmt == "rgb24" else None
+        return av.VideoFrame.from_ndarray(exact, format="rgb24") if exact is not None else self._swscale_to_rgb(frame, fmt)
+
+    def _deep_to_rgb24(self, frame: av.VideoFrame) -> np.ndarray | None:
+        """Planar YUV of more than 8 bits by the matrix's formula (see rgb_from_deep_yuv), else None."""
+        return None if self.is_rgb else rgb_from_deep_yuv(frame, self.matrix, self.range)
+
+    def _swscale_to_rgb(self, frame: av.VideoFrame, fmt: str) -> av.VideoFrame:
         if self.is_rgb:
             return reformatter("to_rgb").reformat(frame, format=fmt)
-        if fmt == "rgb24":
-            exact = rgb_from_deep_yuv(frame, self.matrix, self.range)
-            if exact is not None:
-                return av.VideoFrame.from_ndarray(exact, format="rgb24")
         if frame.format.name.startswith("yuvj"):  # swscale reads yuvj as full range whatever it is told
             frame = _copy_planes(frame, frame.format.name.replace("yuvj", "yuv"))
         full = full_chroma_format(frame.format.name)
-        if full is not None:  # chroma to full resolution in YUV first (see _SUBSAMPLED)
+        if full is not None:  # chroma to full resolution in YUV first (see _CHROMA_BLOCK)
             frame = replicate_chroma(frame, full) or reformatter("to_444").reformat(frame, format=full, interpolation=TO_RGB)
         return reformatter("to_rgb").reformat(frame, format=fmt, src_colorspace=self.matrix, src_color_range=self.range,
                                               dst_color_range=RANGE_JPEG, interpolation=TO_RGB)
