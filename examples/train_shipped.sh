@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# How weights/sparse-cnn.safetensors was made (session 2, 2 CPU cores with AMX, ~1 h).
+# How 0.1.0-0.3.0's weights/sparse-cnn.safetensors were made (session 2, 2 CPU cores with AMX,
+# ~1 h); the current ones start from them: examples/train_sparse_cnn.sh.
 #
 #   bash examples/train_shipped.sh [WORK_DIR]
 #

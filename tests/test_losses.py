@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from vfi import losses
 from vfi.losses import BlurAwareLoss, blur_gap, cosine_proximity, get_loss, laplacian_variance, mse, msle
 
 
@@ -76,3 +77,30 @@ def test_charbonnier_and_its_blur_term():
     blurry = torch.nn.functional.avg_pool2d(sharp, 3, 1, 1)
     loss = get_loss("charbonnier-blur", 1.0)
     assert loss(sharp, sharp).item() < 1e-2 < loss(blurry, sharp).item() - charbonnier(blurry, sharp).item()
+
+
+def zero_mean_noise(like, seed):
+    g = torch.Generator().manual_seed(seed)
+    n = torch.randn(like.shape, generator=g)
+    return n - n.mean(dim=(2, 3), keepdim=True)
+
+
+def test_no_worse_than_blend_is_log_mse_for_a_better_light_preserving_correction():
+    target = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+    blend = target + 8 * zero_mean_noise(target, 1)
+    pred = target + 2 * zero_mean_noise(target, 2)  # closer than the blend, adds no light
+    loss = losses.NoWorseThanBlend()
+    assert loss(pred, target, blend).item() == pytest.approx(losses.log_mse(pred, target).item(), rel=1e-6)
+
+
+def test_no_worse_than_blend_charges_falling_below_the_blend_and_adding_light():
+    target = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+    noise = zero_mean_noise(target, 1)
+    blend, worse = target + 2 * noise, target + 4 * noise
+    gap = (losses.log_mse(worse, target) - losses.log_mse(blend, target)).item()
+    assert gap > 0
+    hinge_only = losses.NoWorseThanBlend(hinge=2.0, mean_weight=0.0)
+    assert hinge_only(worse, target, blend).item() == pytest.approx(losses.log_mse(worse, target).item() + 2 * gap, rel=1e-5)
+    brighter = blend + 0.5  # half a level of light added everywhere: log-mse barely notices
+    mean_only = losses.NoWorseThanBlend(hinge=0.0, mean_weight=100.0)
+    assert mean_only(brighter, target, blend).item() - losses.log_mse(brighter, target).item() == pytest.approx(25.0, rel=1e-4)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import make_video, moving_frames
 from vfi.cli import main
 from vfi.data import PrepOptions, prep
-from vfi.models import load_model
+from vfi.models import MODELS, load_model
 from vfi.train import TrainConfig, train
 
 
@@ -37,7 +37,7 @@ def cfg(dataset, out, **kw):
 def test_two_epochs_lower_validation_loss_and_write_pictures(dataset, tmp_path):
     # From the Keras initialisation (far from any good interpolator), so that two tiny
     # epochs must lower the loss; the blend warm start begins near a local optimum.
-    summary = train(cfg(dataset, tmp_path / "run", init="keras", lr=1e-3), log=lambda m: None)
+    summary = train(cfg(dataset, tmp_path / "run", init="keras", lr=1e-3, loss="mse"), log=lambda m: None)
     h = summary["history"]
     assert [e["epoch"] for e in h] == [0, 1, 2]
     assert h[-1]["val_loss"] < h[0]["val_loss"], h
@@ -210,3 +210,24 @@ def test_patience_stops_when_validation_stops_improving():
 
     h = [{"val_loss": v} for v in (9.0, 5.0, 4.0, 4.5, 4.2)]
     assert _stalled(h, 2) and not _stalled(h, 3) and not _stalled(h[:3], 2)
+
+
+def test_residual_init_trains_only_the_correction_to_the_blend(dataset, tmp_path):
+    # --init residual: the blend pass-through (six channels per hidden layer, the output
+    # layer's taps on them, its bias) must come out of training exactly as it went in,
+    # while the rest moves and the loss falls below the blend's.
+    s = train(cfg(dataset, tmp_path / "run", init="residual", lr=1e-3), log=lambda m: None)
+    _, model, meta = load_model(tmp_path / "run" / "sparse-cnn.safetensors")
+    assert meta["recipe"]["init"] == "residual"
+    torch.manual_seed(0)  # the run's seed: the same start as build_model's
+    blend = MODELS["sparse-cnn"].create().init_as_blend()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    ref = [m for m in blend.modules() if isinstance(m, torch.nn.Conv2d)]
+    moved = 0.0
+    for conv, r, (wm, bm) in zip(convs, ref, blend.blend_path_masks()):
+        assert torch.equal(conv.weight[wm == 0], r.weight[wm == 0])
+        assert torch.equal(conv.bias[bm == 0], r.bias[bm == 0])
+        moved = max(moved, float((conv.weight - r.weight).abs().max()))
+    assert moved > 0
+    h = s["history"]
+    assert min(e["val_loss"] for e in h[1:]) < h[0]["val_loss"], h

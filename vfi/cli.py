@@ -26,7 +26,7 @@ from .video import EncodeOptions
 
 # vfi.losses.LOSS_NAMES, spelled out so that the CLI starts without importing PyTorch
 # (tests/test_losses.py keeps the two the same).
-LOSS_NAMES = ("mse", "msle", "cosine", "log-mse", "charbonnier", "blur", "log-mse-blur", "charbonnier-blur")
+LOSS_NAMES = ("mse", "msle", "cosine", "log-mse", "charbonnier", "blur", "log-mse-blur", "charbonnier-blur", "no-worse-than-blend")
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -634,7 +634,7 @@ class TrainProgress:
 @main.command()
 @click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
 @click.option("--loss", type=click.Choice(list(LOSS_NAMES)), default=None,
-              help="Default: the model's recipe. blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term; charbonnier-blur = Charbonnier (smooth L1) + weight x the same gap term (flow-fusion).")
+              help="Default: the model's recipe. blur = MSE + weight x (log Laplacian-variance gap)^2; log-mse = mean of 10 log10(per-sample MSE + 1), i.e. minus mean PSNR; log-mse-blur = log-mse + the same gap term; charbonnier-blur = Charbonnier (smooth L1) + weight x the same gap term (flow-fusion); no-worse-than-blend = log-mse + the dB a sample falls below the linear blend + 100 x the squared mean of its correction to the blend, per channel (sparse CNN).")
 @click.option("--blur-weight", type=float, default=None, help="Weight of the sharpness term (default: the recipe's, else 0.1).")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset from 'vfi prep'.")
 @click.option("-o", "--out", default="runs/train", show_default=True, type=click.Path(file_okay=False), help="Run folder.")
@@ -646,8 +646,10 @@ class TrainProgress:
               help="Pixels of input around each crop that the loss leaves out, so every scored pixel sees real neighbours (sparse CNN; default 7, its reach).")
 @click.option("--schedule", type=click.Choice(["constant", "cosine"]), default=None,
               help="Learning rate: constant (the papers' Adam) or warm-up + cosine decay (default: the model's recipe).")
-@click.option("--init", "init", type=click.Choice(["keras", "blend"]), default=None,
-              help="Sparse CNN start: Keras initialisation, or the warm start that equals the linear blend (default).")
+@click.option("--init", "init", type=click.Choice(["keras", "blend", "residual"]), default=None,
+              help="Sparse CNN start: Keras initialisation; blend: the warm start that equals the linear blend; "
+                   "residual (default): the same with the blend's pass-through held fixed, so training learns a "
+                   "correction to the blend.")
 @click.option("--max-train", type=click.IntRange(1), default=None, help="Use at most this many training triplets.")
 @click.option("--val-data", type=click.Path(exists=True, file_okay=False), default=None,
               help="Validate on this dataset (e.g. clips kept out of training), whole frames; the best epoch is also saved as MODEL.best.safetensors.")

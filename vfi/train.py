@@ -70,7 +70,7 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast where it is fast (CUDA, AMX CPUs)
     augment: bool = True  # flips and time reversal of training triplets
     val_data: str | None = None  # validate on this dataset (all its triplets) instead of DATA's split
-    init: str | None = None  # "keras" or "blend" (sparse CNN warm start); None: the recipe's
+    init: str | None = None  # "keras", "blend" or "residual" (sparse CNN warm starts); None: the recipe's
     schedule: str | None = None  # "constant" or "cosine" (linear warm-up, then cosine decay to 0); None: the recipe's
     bias_lr_scale: float | None = None  # None: the model's (255 for the 0..255 sparse CNN, see param_groups)
     from_weights: str | None = None  # start (fine-tune) from a weights file of the same model
@@ -303,7 +303,8 @@ def _fitting_crops(cfg: TrainConfig, spec: ModelSpec, data: TripletDataset, log)
 
 
 def build_model(cfg: TrainConfig, spec: ModelSpec, device: torch.device) -> torch.nn.Module:
-    """The model as training starts it: given weights, the blend (sparse CNN), or the
+    """The model as training starts it: given weights, the blend (sparse CNN; "residual"
+    also holds the blend's pass-through fixed, see SparseCNN.pin_blend_path), or the
     model's own initialisation ("keras"; flow-fusion's "fusion": a zero last layer, so
     training starts from the time-weighted average of the two warps)."""
     torch.manual_seed(cfg.seed)
@@ -312,10 +313,14 @@ def build_model(cfg: TrainConfig, spec: ModelSpec, device: torch.device) -> torc
         from .models import load_model
 
         model.load_state_dict(load_model(cfg.from_weights, expected=spec.name)[1].state_dict())
-    elif cfg.init == "blend":
+    elif cfg.init in ("blend", "residual"):
         if not hasattr(model, "init_as_blend"):
-            raise UsageError(f"--init blend is for the sparse CNN, not {spec.name}")
+            raise UsageError(f"--init {cfg.init} is for the sparse CNN, not {spec.name}")
         model.init_as_blend()
+    if cfg.init == "residual":
+        if not hasattr(model, "pin_blend_path"):
+            raise UsageError(f"--init residual is for the sparse CNN, not {spec.name}")
+        model.pin_blend_path()  # also on fine-tuning and resuming: the hooks are not in the weights
     return model
 
 
@@ -336,6 +341,8 @@ class _Run:
         if cfg.schedule not in ("constant", "cosine"):
             raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
         self.loss_fn = get_loss(cfg.loss, cfg.blur_weight)
+        if getattr(self.loss_fn, "takes_blend", False) and not (spec.domain == "rgb255" and spec.inputs == "pair"):
+            raise UsageError(f"--loss {cfg.loss} is for the sparse CNN (it compares with the blend of the two frames), not {spec.name}")
         self.raw_model = self.model = model.to(memory_format=torch.channels_last)
         self.sampler = DistributedSampler(sets.train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
                                           drop_last=False)
@@ -450,7 +457,8 @@ class _Run:
         if cfg.context and cfg.crop:
             k = cfg.context
             pred = pred[..., k:-k, k:-k]
-        loss = self.loss_fn(pred.float(), y)
+            x = x[..., k:-k, k:-k]
+        loss = compute_loss(self.loss_fn, pred.float(), y, x)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"training stopped: the {cfg.loss} loss became {loss.item()} at epoch {epoch + 1}, "
                                    f"batch {bi + 1}; {_last_good(self.ckpt_path)} (try a lower --lr)")
@@ -595,6 +603,15 @@ def cosine_lr(peak: float, step: int, total: int, warmup: int = 100) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def compute_loss(loss_fn, pred: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The loss of a batch; a loss that measures itself against the linear blend
+    (``takes_blend``) gets the blend of the two RGB frames in ``x`` (the sparse CNN's
+    input, 0..255)."""
+    if getattr(loss_fn, "takes_blend", False):
+        return loss_fn(pred, target, (x[:, :3].float() + x[:, 3:6].float()) / 2)
+    return loss_fn(pred, target)
+
+
 @torch.no_grad()
 def evaluate_loss(model, ds, loss_fn, batch_size, device, use_amp) -> float:
     model.eval()
@@ -603,7 +620,7 @@ def evaluate_loss(model, ds, loss_fn, batch_size, device, use_amp) -> float:
         x, y = x.to(device).contiguous(memory_format=torch.channels_last), y.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = model(x)
-        total += loss_fn(pred.float(), y).item() * len(x)
+        total += compute_loss(loss_fn, pred.float(), y, x).item() * len(x)
         n += len(x)
     return total / max(1, n)
 

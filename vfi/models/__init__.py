@@ -73,7 +73,8 @@ register_model(ModelSpec(
 register_model(ModelSpec(
     "sparse-cnn", "000", "Sparse CNN: 1x1 lift to 40 dims, 7/4/3/2 convs, 1x1 down to RGB",
     lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), "pair", "rgb255",
-    {"batch_size": 16, "epochs": 20, "lr": 1e-3, "loss": "mse", "crop": 64, "context": 7, "preset": "paper000", "init": "blend"},
+    {"batch_size": 16, "epochs": 4, "lr": 1e-4, "loss": "no-worse-than-blend", "crop": 64, "context": 7, "preset": "paper000",
+     "init": "residual", "schedule": "cosine"},
 ))
 register_model(ModelSpec(
     "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",

@@ -108,6 +108,54 @@ class SparseCNN(nn.Module):
             last.weight[ch, ch + 3, 0, 0] = 0.5
         return self
 
+    @torch.no_grad()
+    def blend_path_masks(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per convolution, (weight mask, bias mask): 0 on the entries that
+        :meth:`init_as_blend` sets to carry the blend (the six pass-through channels of
+        every hidden layer, whole rows, and the output layer's taps on them and its bias),
+        1 elsewhere."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+        masks = []
+        for conv in convs[:-1]:
+            w, b = torch.ones_like(conv.weight), torch.ones_like(conv.bias)
+            w[:6], b[:6] = 0, 0
+            masks.append((w, b))
+        last = convs[-1]
+        w = torch.ones_like(last.weight)
+        w[:, :6] = 0
+        masks.append((w, torch.zeros_like(last.bias)))
+        return masks
+
+    def pin_blend_path(self) -> "SparseCNN":
+        """Set the blend pass-through to its exact values and hold it there while the
+        rest trains (``--init residual``).
+
+        Why: trained freely from the blend warm start, the pass-through drifts (an output
+        tap of 0.497 instead of 0.5 darkens a mid-grey by 0.4 levels), and the shipped
+        0.1.0-0.3.0 weights came out 0.4-1.7 levels dark on footage they had not seen.
+        Pinned, the model is the blend plus what the other channels add, and the output
+        layer's taps on those start at zero: training starts at the blend exactly and
+        can only add a correction computed from the pixels, never a constant or a gain.
+        The architecture and the weights file are the paper's; gradients of the pinned
+        entries are zeroed, so Adam (no weight decay) never moves them."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
+        with torch.no_grad():  # put the pass-through back exactly (weights trained before may have moved it)
+            for conv in convs[:-1]:
+                c = (conv.kernel_size[0] - 1) // 2
+                conv.weight[:6].zero_()
+                conv.bias[:6].zero_()
+                for ch in range(6):
+                    conv.weight[ch, ch, c, c] = 1.0
+            last = convs[-1]
+            last.weight[:, :6].zero_()
+            last.bias.zero_()
+            for ch in range(3):
+                last.weight[ch, ch, 0, 0] = last.weight[ch, ch + 3, 0, 0] = 0.5
+        for conv, (wm, bm) in zip(convs, self.blend_path_masks()):
+            conv.weight.register_hook(lambda g, m=wm: g * m.to(g.device, g.dtype))
+            conv.bias.register_hook(lambda g, m=bm: g * m.to(g.device, g.dtype))
+        return self
+
     @staticmethod
     def flops_per_pixel() -> int:
         """Multiply-adds x 2 per output pixel (what the performance figures use)."""
