@@ -13,11 +13,10 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/eval}
 shift || true
 mkdir -p "$OUT"
-C=../shared/corpus
+. examples/corpus_split.sh
 clips=()
-for c in carphone_pristine.mp4 bikes.mp4 box.mp4 bigbuckbunny.mp4 balle-jbart.mp4 gnome-tetravex-video.ogv \
-         lebiniou-2021-06-10_12-28-28.mp4 blupi_win129.mkv; do
-  [ -f "$C/$c" ] && clips+=("$C/$c")
+for c in "${heldout[@]}"; do
+  [ -f "$c" ] && clips+=("$c")
 done
 clips+=(${EXTRA_CLIPS:-})
 weights=()

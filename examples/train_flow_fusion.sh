@@ -16,15 +16,7 @@ cd "$(dirname "$0")/.."
 W=${1:-runs/flow-fusion}
 C=../shared/corpus
 mkdir -p "$W"
-TRAIN="vtest.avi Megamind.avi tree.avi dog.mp4 g1.avi g2.avi Principe_inertie.avi Force_constante.avi
-  Effet_force_magnetique.ogv retroMars2018.avi anim-1.mov homer.avi alea.mpg blupi_history2.mkv blupi_play101.mkv
-  blupi_play103.mkv blupi_play105.mkv blupi_play107.mkv blupi_play108.mkv blupi_play113.mkv blupi_play116.mkv
-  blupi_play118.mkv blupi_play119.mkv blupi_play124.mkv blupi_win005.mkv lebiniou-2021-06-10_12-19-19.mp4
-  lebiniou-2021-06-10_12-32-58.mp4 pampi_tour.mp4 kphotoalbum_movie.avi diver.mov tupi_example.avi visp_cube.mpeg
-  ranger.webm birds.mp4 lego.asf"
-VAL="cup.mp4 pens.mp4 blupi_play110.mkv lebiniou-2021-06-10_12-24-29.mp4 vispy_cube.mp4"
-train=(); for f in $TRAIN; do train+=("$C/$f"); done
-val=(); for f in $VAL; do val+=("$C/$f"); done
+. examples/corpus_split.sh
 # Frames at most 640 wide (as the flow sees them), windows of 2 and 3 frames (t = 1/2,
 # 1/3, 2/3) starting every 2nd frame, with the flow both ways and to the frames as far
 # again on either side (quadratic paths) stored once.
