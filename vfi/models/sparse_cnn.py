@@ -95,18 +95,28 @@ class SparseCNN(nn.Module):
         for conv in convs:
             conv.weight.mul_(noise)
             conv.bias.zero_()
+        convs[-1].weight.zero_()
+        self._write_blend_path()
+        return self
+
+    @torch.no_grad()
+    def _write_blend_path(self) -> None:
+        """The pass-through's exact values (the entries :meth:`blend_path_masks` marks):
+        in every hidden layer channels 0-5 copy input channels 0-5 (centre tap 1, the rest
+        of their rows and their biases 0); the output layer averages the two frames from
+        them (taps 0.5) with no bias."""
+        convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
         for conv in convs[:-1]:
-            k = conv.kernel_size[0]
-            c = (k - 1) // 2  # the tap that lines up with the output pixel under TF padding
+            c = (conv.kernel_size[0] - 1) // 2  # the tap that lines up with the output pixel under TF padding
+            conv.weight[:6].zero_()
+            conv.bias[:6].zero_()
             for ch in range(6):
-                conv.weight[ch].zero_()
                 conv.weight[ch, ch, c, c] = 1.0
         last = convs[-1]
-        last.weight.zero_()
+        last.weight[:, :6].zero_()
+        last.bias.zero_()
         for ch in range(3):
-            last.weight[ch, ch, 0, 0] = 0.5
-            last.weight[ch, ch + 3, 0, 0] = 0.5
-        return self
+            last.weight[ch, ch, 0, 0] = last.weight[ch, ch + 3, 0, 0] = 0.5
 
     @torch.no_grad()
     def blend_path_masks(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -138,19 +148,8 @@ class SparseCNN(nn.Module):
         can only add a correction computed from the pixels, never a constant or a gain.
         The architecture and the weights file are the paper's; gradients of the pinned
         entries are zeroed, so Adam (no weight decay) never moves them."""
+        self._write_blend_path()  # weights trained before may have moved it
         convs = [m for m in self.modules() if isinstance(m, nn.Conv2d)]
-        with torch.no_grad():  # put the pass-through back exactly (weights trained before may have moved it)
-            for conv in convs[:-1]:
-                c = (conv.kernel_size[0] - 1) // 2
-                conv.weight[:6].zero_()
-                conv.bias[:6].zero_()
-                for ch in range(6):
-                    conv.weight[ch, ch, c, c] = 1.0
-            last = convs[-1]
-            last.weight[:, :6].zero_()
-            last.bias.zero_()
-            for ch in range(3):
-                last.weight[ch, ch, 0, 0] = last.weight[ch, ch + 3, 0, 0] = 0.5
         for conv, (wm, bm) in zip(convs, self.blend_path_masks()):
             conv.weight.register_hook(lambda g, m=wm: g * m.to(g.device, g.dtype))
             conv.bias.register_hook(lambda g, m=bm: g * m.to(g.device, g.dtype))
