@@ -68,3 +68,20 @@ def test_the_shipped_weights_are_labelled_by_the_model_name_alone():
     path = shipped_weights("flow-fusion")
     labels = [c.label for c in make_contenders([], [("flow-fusion", str(path)), ("flow-fusion", None)])]
     assert labels[0] == "flow-fusion" and len(set(labels)) == 2
+
+
+def test_bias_is_the_mean_error_of_the_channel_furthest_off(tmp_path):
+    """A texture that brightens by 6 levels a frame (red by 12): repeating the later frame
+    is 6 levels too bright in green and blue and 12 in red; the blend of the frames
+    either side is right on average."""
+    from conftest import texture
+
+    base = texture(48, 64, seed=2).astype(np.int16) // 2 + 40  # 40..167: no clipping below
+    step = np.array([12, 6, 6], dtype=np.int16)
+    frames = [(base + k * step).astype(np.uint8) for k in range(8)]
+    src = make_video(tmp_path / "ramp.mkv", frames, Fraction(24), codec="ffv1", pix_fmt="bgr0")
+    rep = report([evaluate_clip(str(src), make_contenders(["dup", "blend"], []))])
+    dup, blend = rep["overall"]["dup"], rep["overall"]["blend"]
+    assert abs(dup["error_r"] - 12) < 0.6 and abs(dup["error_g"] - 6) < 0.6 and abs(dup["error_b"] - 6) < 0.6
+    assert dup["bias"] == dup["error_r"]
+    assert abs(blend["bias"]) < 0.6

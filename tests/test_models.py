@@ -370,25 +370,3 @@ def test_shipped_sparse_cnn_is_unbiased_on_real_footage():
     # held-out clips 0.005 dB either side): what it adds to the blend is that small.
     assert 10 * np.log10(np.mean(mse_model) / np.mean(mse_blend)) <= 0.01, (np.mean(mse_model), np.mean(mse_blend))
 
-
-def test_the_sparse_cnn_check_script_measures_the_shipped_weights_beside_the_blend():
-    """examples/sparse_cnn_vs_blend.py (how the weights were chosen) on the bundled clip:
-    the triplets asked for, and the blend's mean error that of an average of the frames
-    around each (vfi's blend mixes the source's YUV, so a few hundredths of a level off
-    an average in RGB)."""
-    import importlib.util
-    from pathlib import Path
-
-    root = Path(__file__).parents[1]
-    spec = importlib.util.spec_from_file_location("sparse_cnn_vs_blend", root / "examples" / "sparse_cnn_vs_blend.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    from vfi.models import shipped_weights
-
-    clip = root / "examples" / "bbb_320x180.mp4"
-    r = script.compare(str(shipped_weights("sparse-cnn")), str(clip), triplets=4, every=3)
-    assert r["triplets"] == 4 and abs(r["gain_db"]) < 0.05
-    frames = [f.astype(np.float64) for _, f in read_frames(clip, "rgb24")]
-    blend_errors = [(np.round((frames[i - 1] + frames[i + 1]) / 2) - frames[i]).mean(axis=(0, 1)) for i in (1, 4, 7, 10)]
-    assert np.allclose(r["blend_mean_error"], np.mean(blend_errors, axis=0), atol=0.1)
-    assert np.abs(r["mean_error"] - r["blend_mean_error"]).max() < 0.2

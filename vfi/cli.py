@@ -499,7 +499,7 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
         if sheet_path:
             ev.sheet(results, str(out.path(sheet_path)))
     table = Table(title="vfi eval: predict frame t from t-1 and t+1")
-    for col in ("clip", "size", "triplets", "skipped", "method", "PSNR dB", "SSIM", "BF", "RBF", "|RBF|", "ms/frame"):
+    for col in ("clip", "size", "triplets", "skipped", "method", "PSNR dB", "SSIM", "BF", "RBF", "|RBF|", "bias", "ms/frame"):
         table.add_column(col)
     for c in rep["clips"]:
         skipped = ", ".join(f"{v} {k}" for k, v in c["skipped"].items() if v) or "0"
@@ -507,11 +507,11 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
             first = i == 0
             table.add_row(Path(c["clip"]).name if first else "", c["size"] if first else "", str(c["triplets"]) if first else "",
                           skipped if first else "", lab, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
-                          f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['ms_per_frame']:.1f}")
+                          f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['bias']:+.2f}", f"{v['ms_per_frame']:.1f}")
     for lab, v in rep["overall"].items():
         table.add_row("[bold]overall", "", str(v["triplets"]), "", lab, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
-                      f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", "")
-    Console(width=170).print(table)
+                      f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['bias']:+.2f}", "")
+    Console(width=180).print(table)
 
 
 @main.command()

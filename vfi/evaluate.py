@@ -24,7 +24,8 @@ from .metrics import laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .video import ColorConverter, VideoReader
 
-METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf")
+METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf", "error_r", "error_g", "error_b")
+CHANNEL_ERRORS = ("error_r", "error_g", "error_b")  # mean signed error (prediction - truth) per RGB channel, levels
 
 
 @dataclass
@@ -114,6 +115,8 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                 vals["bf"].append(math.inf if v == 0 else 1 / v)
                 vals["rbf"].append(r)
                 vals["abs_rbf"].append(abs(r))
+                for key, e in zip(CHANNEL_ERRORS, (pred.astype(np.float64) - truth).mean(axis=(0, 1))):
+                    vals[key].append(float(e))
                 preds[c.label] = pred
             res.triplets += 1
             if len(res.examples) < sheet_examples and res.triplets % 7 == 1:
@@ -166,30 +169,40 @@ def summarise(values: dict) -> dict:
     return out
 
 
+def with_bias(summary: dict) -> dict:
+    """Adds ``bias``: the mean error of the RGB channel furthest from zero, signed (levels).
+    A frame that is too dark or too bright by a level costs PSNR everywhere, and
+    averages of PSNR do not show it."""
+    errors = [summary[k] for k in CHANNEL_ERRORS]
+    summary["bias"] = max(errors, key=lambda e: -1.0 if math.isnan(e) else abs(e))
+    return summary
+
+
 def report(results: list[ClipResult]) -> dict:
     labels = list(results[0].values) if results else []
     clips = []
     for r in results:
         clips.append({"clip": r.clip, "size": f"{r.width}x{r.height}", "triplets": r.triplets, "skipped": r.skipped,
-                      "methods": {lab: dict(summarise(r.values[lab]), ms_per_frame=1000 * r.seconds[lab] / max(1, r.triplets))
+                      "methods": {lab: dict(with_bias(summarise(r.values[lab])), ms_per_frame=1000 * r.seconds[lab] / max(1, r.triplets))
                                   for lab in labels}})
     overall = {}
     for lab in labels:
         merged = {m: [v for r in results for v in r.values[lab][m]] for m in METRICS}
         n = sum(r.triplets for r in results)
-        overall[lab] = dict(summarise(merged), triplets=n)
+        overall[lab] = dict(with_bias(summarise(merged)), triplets=n)
     return {"clips": clips, "overall": overall}
 
 
 def markdown(rep: dict) -> str:
-    lines = ["| clip | size | method | PSNR dB | SSIM | BF | RBF | abs RBF | ms/frame |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| clip | size | method | PSNR dB | SSIM | BF | RBF | abs RBF | bias | ms/frame |", "|---|---|---|---|---|---|---|---|---|---|"]
     for c in rep["clips"]:
         for lab, v in c["methods"].items():
             lines.append(f"| {Path(c['clip']).name} | {c['size']} | {lab} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['bf']:.4g} | "
-                         f"{v['rbf']:+.3f} | {v['abs_rbf']:.3f} | {v['ms_per_frame']:.1f} |")
-    lines += ["", "| overall | triplets | PSNR dB | SSIM | BF | RBF | abs RBF |", "|---|---|---|---|---|---|---|"]
+                         f"{v['rbf']:+.3f} | {v['abs_rbf']:.3f} | {v['bias']:+.2f} | {v['ms_per_frame']:.1f} |")
+    lines += ["", "| overall | triplets | PSNR dB | SSIM | BF | RBF | abs RBF | bias |", "|---|---|---|---|---|---|---|---|"]
     for lab, v in rep["overall"].items():
-        lines.append(f"| {lab} | {v['triplets']} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['bf']:.4g} | {v['rbf']:+.3f} | {v['abs_rbf']:.3f} |")
+        lines.append(f"| {lab} | {v['triplets']} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['bf']:.4g} | {v['rbf']:+.3f} | {v['abs_rbf']:.3f} | "
+                     f"{v['bias']:+.2f} |")
     return "\n".join(lines) + "\n"
 
 
