@@ -369,4 +369,3 @@ def test_shipped_sparse_cnn_is_unbiased_on_real_footage():
     # Within 0.01 dB of the blend (measured: 0.002 dB under it here; on the eight
     # held-out clips 0.005 dB either side): what it adds to the blend is that small.
     assert 10 * np.log10(np.mean(mse_model) / np.mean(mse_blend)) <= 0.01, (np.mean(mse_model), np.mean(mse_blend))
-

@@ -24,8 +24,8 @@ from .metrics import laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .video import ColorConverter, VideoReader
 
-METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf", "error_r", "error_g", "error_b")
 CHANNEL_ERRORS = ("error_r", "error_g", "error_b")  # mean signed error (prediction - truth) per RGB channel, levels
+METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf", *CHANNEL_ERRORS)
 
 
 @dataclass
