@@ -14,7 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-runs/flow-fusion}
-C=../shared/corpus
 mkdir -p "$W"
 . examples/corpus_split.sh
 # Frames at most 640 wide (as the flow sees them), windows of 2 and 3 frames (t = 1/2,

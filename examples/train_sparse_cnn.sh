@@ -11,7 +11,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-runs/sparse-cnn}
-C=../shared/corpus
 mkdir -p "$W"
 . examples/corpus_split.sh
 vfi prep "${train[@]}" -o "$W/train" --max-width 640 --max-frames 200 --split segments --val 0.02 --overwrite
