@@ -74,6 +74,7 @@ def test_stdout_carries_only_video(tmp_path):
             v = c.streams.video[0]
             assert v.codec_context.name == codec, fmt
             assert sum(1 for _ in c.decode(v)) == 24, fmt
+            assert v.average_rate == 48, fmt  # YUV4MPEG's header says the rate (it once said 1/time base)
             if fmt in ("nut", "matroska", "mpegts"):
                 assert len(c.streams.audio) == 1, fmt  # the sound goes along
 

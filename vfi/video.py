@@ -907,6 +907,12 @@ class VideoWriter:
         if self.pipe_format == "y4m" and self.pix_fmt not in Y4M_PIX_FMTS:
             self.pix_fmt = "yuv420p" if self.pix_fmt.startswith("yuvj420") else "yuv444p"  # what YUV4MPEG can say
         cc.pix_fmt = self.pix_fmt
+        # YUV4MPEG has no timestamps: its header's frame rate is the stream's time base
+        # (1/25600 said "25600 fps"), and frames simply follow one another at that rate.
+        self.frame_clock = self.container.format.name == "yuv4mpegpipe"
+        if self.frame_clock:
+            time_base = 1 / Fraction(rate)
+        self.frames_written = 0
         cc.time_base = time_base
         stream.time_base = time_base
         cc.framerate = rate
@@ -970,7 +976,8 @@ class VideoWriter:
             raise OutputError(f"{self.path}: cannot start writing: {_ffmpeg_reason(e)}") from None
 
     def write(self, frame: av.VideoFrame, pts: int) -> None:
-        frame.pts = pts
+        frame.pts = self.frames_written if self.frame_clock else pts
+        self.frames_written += 1
         frame.time_base = self.stream.codec_context.time_base
         try:
             for packet in self.stream.encode(frame):
