@@ -138,6 +138,21 @@ def test_odd_and_tiny_sizes(tmp_path, size, codec, ext):
     assert len(b) == 12 and b[0][1].shape == (h, w, 3)
 
 
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_odd_size_high_bit_depth_source_keeps_its_depth(tmp_path, codec):
+    # x264 and x265 take 4:2:0 only at even sizes: an odd 10-bit 4:2:0 source goes out as
+    # 10-bit 4:4:4 (it once failed with "Generic error in an external library").
+    src = make_video(tmp_path / "in.mkv", moving_frames(6, 17, 33, speed=1), Fraction(24), codec="ffv1", pix_fmt="yuv420p10le")
+    run(job(src, tmp_path / "out.mkv", factor=Fraction(2), encode=EncodeOptions(codec=codec)))
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        v = c.streams.video[0]
+        assert (v.width, v.height, v.codec_context.pix_fmt) == (33, 17, "yuv444p10le")
+        assert sum(1 for _ in c.decode(v)) == 12
+    with pytest.raises(UsageError, match="even width and height"):  # asked for 4:2:0 outright: said before any work
+        run(job(src, tmp_path / "out2.mkv", factor=Fraction(2), encode=EncodeOptions(codec=codec, pix_fmt="yuv420p10le")))
+    assert not (tmp_path / "out2.mkv").exists()
+
+
 def test_variable_frame_rate_uses_real_timestamps(tmp_path):
     # frames at irregular times: 0, 1/24, 2/24, 4/24 (a dropped frame), 5/24, 8/24
     times = [Fraction(i, 24) for i in (0, 1, 2, 4, 5, 8)]

@@ -1075,11 +1075,17 @@ def _muxer_for(path: Path) -> str:
     }.get(ext, ext.lstrip(".") or "mp4")
 
 
+EVEN_SIZE_ENCODERS = ("libx264", "libx265")  # their chroma-subsampled formats need even sizes (SVT-AV1 pads)
+
+
 def _choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int, height: int) -> str:
     supported = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
     if wanted:
         if supported and wanted not in supported:
             raise UsageError(f"--pix-fmt {wanted} is not supported by {codec} (try one of: {', '.join(supported[:8])})")
+        if (width % 2 or height % 2) and codec in EVEN_SIZE_ENCODERS and _chroma_subsampled(wanted):
+            raise UsageError(f"--pix-fmt {wanted}: {codec} needs an even width and height for it, and the video is "
+                             f"{width}x{height} (leave --pix-fmt out to get 4:4:4)")
         return wanted
     # Keep the source's format when the encoder takes it: source frames then pass bit for bit.
     candidate = source_fmt.replace("yuvj", "yuv")
@@ -1092,7 +1098,16 @@ def _choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int,
             candidate = rgb_out[0]  # lossless output of an RGB source (cinepak, PNG, QuickTime RLE) stays RGB
         else:
             candidate = "yuv420p" if "yuv420p" in supported else supported[0]
-    if (width % 2 or height % 2) and codec in ("libx264", "libx265", "libsvtav1") and candidate in ("yuv420p", "yuv422p"):
-        # 4:2:0 needs even sizes in these encoders; 4:4:4 keeps every pixel of an odd size.
-        candidate = "yuv444p" if "yuv444p" in supported else candidate
+    if (width % 2 or height % 2) and codec in EVEN_SIZE_ENCODERS and _chroma_subsampled(candidate):
+        # 4:2:0 and 4:2:2 need even sizes in these encoders; 4:4:4 of the same depth keeps
+        # every pixel of an odd size.
+        bits = av.VideoFormat(candidate, 2, 2).components[0].bits
+        full = "yuv444p" if bits == 8 else f"yuv444p{bits}le"
+        candidate = full if full in supported else "yuv444p" if "yuv444p" in supported else candidate
     return candidate
+
+
+def _chroma_subsampled(pix_fmt: str) -> bool:
+    """Whether the format stores chroma at less than full resolution (4:2:0, 4:2:2, NV12...)."""
+    luma, *chroma = av.VideoFormat(pix_fmt, 5, 5).components
+    return any(c.width != luma.width or c.height != luma.height for c in chroma)
