@@ -138,19 +138,26 @@ def test_odd_and_tiny_sizes(tmp_path, size, codec, ext):
     assert len(b) == 12 and b[0][1].shape == (h, w, 3)
 
 
-@pytest.mark.parametrize("codec", ["libx264", "libx265"])
-def test_odd_size_high_bit_depth_source_keeps_its_depth(tmp_path, codec):
+@pytest.mark.parametrize("codec,width", [("libx264", 33), ("libx265", 65)])
+def test_odd_size_high_bit_depth_source_keeps_its_depth(tmp_path, codec, width):
     # x264 and x265 take 4:2:0 only at even sizes: an odd 10-bit 4:2:0 source goes out as
     # 10-bit 4:4:4 (it once failed with "Generic error in an external library").
-    src = make_video(tmp_path / "in.mkv", moving_frames(6, 17, 33, speed=1), Fraction(24), codec="ffv1", pix_fmt="yuv420p10le")
+    src = make_video(tmp_path / "in.mkv", moving_frames(6, 17, width, speed=1), Fraction(24), codec="ffv1", pix_fmt="yuv420p10le")
     run(job(src, tmp_path / "out.mkv", factor=Fraction(2), encode=EncodeOptions(codec=codec)))
     with av.open(str(tmp_path / "out.mkv")) as c:
         v = c.streams.video[0]
-        assert (v.width, v.height, v.codec_context.pix_fmt) == (33, 17, "yuv444p10le")
+        assert (v.width, v.height, v.codec_context.pix_fmt) == (width, 17, "yuv444p10le")
         assert sum(1 for _ in c.decode(v)) == 12
     with pytest.raises(UsageError, match="even width and height"):  # asked for 4:2:0 outright: said before any work
         run(job(src, tmp_path / "out2.mkv", factor=Fraction(2), encode=EncodeOptions(codec=codec, pix_fmt="yuv420p10le")))
     assert not (tmp_path / "out2.mkv").exists()
+
+
+def test_x265_refuses_the_widths_where_it_corrupts_memory(tmp_path):
+    src = make_video(tmp_path / "in.mkv", moving_frames(4, 32, 48), Fraction(24), codec="ffv1")
+    with pytest.raises(UsageError, match="libx264 or ffv1"):
+        run(job(src, tmp_path / "out.mkv", factor=Fraction(2), encode=EncodeOptions(codec="libx265")))
+    assert not (tmp_path / "out.mkv").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".vfi-")]
 
 
 def test_variable_frame_rate_uses_real_timestamps(tmp_path):

@@ -122,6 +122,16 @@ def handle_errors(fn):
     return wrapper
 
 
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` is the group's option, but people add it where the error was, after
+    the command (``vfi upsample ... --debug``): it is moved to the front."""
+    if "--debug" in args[1:]:
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug"] + [a for i, a in enumerate(args) if not (a == "--debug" and i < end)]
+    return args
+
+
 def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
@@ -132,6 +142,7 @@ class VfiGroup(click.Group):
     stop a command the way Ctrl-C does, cleaning up behind it."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        args = _debug_first(sys.argv[1:] if args is None else list(args))
         handlers = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -375,7 +386,7 @@ def blur_report_cmd(videos, reference, csv_path, json_path, plot_path, local_pat
 def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
     from rich.table import Table
 
-    from .blur import KIND_NAMES, blur_report, heatmaps, plot, read_kinds, write_csv, write_json
+    from .blur import blur_report, heatmaps, plot, read_kinds, write_csv, write_json
     from .progress import make_progress
 
     frames_for_local: tuple[int, ...] = ()

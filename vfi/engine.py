@@ -34,9 +34,9 @@ from .outputs import OutputLock, check_distinct, check_writable, commit, discard
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
 from .sinks import SIDECAR_NAME, ImageSequenceSink, VideoFileSink, check_image_target, output_kind
-from .sources import VideoFileSource, open_source
+from .sources import open_source
 from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
-from .video import ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
+from .video import X265_MIN_WIDTH, ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -490,7 +490,8 @@ def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profil
         # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio
         # 0.83 with the pool, 1.03 with one thread; the machine is noisy).
         encode_options = replace(job.encode, threads=1)
-    if info.hdr and encode_options.codec is None and output_kind(job.output) == "file" and Path(job.output).suffix.lower() != ".webm":
+    if (info.hdr and encode_options.codec is None and output_kind(job.output) == "file" and Path(job.output).suffix.lower() != ".webm"
+            and info.width >= X265_MIN_WIDTH):
         # HDR10 masters keep their mastering-display and light-level metadata: x265 takes them, x264 cannot.
         encode_options = replace(encode_options, codec="libx265")
     stretcher = None

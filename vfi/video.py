@@ -900,6 +900,9 @@ class VideoWriter:
         self.container.metadata.update(source.tags)
         if metadata:
             self.container.metadata.update(metadata)
+        if codec == "libx265" and width < X265_MIN_WIDTH:
+            raise UsageError(f"libx265 cannot encode video {width} px wide here (under {X265_MIN_WIDTH} px it corrupts "
+                             "memory); use libx264 or ffv1")
         stream = self.container.add_stream(codec, rate=rate)
         cc = stream.codec_context
         cc.width, cc.height = width, height
@@ -1075,6 +1078,9 @@ def _muxer_for(path: Path) -> str:
     }.get(ext, ext.lstrip(".") or "mp4")
 
 
+# The x265 in PyAV's wheels corrupts the heap on frames 33-63 px wide (glibc aborts the
+# process, at once or later): measured over widths and heights 16-128, only those widths.
+X265_MIN_WIDTH = 64
 EVEN_SIZE_ENCODERS = ("libx264", "libx265")  # their chroma-subsampled formats need even sizes (SVT-AV1 pads)
 
 
