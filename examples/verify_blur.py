@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
 import av

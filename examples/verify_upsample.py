@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import subprocess
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np

@@ -1,4 +1,5 @@
-"""Small real videos made with PyAV in a temp folder, and helpers to read results."""
+"""Small real videos made with PyAV in a temp folder, helpers to read results, and the
+command line run in-process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from click.testing import CliRunner
+
+from vfi.cli import main
 
 
 def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -113,3 +117,8 @@ def audio_packets(path):
 def clip(tmp_path):
     """A 24 fps, 48-frame, 96x64 panning clip with audio (x264 + AAC in MP4)."""
     return make_video(tmp_path / "clip.mp4", moving_frames(48, 64, 96), Fraction(24), audio=True)
+
+
+def vfi(*args):
+    """``vfi ARGS`` in this process (paths may be Path objects): Click's result."""
+    return CliRunner().invoke(main, [str(a) for a in args])

@@ -6,17 +6,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from conftest import make_video, moving_frames, read_frames
-from vfi.cli import main
+from conftest import make_video, moving_frames, read_frames, vfi
 from vfi.metrics import grey
-
-
-def vfi(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture

@@ -10,14 +10,8 @@ from fractions import Fraction
 
 import av
 import pytest
-from click.testing import CliRunner
 
-from conftest import make_video, moving_frames
-from vfi.cli import main
-
-
-def vfi(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from conftest import make_video, moving_frames, vfi
 
 
 def assert_clean_failure(res, code, needle, out=None):
@@ -45,6 +39,16 @@ def test_upsample_ok(small, tmp_path):
 
 def test_missing_input(tmp_path):
     assert_clean_failure(vfi("upsample", tmp_path / "nope.mp4", "-o", tmp_path / "o.mp4", "--factor", "2"), 1, "no such file", tmp_path / "o.mp4")
+
+
+def test_debug_shows_the_traceback_wherever_it_is_given(tmp_path):
+    from vfi.errors import InputError
+
+    for args in (("--debug", "upsample", tmp_path / "missing.mp4"), ("upsample", tmp_path / "missing.mp4", "--debug")):
+        res = vfi(*args, "-o", tmp_path / "out.mp4", "--factor", "2")
+        assert isinstance(res.exception, InputError), res.output  # raised, not turned into one line
+    plain = vfi("upsample", tmp_path / "missing.mp4", "-o", tmp_path / "out.mp4", "--factor", "2")
+    assert plain.exit_code == 1 and not isinstance(plain.exception, InputError)
 
 
 def test_folder_as_input(tmp_path):

@@ -8,16 +8,10 @@ from functools import partial
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from conftest import make_video, moving_frames
-from vfi.cli import main
+from conftest import make_video, moving_frames, vfi
 from vfi.data import PrepOptions, TripletDataset, grey_200x100, prep
 from vfi.errors import UsageError
-
-
-def vfi(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture(autouse=True)

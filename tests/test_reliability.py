@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
-import resource
 import signal
 import subprocess
 import sys
@@ -20,16 +18,10 @@ import av
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from conftest import make_video, moving_frames, read_frames
-from vfi.cli import main
+from conftest import make_video, moving_frames, read_frames, vfi
 from vfi.errors import OutputError
 from vfi.outputs import OutputLock, commit, temporary_path
-
-
-def vfi(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def one_error_line(res, code):

@@ -12,15 +12,9 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from click.testing import CliRunner
 
-from conftest import make_video, moving_frames, read_frames
-from vfi.cli import main
+from conftest import make_video, moving_frames, read_frames, vfi
 from vfi.sinks import output_kind
-
-
-def vfi(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def test_output_kinds():

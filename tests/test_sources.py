@@ -9,15 +9,9 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from conftest import make_video, moving_frames, read_frames
-from vfi.cli import main
+from conftest import make_video, moving_frames, read_frames, vfi
 from vfi.sources import ImageSequenceSource, image_files, open_source
-
-
-def vfi(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def write_images(folder, frames, name="f{:d}.png", fmt="rgb24"):

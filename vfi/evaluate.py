@@ -15,7 +15,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 
 from .errors import UsageError

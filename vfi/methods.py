@@ -12,7 +12,6 @@ Results are either ``av.VideoFrame`` (a source frame, or a frame FFmpeg made) or
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
