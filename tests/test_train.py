@@ -227,7 +227,7 @@ def test_residual_init_trains_only_the_correction_to_the_blend(dataset, tmp_path
     for conv, r, (wm, bm) in zip(convs, ref, blend.blend_path_masks()):
         assert torch.equal(conv.weight[wm == 0], r.weight[wm == 0])
         assert torch.equal(conv.bias[bm == 0], r.bias[bm == 0])
-        moved = max(moved, float((conv.weight - r.weight).abs().max()))
+        moved = max(moved, float((conv.weight - r.weight).detach().abs().max()))
     assert moved > 0
     h = s["history"]
     assert min(e["val_loss"] for e in h[1:]) < h[0]["val_loss"], h
