@@ -40,7 +40,7 @@ def moving_frames(n: int, h: int, w: int, speed: int = 2, seed: int = 0, cut_at:
 
 
 def make_video(path: Path, frames, rate=Fraction(24), *, codec="libx264", pix_fmt="yuv420p", times=None,
-               time_base=None, audio: bool = False, audio_seconds=None, color=None, rotation=0, sar=None,
+               time_base=None, audio: bool = False, audio_seconds=None, audio_rate: int = 48000, color=None, rotation=0, sar=None,
                options=None) -> Path:
     """Writes frames (RGB arrays) to ``path``. ``times``: presentation times in seconds
     (Fractions) for variable frame rate; default ``i / rate``."""
@@ -64,7 +64,7 @@ def make_video(path: Path, frames, rate=Fraction(24), *, codec="libx264", pix_fm
         vs.set_display_rotation(rotation)
     astream = None
     if audio:
-        astream = out.add_stream("aac", rate=48000)
+        astream = out.add_stream("aac", rate=audio_rate)
         astream.codec_context.layout = "stereo"
     for i, img in enumerate(frames):
         f = av.VideoFrame.from_ndarray(img, format="rgb24")
@@ -77,16 +77,16 @@ def make_video(path: Path, frames, rate=Fraction(24), *, codec="libx264", pix_fm
     out.mux(vs.encode(None))
     if astream is not None:
         seconds = audio_seconds or len(frames) / float(rate)
-        n = int(48000 * seconds)
-        t = np.arange(n) / 48000
+        n = int(audio_rate * seconds)
+        t = np.arange(n) / audio_rate
         tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
         pts = 0
         for start in range(0, n, 1024):
             chunk = np.stack([tone[start:start + 1024]] * 2)
             af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
-            af.sample_rate = 48000
+            af.sample_rate = audio_rate
             af.pts = pts
-            af.time_base = Fraction(1, 48000)
+            af.time_base = Fraction(1, audio_rate)
             pts += chunk.shape[1]
             out.mux(astream.encode(af))
         out.mux(astream.encode(None))

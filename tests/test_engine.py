@@ -87,6 +87,32 @@ def test_slowmo_counts_and_audio(clip, tmp_path):
         assert not c.streams.audio
 
 
+def _tone(path):
+    """(sample rate, seconds of sound, its strongest frequency in Hz) of the first audio stream."""
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        rate = a.codec_context.sample_rate
+        mono = np.concatenate([f.to_ndarray().reshape(-1, f.samples)[0] for f in c.decode(a)])
+    spectrum = np.abs(np.fft.rfft(mono[rate // 10:-rate // 10]))  # away from the codecs' priming and tail
+    return rate, len(mono) / rate, np.argmax(spectrum) * rate / (len(mono) - 2 * (rate // 10))
+
+
+def test_audio_the_container_cannot_hold_is_reencoded(tmp_path):
+    # AAC at 44.1 kHz: WebM holds neither AAC nor (in Opus) 44.1 kHz. Upsampling used to
+    # refuse it and slow motion failed at "cannot start writing"; ffmpeg re-encodes.
+    src = make_video(tmp_path / "in.mp4", moving_frames(24, 48, 64), Fraction(24), audio=True, audio_rate=44100)
+    res = run(job(src, tmp_path / "up.webm", factor=Fraction(2), encode=EncodeOptions(crf=40)))
+    assert any("re-encoded as libopus" in w for w in res.warnings)
+    rate, seconds, pitch = _tone(tmp_path / "up.webm")
+    assert rate == 48000 and abs(seconds - 1.0) < 0.05 and abs(pitch - 440) < 5
+    run(job(src, tmp_path / "slow.webm", mode="slowmo", factor=Fraction(2), audio="stretch", encode=EncodeOptions(crf=40)))
+    rate, seconds, pitch = _tone(tmp_path / "slow.webm")
+    assert abs(seconds - 2.0) < 0.1 and abs(pitch - 440) < 5  # twice as long, same pitch
+    run(job(src, tmp_path / "up.mkv", factor=Fraction(2), encode=EncodeOptions()))
+    copied = [p for p, _ in audio_packets(tmp_path / "up.mkv")]
+    assert copied == [p for p, _ in audio_packets(src)]  # a container that holds AAC copies it
+
+
 def test_scene_cut_is_never_blended(tmp_path):
     src = make_video(tmp_path / "cut.mkv", moving_frames(12, 48, 64, cut_at=6), Fraction(24), codec="ffv1")
     res = run(job(src, tmp_path / "out.mkv", factor=Fraction(4)))

@@ -1,5 +1,8 @@
-"""Audio for slow motion: decoded, stretched with FFmpeg's ``atempo`` (pitch kept) and
-re-encoded. Upsampling never touches audio: its packets are copied as they are."""
+"""Audio that cannot be copied as it is: decoded, slowed with FFmpeg's ``atempo`` for
+slow motion (pitch kept), resampled where the encoder needs it, and re-encoded (Opus
+in WebM, AAC elsewhere).  Upsampling copies audio packets unchanged whenever the
+output container can hold their codec, and re-encodes only when it cannot (AAC into
+.webm), as ``ffmpeg -i in.mp4 out.webm`` does."""
 
 from __future__ import annotations
 
@@ -19,16 +22,36 @@ def atempo_chain(factor: float) -> list[float]:
     return chain
 
 
-class AudioStretcher:
-    def __init__(self, in_stream, factor: float, start_time: Fraction):
+def encoder_for(container: av.container.OutputContainer) -> str:
+    return "libopus" if container.format.name == "webm" else "aac"
+
+
+def encoder_rate(codec: str, rate: int) -> int:
+    """``rate`` if the encoder takes it, else the nearest rate above it that it does
+    (Opus: 8, 12, 16, 24 or 48 kHz, so 44.1 kHz goes up to 48)."""
+    rates = av.codec.Codec(codec, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    above = [r for r in rates if r >= rate]
+    return min(above) if above else max(rates)
+
+
+class AudioEncoder:
+    """One input audio stream, re-encoded for the output container; ``factor`` > 1
+    slows it down that many times (slow motion).  Output timestamps count samples from
+    where the first decoded frame starts (0 when slowing: the slowed sound starts with
+    the video)."""
+
+    def __init__(self, in_stream, factor: float = 1.0):
         self.in_stream = in_stream
         self.factor = factor
         self.graph = None
-        self.samples_out = 0
-        self.rate = in_stream.codec_context.sample_rate or 48000
+        self.samples_out: int | None = None
+        self.in_rate = in_stream.codec_context.sample_rate or 48000
 
     def add_output(self, container):
-        codec = "libopus" if container.format.name == "webm" else "aac"
+        codec = encoder_for(container)
+        self.rate = encoder_rate(codec, self.in_rate)
         self.out = container.add_stream(codec, rate=self.rate)
         self.out.codec_context.layout = self.in_stream.codec_context.layout
         return self
@@ -36,15 +59,22 @@ class AudioStretcher:
     def _build(self, frame: av.AudioFrame) -> None:
         g = av.filter.Graph()
         src = g.add_abuffer(template=self.in_stream)
+        chain = [("atempo", f"{tempo:.6f}") for tempo in atempo_chain(self.factor)] if self.factor != 1 else []
+        if self.rate != self.in_rate:
+            chain.append(("aresample", str(self.rate)))
         node = src
-        for tempo in atempo_chain(self.factor):
-            nxt = g.add("atempo", f"{tempo:.6f}")
+        for name, args in chain:
+            nxt = g.add(name, args)
             node.link_to(nxt)
             node = nxt
         sink = g.add("abuffersink")
         node.link_to(sink)
         g.configure()
         self.graph, self.src, self.sink = g, src, sink
+        start = 0
+        if self.factor == 1 and frame.pts is not None and frame.time_base is not None:
+            start = max(0, round(frame.pts * frame.time_base * self.rate))  # keep the sound's offset
+        self.samples_out = start
 
     def _drain(self) -> list[av.Packet]:
         packets = []

@@ -27,7 +27,7 @@ import av
 import numpy as np
 
 from . import __version__
-from .audio import AudioStretcher
+from .audio import AudioEncoder
 from .errors import CorruptInputError, UsageError
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, check_distinct, check_writable, commit, discard, write_text_tmp
@@ -496,7 +496,7 @@ def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profil
         encode_options = replace(encode_options, codec="libx265")
     stretcher = None
     if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
-        stretcher = AudioStretcher(copy_streams[0], float(job.factor), timeline.start)
+        stretcher = AudioEncoder(copy_streams[0], float(job.factor))
     writer = VideoWriter(
         job.output, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
         options=encode_options, copy_audio_from=copy_streams if job.mode == "upsample" else (),

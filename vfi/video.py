@@ -26,6 +26,7 @@ import av.error
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from .audio import AudioEncoder
 from .errors import CorruptInputError, InputError, OutputError, UsageError
 from .outputs import check_distinct, check_writable, temporary_path
 
@@ -954,8 +955,12 @@ class VideoWriter:
         stream.metadata.update(source.video_tags)
         self.stream = stream
         self.audio_map = {}
+        self.audio_encoders: dict[int, AudioEncoder] = {}  # input stream index -> re-encoder, for audio the container cannot hold
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text stream)
         for a in copy_audio_from:
+            if a.type == "audio" and not self._can_hold(a):
+                self._reencode_audio(a)
+                continue
             try:
                 self.audio_map[a.index] = out = self.container.add_stream_from_template(a)
                 out.metadata.update(carried_tags(a.metadata))
@@ -990,6 +995,21 @@ class VideoWriter:
         except OSError as e:
             raise OutputError(f"{self.path}: write failed: {e.strerror or e}") from None
 
+    def _can_hold(self, a) -> bool:
+        """Whether the output container takes this stream's codec as it is."""
+        if a.codec_context is None:
+            return True  # nothing to re-encode it from: copying is the only try
+        return a.codec_context.codec.canonical_name in self.container.supported_codecs  # 'mp3', not its decoder 'mp3float'
+
+    def _reencode_audio(self, a) -> None:
+        """Audio whose codec the container cannot hold (AAC in WebM) is re-encoded
+        (Opus in WebM, AAC elsewhere), as ffmpeg does by default, and said."""
+        enc = AudioEncoder(a).add_output(self.container)
+        enc.out.metadata.update(carried_tags(a.metadata))
+        self.audio_encoders[a.index] = enc
+        self.warnings.append(f"audio stream {a.index} ({a.codec_context.name}) re-encoded as {enc.out.codec_context.name}: "
+                             f"{self.path.suffix or 'this format'} cannot hold {a.codec_context.name}")
+
     def _convert_text_subtitles(self, a) -> bool:
         """Text subtitles (SRT, ASS, WebVTT) that MP4 or MOV cannot hold as they are go in
         as mov_text (3GPP timed text), as ``ffmpeg -c:s mov_text`` does; True if set up."""
@@ -1014,6 +1034,10 @@ class VideoWriter:
         """A packet of a copied stream (audio, subtitles, data)."""
         if packet.stream.index in self.subtitle_converters:
             self._mux_converted_subtitle(packet)
+            return
+        encoder = self.audio_encoders.get(packet.stream.index)
+        if encoder is not None:
+            self.container.mux(encoder.feed(packet))
             return
         out = self.audio_map.get(packet.stream.index)
         if out is None:
@@ -1044,6 +1068,8 @@ class VideoWriter:
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
+            for encoder in self.audio_encoders.values():
+                self.container.mux(encoder.flush())
             self.container.close()
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
