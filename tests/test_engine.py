@@ -303,6 +303,38 @@ def test_yuv_to_rgb_and_back_keeps_every_sample(pix_fmt, color_range):
         assert np.abs(err).max() <= (1 if shift == 0 else 2.5), (k, np.abs(err).max())
 
 
+@pytest.mark.parametrize("pix_fmt", ["gbrp10le", "gbrp12be", "gbrap16le", "rgb48be", "bgra64le", "gray16le", "gray10be"])
+def test_deep_rgb_and_grey_to_rgb_and_back_are_rounded_not_shifted(pix_fmt):
+    """swscale read deep RGB 0.4-0.5 levels bright and wrote 255 as 1020 of 1023 (at 10
+    bits): synthesised frames of a 10-bit RGB scan were brighter and their whites greyer
+    than the source frames around them."""
+    from vfi.video import ColorConverter, ColorSpec, _plane_samples, _write_plane, deep_rgb_layout
+
+    kind, dtype, top = deep_rgb_layout(pix_fmt)
+    wide = np.random.default_rng(2).integers(0, top + 1, (24, 40, 3)).astype(np.uint16)  # R, G, B samples
+    if kind == "gray":
+        wide[..., 1] = wide[..., 2] = wide[..., 0]
+    if kind == "packed":
+        frame = av.VideoFrame.from_ndarray(wide, format="rgb48le")
+        if pix_fmt != "rgb48le":  # reordered by hand: swscale does not reorder 16-bit samples exactly
+            order = {"rgb48be": (0, 1, 2), "bgra64le": (2, 1, 0, 3)}[pix_fmt]
+            full = np.concatenate([wide, np.full((24, 40, 1), top, np.uint16)], axis=-1)[..., order]
+            frame = av.VideoFrame(40, 24, pix_fmt)
+            _write_plane(frame.planes[0], full.astype(dtype).reshape(24, -1))
+    else:
+        frame = av.VideoFrame(40, 24, pix_fmt)
+        for plane, channel in zip(frame.planes, (0,) if kind == "gray" else (1, 2, 0, None)):  # G, B, R, alpha
+            _write_plane(plane, (np.full((24, 40), top) if channel is None else wide[..., channel]).astype(dtype))
+    conv = ColorConverter(pix_fmt, ColorSpec(), 24)
+    rgb = conv.to_rgb(frame)
+    assert np.array_equal(rgb, np.rint(wide * (255 / top)).astype(np.uint8))
+    if kind != "gray":  # grey out is a luma sum, left to swscale
+        assert np.array_equal(conv.to_rgb(conv.from_rgb(rgb, pix_fmt)), rgb)  # written and read by the same rounding
+        white = conv.from_rgb(np.full((2, 2, 3), 255, np.uint8), pix_fmt)
+        per_pixel = 4 if "64" in pix_fmt else 3 if "48" in pix_fmt else 1
+        assert all((_plane_samples(p, dtype, per_pixel) == top).all() for p in white.planes)  # white is white
+
+
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p"])
 def test_decoded_h264_frames_go_to_rgb_and_back_unchanged(tmp_path, pix_fmt):
     """Frames decoded from H.264 carry its chroma siting, which swscale's point

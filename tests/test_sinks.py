@@ -38,6 +38,22 @@ def test_png_sequence_out_keeps_source_frames_bit_for_bit(tmp_path):
     assert kinds.startswith("SISI")
 
 
+def test_16_bit_png_out_scales_synthesised_frames_as_the_source(tmp_path):
+    import cv2
+
+    ramp = np.linspace(0, 65535, 48 * 32 * 3).round().astype(np.uint16).reshape(32, 48, 3)  # every level, dark to white
+    (tmp_path / "in").mkdir()
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / "in" / f"{i:03d}.png"), ramp)
+    res = vfi("upsample", tmp_path / "in", "-o", f"{tmp_path}/out/%03d.png", "--factor", "2", "--method", "blend", "--input-fps", "24")
+    assert res.exit_code == 0, res.output
+    source = cv2.imread(str(tmp_path / "out" / "001.png"), cv2.IMREAD_UNCHANGED)
+    made = cv2.imread(str(tmp_path / "out" / "002.png"), cv2.IMREAD_UNCHANGED)  # the blend of two equal frames, in 8 bits
+    assert source.dtype == made.dtype == np.uint16 and np.array_equal(source, ramp)
+    # within half an 8-bit step of the source everywhere (255 became 65280 before: 255 off at white)
+    assert np.abs(made.astype(int) - source).max() <= 129
+
+
 def test_image_folder_out_is_atomic_and_refuses_to_clobber(tmp_path):
     src = make_video(tmp_path / "in.mp4", moving_frames(600, 90, 160, speed=1), Fraction(24))
     out = tmp_path / "frames"

@@ -22,7 +22,7 @@ import numpy as np
 from .errors import OutputError, UsageError
 from .outputs import temporary_dir
 from .pipeline import BackgroundWorker, Profile
-from .video import ColorConverter, VideoWriter, bits_per_sample
+from .video import ColorConverter, VideoWriter, bits_per_sample, deep_rgb_from_rgb
 
 
 class VideoFileSink:
@@ -147,7 +147,9 @@ class ImageSequenceSink:
 
     def _write(self, result) -> None:
         t0 = time.perf_counter()
-        if isinstance(result, np.ndarray):
+        if isinstance(result, np.ndarray) and self.pix_fmt == "rgb48be":
+            frame = deep_rgb_from_rgb(result, "rgb48be")  # v * 257, as the source frames around it (swscale: 255 -> 65280)
+        elif isinstance(result, np.ndarray):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(result), format="rgb24")
         else:
             frame = self.conv.to_rgb_frame(result, "rgb48be" if self.pix_fmt == "rgb48be" else "rgb24")
