@@ -23,6 +23,12 @@ def test_output_kinds():
     assert output_kind("out.mp4") == "file"
 
 
+def test_one_image_name_as_output_says_how_to_get_images(tmp_path):
+    src = make_video(tmp_path / "in.mp4", moving_frames(4, 32, 48), Fraction(24))
+    res = vfi("upsample", src, "-o", tmp_path / "shot.png", "--factor", "2")
+    assert res.exit_code == 2 and "shot_%06d.png" in res.output and not (tmp_path / "shot.png").exists()
+
+
 def test_png_sequence_out_keeps_source_frames_bit_for_bit(tmp_path):
     frames = list(moving_frames(8, 32, 48))
     src = make_video(tmp_path / "in.mkv", frames, Fraction(24), codec="ffv1", pix_fmt="bgr0")  # lossless RGB

@@ -884,6 +884,9 @@ class EncodeOptions:
             raise UsageError("--format is for '-o -' (a stream on stdout); a file's extension says its format")
         if str(path) == "-":
             self._validate_pipe(codec)
+        elif p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+            raise UsageError(f"{p}: one image cannot hold a video; for numbered images give a pattern "
+                             f"({p.with_name(p.stem + '_%06d' + p.suffix)}) or a folder ending in /")
         elif p.suffix.lower() not in VIDEO_CONTAINERS:
             raise UsageError(f"{p}: {p.suffix or 'no extension'} is not a video container vfi writes "
                              f"(use {', '.join(VIDEO_CONTAINERS)})")
