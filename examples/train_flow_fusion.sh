@@ -23,7 +23,7 @@ vfi prep "${train[@]}" -o "$W/train" --preset flow --max-width 640 --max-frames 
 vfi prep "${val[@]}" -o "$W/val" --preset flow --max-width 640 --max-frames 300 --spans 2 --every 3 --overwrite
 # The recipe is flow-fusion's (vfi models): Charbonnier + 0.005 x paper 002's blur term,
 # Adam 3e-3 with warm-up and cosine decay, 8 epochs, crops of 80 px with 20 px of context.
-vfi train --model flow-fusion --data "$W/train" --val-data "$W/val" --max-val 96 -o "$W/run"
+vfi train --model flow-fusion --data "$W/train" --val-data "$W/val" --max-val 96 -o "$W/run" --overwrite
 # Held-out comparison (the README's table), then the shipped file with its figures.
 bash examples/evaluate_shipped.sh "$W/eval" --weights "$W/run/flow-fusion.best.safetensors"
 python examples/finalize_weights.py "$W/run/flow-fusion.best.safetensors" "$W/eval/eval.json" --out "$W/flow-fusion.safetensors"

@@ -21,10 +21,10 @@ vfi prep $C/Megamind.avi $C/balle-jbart.mp4 $C/tree.avi $C/vtest.avi $C/dog.mp4 
 vfi prep $C/cup.mp4 -o "$W/val_cup" --val 0.5 --overwrite
 # Stage 1: MSE from the blend warm start.
 vfi train --data "$W/train_ms" --val-data "$W/val_cup" --max-val 48 --epochs 60 --batch-size 32 \
-  --schedule cosine --lr 2e-4 -o "$W/stage1"
+  --schedule cosine --lr 2e-4 -o "$W/stage1" --overwrite
 # Stage 2: minus the mean PSNR (log-mse), from stage 1's best epoch.
 vfi train --data "$W/train_ms" --val-data "$W/val_cup" --max-val 48 --epochs 35 --batch-size 32 \
-  --schedule cosine --lr 1e-4 --loss log-mse --from-weights "$W/stage1/sparse-cnn.best.safetensors" -o "$W/stage2"
+  --schedule cosine --lr 1e-4 --loss log-mse --from-weights "$W/stage1/sparse-cnn.best.safetensors" -o "$W/stage2" --overwrite
 # Held-out comparison, then the shipped file with its figures in the metadata.
 vfi eval $C/carphone_pristine.mp4 $C/bikes.mp4 $C/box.mp4 $C/bigbuckbunny.mp4 --methods dup,blend,mci \
   --model sparse-cnn --weights "$W/stage2/sparse-cnn.best.safetensors" --every 4 --max-triplets 24 \

@@ -19,10 +19,10 @@ git show 2662cd3:weights/sparse-cnn.safetensors > "$W/sparse-cnn-0.3.0.safetenso
 # Stage 1: the blend pass-through of 0.3.0's weights put back exactly and held there
 # (--init residual), the correction fine-tuned on the wider corpus for minus the mean PSNR.
 vfi train --model sparse-cnn --init residual --loss log-mse --from-weights "$W/sparse-cnn-0.3.0.safetensors" \
-  --data "$W/train" --val-data "$W/val" --max-val 30 --epochs 6 --lr 2e-4 --schedule cosine -o "$W/stage1"
+  --data "$W/train" --val-data "$W/val" --max-val 30 --epochs 6 --lr 2e-4 --schedule cosine -o "$W/stage1" --overwrite
 # Stage 2: the shipped recipe (vfi models): no worse than the blend, adding no light.
 vfi train --model sparse-cnn --data "$W/train" --val-data "$W/val" --max-val 30 \
-  --from-weights "$W/stage1/sparse-cnn.best.safetensors" -o "$W/stage2"
+  --from-weights "$W/stage1/sparse-cnn.best.safetensors" -o "$W/stage2" --overwrite
 # Held-out comparison, then the shipped file with its figures in the metadata.
 vfi eval "${heldout[@]}" --methods blend \
   --model sparse-cnn --weights "$W/stage2/sparse-cnn.best.safetensors" --every 4 --max-triplets 12 \

@@ -19,7 +19,7 @@ URL="http://127.0.0.1:8765/clip.${CLIP##*.}"
 export VFI_CACHE="$WORK/cache"
 vfi prep "$URL" -o ds --overwrite
 vfi prep --info ds
-vfi train --model sparse-cnn --loss mse --data ds --epochs 2 -o run --max-train 256
+vfi train --model sparse-cnn --loss mse --data ds --epochs 2 -o run --max-train 256 --overwrite
 ls -la run
 # the trained weights in upsample (on the short bundled clip: the model costs ~0.5 s a frame there)
 vfi upsample "$HERE/bbb_320x180.mp4" -o up.mp4 --factor 2 --weights run/sparse-cnn.safetensors --overwrite

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from conftest import make_video, moving_frames
 from vfi.cli import main
 from vfi.data import PrepOptions, prep
+from vfi.errors import UsageError
 from vfi.models import MODELS, load_model
 from vfi.train import TrainConfig, train
 
@@ -114,6 +115,13 @@ def test_resume_continues_exactly(dataset, tmp_path):
     b = torch.load(tmp_path / "part" / "checkpoint.pt", weights_only=False)["model"]
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
+    # A folder holding a run is not started again unasked (it can be hours of work).
+    weights = (tmp_path / "part" / "sparse-cnn.safetensors").read_bytes()
+    with pytest.raises(UsageError, match="--resume continues it"):
+        train(cfg(dataset, tmp_path / "part", epochs=1), log=lambda m: None)
+    assert (tmp_path / "part" / "sparse-cnn.safetensors").read_bytes() == weights
+    again = train(cfg(dataset, tmp_path / "part", epochs=1), overwrite=True, log=lambda m: None)
+    assert [h["epoch"] for h in again["history"]] == [0, 1]  # a fresh run of one epoch
 
 
 def test_cli_train_and_weights_load_in_upsample(dataset, tmp_path):

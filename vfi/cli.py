@@ -672,10 +672,11 @@ class TrainProgress:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--overwrite", is_flag=True, help="Start again in a run folder that holds a run (its checkpoint and weights are replaced).")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
 def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop, context, schedule, init, max_train, val_data, max_val, patience,
-          no_augment, amp, from_weights, seed, device, resume, quiet):
+          no_augment, amp, from_weights, seed, device, resume, overwrite, quiet):
     """Train a model on a prepared dataset; torchrun runs it distributed."""
     from .train import TrainConfig
     from .train import train as run_train
@@ -686,7 +687,8 @@ def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop
                       from_weights=from_weights, seed=seed, device=device)
     prog = TrainProgress(quiet)
     try:
-        summary = run_train(cfg, resume=resume, log=(lambda m: None) if quiet else prog.progress.console.print, progress=prog)
+        summary = run_train(cfg, resume=resume, overwrite=overwrite, log=(lambda m: None) if quiet else prog.progress.console.print,
+                            progress=prog)
     finally:
         prog.close()
     if not quiet and int(__import__("os").environ.get("RANK", "0")) == 0:

@@ -216,14 +216,19 @@ def ddp_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
-def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None) -> dict:
-    """Trains and returns a summary; writes checkpoint.pt, weights, PNGs under cfg.out."""
+def train(cfg: TrainConfig, resume: bool = False, log=print, progress=None, overwrite: bool = False) -> dict:
+    """Trains and returns a summary; writes checkpoint.pt, weights, PNGs under cfg.out.
+    A folder that already holds a run is continued (``resume``) or started again
+    (``overwrite``), never replaced unasked: a run can be hours of work."""
     spec = get_spec(cfg.model)
     cfg = cfg.resolved(spec)
-    device, rank, world = start_distributed(cfg)
     out = Path(cfg.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a folder; give -o a run folder")
+    if not (resume or overwrite) and (out / "checkpoint.pt").exists():
+        raise UsageError(f"{out}: holds a training run already (checkpoint.pt); --resume continues it, "
+                         "--overwrite starts again, or give another -o")
+    device, rank, world = start_distributed(cfg)
     sets = TrainingSets.load(cfg, spec, log if rank == 0 else (lambda m: None))
     run = _Run(cfg, spec, sets, device, rank, world, out, log, progress)
     if resume:
