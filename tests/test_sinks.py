@@ -154,6 +154,14 @@ def test_everything_the_file_carries_comes_out(tmp_path):
         assert subs.codec_context.name == "mov_text" and subs.metadata["language"] == "eng"
         cues = [(float(p.pts * p.time_base), bytes(p)[2:]) for p in c.demux(subs) if p.size > 2]  # 16-bit length, text
     assert cues == [(0.5, b"Hello"), (3.0, b"World")], cues
+    # WebM holds neither AAC nor SRT: Opus and WebVTT, as ffmpeg makes them, languages kept
+    res = vfi("upsample", src, "-o", tmp_path / "o.webm", "--factor", "2", "--method", "blend", "--crf", "50")
+    assert res.exit_code == 0 and "re-encoded as libopus" in res.output and "subtitle" not in res.output, res.output
+    with av.open(str(tmp_path / "o.webm")) as c:
+        (audio,), (subs,) = c.streams.audio, c.streams.subtitles
+        assert audio.codec_context.name == "opus" and audio.metadata["language"] == "fre"
+        assert subs.codec_context.name == "webvtt" and subs.metadata["language"] == "eng"
+        assert [(float(p.pts * p.time_base), bytes(p)) for p in c.demux(subs) if p.size] == [(0.5, b"Hello"), (3.0, b"World")]
     # AVI cannot hold subtitles at all: said, in a warning line and in the sidecar
     res = vfi("upsample", src, "-o", tmp_path / "o.avi", "--factor", "2", "--method", "blend", "--audio", "none")
     assert res.exit_code == 0 and "warning" in res.output and "subtitle" in res.output, res.output

@@ -775,6 +775,7 @@ TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands"
 
 
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "webvtt", "text")
+TEXT_SUBTITLES_IN = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}  # the text format each container holds
 
 
 def carried_tags(tags) -> dict:
@@ -1029,7 +1030,7 @@ class VideoWriter:
         self.stream = stream
         self.audio_map = {}
         self.audio_encoders: dict[int, AudioEncoder] = {}  # input stream index -> re-encoder, for audio the container cannot hold
-        self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text stream)
+        self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
         for a in copy_audio_from:
             if a.type == "audio" and not self._can_hold(a):
                 self._reencode_audio(a)
@@ -1080,21 +1081,24 @@ class VideoWriter:
         enc = AudioEncoder(a).add_output(self.container)
         enc.out.metadata.update(carried_tags(a.metadata))
         self.audio_encoders[a.index] = enc
-        self.warnings.append(f"audio stream {a.index} ({a.codec_context.name}) re-encoded as {enc.out.codec_context.name}: "
-                             f"{self.path.suffix or 'this format'} cannot hold {a.codec_context.name}")
+        name = a.codec_context.codec.canonical_name  # 'mp3', not its decoder 'mp3float'
+        self.warnings.append(f"audio stream {a.index} ({name}) re-encoded as {enc.out.codec_context.name}: "
+                             f"{self.path.suffix or 'this format'} cannot hold {name}")
 
     def _convert_text_subtitles(self, a) -> bool:
-        """Text subtitles (SRT, ASS, WebVTT) that MP4 or MOV cannot hold as they are go in
-        as mov_text (3GPP timed text), as ``ffmpeg -c:s mov_text`` does; True if set up."""
+        """Text subtitles (SRT, ASS, WebVTT) that the container cannot hold as they are go
+        in as its own text format, as ffmpeg converts them: mov_text (3GPP timed text) in
+        MP4 and MOV, WebVTT in WebM; True if set up."""
         cc = a.codec_context
-        if a.type != "subtitle" or cc is None or cc.name not in TEXT_SUBTITLE_CODECS or self.container.format.name not in ("mp4", "mov"):
+        target = TEXT_SUBTITLES_IN.get(self.container.format.name)
+        if a.type != "subtitle" or cc is None or cc.name not in TEXT_SUBTITLE_CODECS or target is None:
             return False
         try:
             cc.open()  # the decoder's ASS header describes the styles the encoder needs
-            trial = av.CodecContext.create("mov_text", "w")  # a stream cannot be taken out again: try the encoder first
+            trial = av.CodecContext.create(target, "w")  # a stream cannot be taken out again: try the encoder first
             trial.subtitle_header, trial.time_base = cc.subtitle_header, a.time_base
             trial.open()
-            out = self.container.add_stream("mov_text")
+            out = self.container.add_stream(target)
             out.codec_context.subtitle_header = cc.subtitle_header
             out.codec_context.time_base = out.time_base = a.time_base
         except (av.error.FFmpegError, ValueError, TypeError):
