@@ -25,7 +25,7 @@ ls -la run
 vfi upsample "$HERE/bbb_320x180.mp4" -o up.mp4 --factor 2 --weights run/sparse-cnn.safetensors --overwrite
 echo "upsample with the trained weights: exit $?"
 OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node 2 -m vfi.cli train --model sparse-cnn --data ds --epochs 1 \
-  --max-train 64 --device cpu -o ddp -q
+  --max-train 64 --device cpu -o ddp -q --overwrite
 python3 -c "import json; s=json.load(open('ddp/summary.json')); print('torchrun: world size', s['world_size'], 'samples seen', s['samples_seen'])"
 set +e
 vfi prep "$URL" "http://127.0.0.1:8765/missing.mp4" "http://127.0.0.1:8765/page.html" "http://127.0.0.1:9/x.mp4" -o ds2 --overwrite

@@ -25,6 +25,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -375,6 +376,11 @@ class _Run:
     def distribute(self) -> None:
         """Under torchrun, the model the batches go through is DDP's wrapper."""
         if self.distributed:
+            # A 1x1 kernel's gradient comes back in either layout (channels-last or not,
+            # the same memory for a 1x1 kernel, strides differing only on its size-1
+            # dimensions), and DDP says so once per process: a hundred numbers copied
+            # per step, not worth the warning in every log.
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             self.model = DDP(self.raw_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     def save_checkpoint(self, epoch: int, done: int) -> None:
