@@ -975,6 +975,19 @@ class VideoWriter:
         self.container.metadata.update(source.tags)
         if metadata:
             self.container.metadata.update(metadata)
+        self.stream = self._add_video_stream(codec, width, height, rate, time_base, source, options)
+        self._carry_streams(copy_audio_from)
+        self.audio_out = None
+        if audio_encode is not None:
+            self.audio_out = audio_encode(self.container)
+        try:
+            self.container.start_encoding()
+        except av.error.FFmpegError as e:
+            raise OutputError(f"{self.path}: cannot start writing: {_ffmpeg_reason(e)}") from None
+
+    def _add_video_stream(self, codec, width, height, rate, time_base, source: VideoInfo, options: EncodeOptions):
+        """The output's video stream: size, pixel format, clock, encoder options, and the
+        source's colour description, aspect, rotation and tags."""
         if codec == "libx265" and width < X265_MIN_WIDTH:
             raise UsageError(f"libx265 cannot encode video {width} px wide here (under {X265_MIN_WIDTH} px it corrupts "
                              "memory); use libx264 or ffv1")
@@ -996,6 +1009,22 @@ class VideoWriter:
         cc.framerate = rate
         cc.thread_type = "AUTO"
         cc.thread_count = options.threads
+        cc.options = self._encoder_options(codec, options, source)
+        c = source.color
+        if c.colorspace != SPC_UNSPECIFIED or not is_rgb_format(self.pix_fmt):
+            cc.colorspace = ColorConverter(self.pix_fmt, c, height).matrix if c.colorspace == SPC_UNSPECIFIED else c.colorspace
+            cc.color_range = c.range_for(self.pix_fmt)
+        cc.color_primaries = c.primaries
+        cc.color_trc = c.trc
+        if source.sample_aspect_ratio:
+            cc.sample_aspect_ratio = source.sample_aspect_ratio
+        if source.rotation:
+            stream.set_display_rotation(source.rotation)
+        stream.metadata.update(source.video_tags)
+        return stream
+
+    def _encoder_options(self, codec: str, options: EncodeOptions, source: VideoInfo) -> dict[str, str]:
+        """CRF, preset, HDR10 metadata and FFV1's settings, as the encoder takes them."""
         opts: dict[str, str] = {}
         if codec in DEFAULT_CRF:
             opts["crf"] = str(options.crf if options.crf is not None else DEFAULT_CRF[codec])
@@ -1015,23 +1044,16 @@ class VideoWriter:
             os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner otherwise
         if codec == "ffv1":
             opts.update({"level": "3", "slicecrc": "1"})
-        cc.options = opts
-        c = source.color
-        if c.colorspace != SPC_UNSPECIFIED or not is_rgb_format(self.pix_fmt):
-            cc.colorspace = ColorConverter(self.pix_fmt, c, height).matrix if c.colorspace == SPC_UNSPECIFIED else c.colorspace
-            cc.color_range = c.range_for(self.pix_fmt)
-        cc.color_primaries = c.primaries
-        cc.color_trc = c.trc
-        if source.sample_aspect_ratio:
-            cc.sample_aspect_ratio = source.sample_aspect_ratio
-        if source.rotation:
-            stream.set_display_rotation(source.rotation)
-        stream.metadata.update(source.video_tags)
-        self.stream = stream
+        return opts
+
+    def _carry_streams(self, streams) -> None:
+        """Audio, subtitle, data and attachment streams: copied where the container holds
+        them, converted where it cannot (audio re-encoded, text subtitles to its text
+        format), else said in a warning (audio it cannot take at all is an error)."""
         self.audio_map = {}
         self.audio_encoders: dict[int, AudioEncoder] = {}  # input stream index -> re-encoder, for audio the container cannot hold
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
-        for a in copy_audio_from:
+        for a in streams:
             if a.type == "audio" and not self._can_hold(a):
                 self._reencode_audio(a)
                 continue
@@ -1049,13 +1071,6 @@ class VideoWriter:
                     f"{self.path}: cannot copy audio ({a.codec_context.name}) into {self.path.suffix}: {e}; "
                     "use .mkv or --audio none"
                 ) from None
-        self.audio_out = None
-        if audio_encode is not None:
-            self.audio_out = audio_encode(self.container)
-        try:
-            self.container.start_encoding()
-        except av.error.FFmpegError as e:
-            raise OutputError(f"{self.path}: cannot start writing: {_ffmpeg_reason(e)}") from None
 
     def write(self, frame: av.VideoFrame, pts: int) -> None:
         frame.pts = self.frames_written if self.frame_clock else pts
