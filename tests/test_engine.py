@@ -330,9 +330,46 @@ def test_deep_rgb_and_grey_to_rgb_and_back_are_rounded_not_shifted(pix_fmt):
     assert np.array_equal(rgb, np.rint(wide * (255 / top)).astype(np.uint8))
     if kind != "gray":  # grey out is a luma sum, left to swscale
         assert np.array_equal(conv.to_rgb(conv.from_rgb(rgb, pix_fmt)), rgb)  # written and read by the same rounding
-        white = conv.from_rgb(np.full((2, 2, 3), 255, np.uint8), pix_fmt)
         per_pixel = 4 if "64" in pix_fmt else 3 if "48" in pix_fmt else 1
+        white = conv.from_rgb(np.full((2, 2, 3), 255, np.uint8), pix_fmt)
         assert all((_plane_samples(p, dtype, per_pixel) == top).all() for p in white.planes)  # white is white
+        # float levels (frames made at a deep source's precision), in the format's byte order
+        grey = conv.from_rgb(np.full((2, 2, 3), 100.25, np.float32), pix_fmt)
+        want = round(100.25 * top / 255)
+        samples = [_plane_samples(p, dtype, per_pixel).reshape(2, 2, -1) for p in grey.planes]
+        colour = np.concatenate(samples, axis=-1)[..., :3]  # alpha, packed last or a fourth plane, left out
+        assert (colour == want).all(), (colour.ravel()[:4], want)
+
+
+@pytest.mark.parametrize("method", ["blend", None])
+def test_frames_made_from_a_10_bit_source_keep_10_bit_steps(tmp_path, method):
+    """A slow 10-bit ramp (300 levels over 256 px) with a bar moving over it: made frames
+    were computed in 8-bit RGB, so on the still ramp they had a quarter of the source's
+    levels (banding beside smooth source frames). Now they match the source there."""
+    h, w = 64, 256
+    ramp = np.tile(np.linspace(100, 400, w).round().astype(np.uint16), (h, 1))
+    src = tmp_path / "ramp10.mkv"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("ffv1", rate=24)
+        s.width, s.height, s.pix_fmt = w, h, "yuv444p10le"
+        for i in range(4):
+            f = av.VideoFrame(w, h, "yuv444p10le")
+            luma = ramp.copy()
+            luma[5:15, 10 + 4 * i:30 + 4 * i] = 800
+            for k, plane in enumerate(f.planes):
+                values = luma if k == 0 else np.full((h, w), 512, np.uint16)
+                rows = np.zeros((h, plane.line_size), np.uint8)
+                rows[:, : 2 * w] = values.view(np.uint8)
+                plane.update(rows)
+            f.pts = i
+            c.mux(s.encode(f))
+        c.mux(s.encode(None))
+    run(job(src, tmp_path / "out.mkv", factor=Fraction(2), method=method))  # None: the default, flow-fusion
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        lumas = [np.frombuffer(bytes(f.planes[0]), np.uint16).reshape(h, -1)[:, :w].astype(int) for f in c.decode(video=0)]
+    made = lumas[1]  # between source frames 0 and 1
+    assert lumas[0][30:].tolist() == ramp[30:].tolist()  # the source frame, bit for bit
+    assert np.abs(made[30:] - ramp[30:]).max() <= 1 and len(set(made[40])) == len(set(ramp[40]))
 
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p"])

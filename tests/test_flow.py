@@ -183,7 +183,7 @@ def test_method_makes_any_t_directly_with_two_flows_per_pair():
     method, interp, flows = _method()
     fusions = []
     fuse = interp.fuse
-    interp.fuse = lambda x: fusions.append(1) or fuse(x)
+    interp.fuse = lambda x, **kw: fusions.append(1) or fuse(x, **kw)
     frames = list(moving_frames(5, 96, 128, speed=2))  # 2 px a frame: frame k is at t = k/4 between 0 and 4
     a, b = _source_frames([frames[0], frames[4]])
     out = method.interpolate(a, b, [0.25, 0.5, 0.75])

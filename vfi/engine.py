@@ -293,6 +293,7 @@ class JobStages:
         self.method = build_method(job)
         self.conv = ColorConverter(info.pix_fmt, info.color, info.height)
         self.method.setup(self.conv)
+        self.method.precise = self.conv.deep  # frames made at a deep source's precision
         self.method.timing(self.source_step * info.nominal_rate)
         self.cuts = CutDetector(job.scene_threshold)
         self.profile = Profile()

@@ -31,6 +31,9 @@ class Method:
     time_error = 0.0  # largest |t_used - t| so far, in source frame intervals
     cpu_bound = False  # heavy CPU work per pair: the engine runs pairs in parallel streams
     neighbours = False  # interpolate() also takes the source frames around the pair (before=, after=)
+    # Set by the engine for sources of more than 8 bits: methods that can (blend, flow-fusion)
+    # make float RGB at the source's precision instead of 8-bit steps; vfi eval keeps 8 bits.
+    precise = False
 
     def setup(self, conv: ColorConverter) -> None:
         self.conv = conv
@@ -59,6 +62,9 @@ class Blend(Method):
     reads_rgb = True
 
     def interpolate(self, a, b, ts):
+        if self.precise:
+            fa, fb = a.rgb_precise(self.conv), b.rgb_precise(self.conv)
+            return [(1 - t) * fa + t * fb for t in ts]
         fa = a.rgb(self.conv).astype(np.float32)
         fb = b.rgb(self.conv).astype(np.float32)
         return [np.clip(np.rint((1 - t) * fa + t * fb), 0, 255).astype(np.uint8) for t in ts]
@@ -367,9 +373,10 @@ class FlowFusionMethod(Method):
     def interpolate(self, a, b, ts, before=None, after=None):
         from .flow import fusion_inputs
 
-        rgb0, rgb1 = a.rgb(self.conv), b.rgb(self.conv)
-        motion = self.motion(a, b, before, after)
-        return [self.model.fuse(fusion_inputs(rgb0, rgb1, motion, t)) for t in ts]
+        rgb = (lambda sf: sf.rgb_precise(self.conv)) if self.precise else (lambda sf: sf.rgb(self.conv))  # noqa: E731
+        rgb0, rgb1 = rgb(a), rgb(b)
+        motion = self.motion(a, b, before, after)  # the flow reads 8-bit grey copies either way
+        return [self.model.fuse(fusion_inputs(rgb0, rgb1, motion, t), precise=self.precise) for t in ts]
 
 
 class FlowCache:

@@ -191,9 +191,9 @@ def yuv_from_rgb(rgb: np.ndarray, pix_fmt: str, matrix: int, color_range: int) -
     return out
 
 
-def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int) -> np.ndarray | None:
-    """8-bit RGB from planar YUV of more than 8 bits by the matrix's own formula, the
-    inverse of yuv_from_rgb; None where that does not apply.  swscale scales full-range
+def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int, precise: bool = False) -> np.ndarray | None:
+    """8-bit RGB (or ``precise``: float32 on 0..255) from planar YUV of more than 8 bits
+    by the matrix's own formula, the inverse of yuv_from_rgb; None where that does not apply.  swscale scales full-range
     deep samples by a shift (1020, not 1023, is its white at 10 bits), so frames it read
     and frames written by the formula differed by up to 0.75 levels."""
     layout = planar_yuv_layout(frame.format.name)
@@ -217,7 +217,15 @@ def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int) -> np
     r = y + 2 * (1 - kr) * cr
     b = y + 2 * (1 - kb) * cb
     g = (y - kr * r - kb * b) / (1 - kr - kb)
-    return np.clip(np.rint(np.stack([r, g, b], axis=-1) * 255), 0, 255).astype(np.uint8)
+    return _rgb_levels(np.stack([r, g, b], axis=-1) * 255, precise)
+
+
+def _rgb_levels(rgb: np.ndarray, precise: bool) -> np.ndarray:
+    """RGB on 0..255: H x W x 3 uint8, rounded, or (``precise``) float32 as it is, for
+    frames made from sources of more than 8 bits (see ColorConverter.to_rgb_precise)."""
+    if precise:
+        return np.clip(rgb, 0, 255).astype(np.float32)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
 # Packed 16-bit RGB: the order of the samples in a pixel (swscale does not even reorder
@@ -242,9 +250,9 @@ def deep_rgb_layout(pix_fmt: str) -> tuple[str, np.dtype, int] | None:
     return None
 
 
-def rgb_from_deep_rgb(frame: av.VideoFrame) -> np.ndarray | None:
+def rgb_from_deep_rgb(frame: av.VideoFrame, precise: bool = False) -> np.ndarray | None:
     """8-bit RGB from RGB or grey of more than 8 bits, each sample rounded from
-    v * 255 / white; None for other formats.  swscale does not round there: frames it
+    v * 255 / white (``precise``: float32, not rounded); None for other formats.  swscale does not round there: frames it
     read were 0.4-0.5 levels brighter on average than the same frame rounded."""
     layout = deep_rgb_layout(frame.format.name)
     if layout is None:
@@ -259,7 +267,7 @@ def rgb_from_deep_rgb(frame: av.VideoFrame) -> np.ndarray | None:
         order = PACKED_DEEP_RGB[frame.format.name[:-2]]
         pixels = _plane_samples(frame.planes[0], dtype, len(order)).reshape(frame.height, frame.width, len(order))
         wide = pixels[..., [order.index(c) for c in "rgb"]]
-    return np.rint(wide * (255 / top)).astype(np.uint8)
+    return _rgb_levels(wide * (255 / top), precise)
 
 
 def deep_rgb_from_rgb(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame | None:
@@ -276,7 +284,7 @@ def deep_rgb_from_rgb(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame | None:
     opaque = np.full((h, w), top, dtype)
     if kind == "packed":
         order = PACKED_DEEP_RGB[pix_fmt[:-2]]
-        pixels = np.stack([opaque if c == "a" else wide[..., "rgb".index(c)] for c in order], axis=-1)
+        pixels = np.stack([opaque if c == "a" else wide[..., "rgb".index(c)] for c in order], axis=-1).astype(dtype)  # stack drops the byte order
         _write_plane(frame.planes[0], pixels.reshape(h, w * len(order)))
         return frame
     for plane, channel in zip(frame.planes, (1, 2, 0, None)):  # planes G, B, R, then alpha: opaque
@@ -366,6 +374,25 @@ class ColorConverter:
         exact = self._deep_to_rgb24(frame) if fmt == "rgb24" else None
         return av.VideoFrame.from_ndarray(exact, format="rgb24") if exact is not None else self._swscale_to_rgb(frame, fmt)
 
+    @property
+    def deep(self) -> bool:
+        """Whether frames of this format have more than 8 bits that :meth:`to_rgb_precise` reads."""
+        if bits_per_sample(self.pix_fmt) <= 8:
+            return False
+        if deep_rgb_layout(self.pix_fmt) is not None:
+            return True
+        return not self.is_rgb and planar_yuv_layout(self.pix_fmt) is not None and self.matrix in LUMA_WEIGHTS
+
+    def to_rgb_precise(self, frame: av.VideoFrame) -> np.ndarray | None:
+        """H x W x 3 float32 on 0..255, not rounded to 8 bits, for a source of more than 8
+        bits that a formula reads (deep YUV, RGB, grey); None otherwise.  Frames made
+        from these and written back by :meth:`from_rgb` keep the source's precision
+        instead of 8-bit steps (banding beside the source frames in smooth gradients)."""
+        exact = rgb_from_deep_rgb(frame, precise=True)
+        if exact is not None or self.is_rgb:
+            return exact
+        return rgb_from_deep_yuv(frame, self.matrix, self.range, precise=True)
+
     def _deep_to_rgb24(self, frame: av.VideoFrame) -> np.ndarray | None:
         """More than 8 bits by formula: RGB and grey rounded (rgb_from_deep_rgb), planar
         YUV by the matrix (rgb_from_deep_yuv); None for the rest."""
@@ -389,13 +416,16 @@ class ColorConverter:
         """An RGB array back to a frame in ``pix_fmt`` (default: the source's), tagged
         with the source's colour description."""
         pix_fmt = pix_fmt or self.pix_fmt
+        precise = rgb.dtype != np.uint8  # float levels (to_rgb_precise): only the formulas keep them
         # Full range by the formula (swscale truncates its chroma); limited range by
-        # swscale, which is exact there and five times faster.
-        exact = yuv_from_rgb(rgb, pix_fmt, self.matrix, self.range) if self.range == RANGE_JPEG else None
+        # swscale, which is exact there for 8-bit RGB and five times faster.
+        exact = yuv_from_rgb(rgb, pix_fmt, self.matrix, self.range) if self.range == RANGE_JPEG or precise else None
         if exact is None:
             exact = deep_rgb_from_rgb(rgb, pix_fmt)
         if exact is not None:
             return self.tag(exact)
+        if precise:
+            rgb = _rgb_levels(rgb, precise=False)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if pix_fmt != "rgb24":
             rgb_target = is_rgb_format(pix_fmt)
@@ -478,12 +508,23 @@ class SourceFrame:
     frame: av.VideoFrame
     duration: Fraction | None = None
     _rgb: np.ndarray | None = field(default=None, repr=False)
+    _rgb_precise: np.ndarray | None = field(default=None, repr=False)
     cut_score: tuple[int, float] | None = field(default=None, repr=False)  # (index of the frame before, score): scenes.CutDetector.prepare
 
     def rgb(self, conv: ColorConverter) -> np.ndarray:
         if self._rgb is None:
-            self._rgb = conv.to_rgb(self.frame)
+            precise = self._rgb_precise
+            # rounded from the precise copy when there is one: the same formula, read once
+            self._rgb = _rgb_levels(precise, False) if precise is not None and precise.dtype != np.uint8 else conv.to_rgb(self.frame)
         return self._rgb
+
+    def rgb_precise(self, conv: ColorConverter) -> np.ndarray:
+        """The frame as float32 RGB on 0..255 at the source's precision where it has more
+        than 8 bits (:meth:`ColorConverter.to_rgb_precise`), else its 8-bit RGB."""
+        if self._rgb_precise is None:
+            deep = conv.to_rgb_precise(self.frame)
+            self._rgb_precise = deep if deep is not None else self.rgb(conv)
+        return self._rgb_precise
 
 
 def _fraction(x) -> Fraction | None:

@@ -277,13 +277,15 @@ class Interpolator:
         return model_domain_to_rgb(self.spec, self.run_tiled(self._inputs(rgb0, rgb1)), h, w)
 
     @torch.inference_mode()
-    def fuse(self, features: np.ndarray) -> np.ndarray:
+    def fuse(self, features: np.ndarray, precise: bool = False) -> np.ndarray:
         """flow-fusion: one H x W x C feature array (:func:`vfi.flow.fusion_inputs`) ->
-        the H x W x 3 uint8 frame."""
+        the H x W x 3 uint8 frame (``precise``: float32 on 0..255, not rounded)."""
         # H x W x C, permuted, is already the channels-last layout the model runs in.
         x = torch.from_numpy(features).to(self.device).permute(2, 0, 1).unsqueeze(0)
-        y = self.run_tiled(x)[0]
-        return y.mul(255).clamp_(0, 255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        y = self.run_tiled(x)[0].mul(255).clamp_(0, 255)
+        if precise:
+            return y.permute(1, 2, 0).cpu().numpy()
+        return y.round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
     def run_tiled(self, x: torch.Tensor) -> torch.Tensor:
         """The model on (1, C, H, W), in tiles when ``_tile_size`` says so: equal tiles
