@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from .timing import dyadic
-from .video import ColorConverter, SourceFrame
+from .video import ColorConverter, SourceFrame, rgb_levels
 
 Result = Any  # av.VideoFrame | np.ndarray
 
@@ -37,6 +37,11 @@ class Method:
 
     def setup(self, conv: ColorConverter) -> None:
         self.conv = conv
+
+    def source_rgb(self, sf: SourceFrame) -> np.ndarray:
+        """A source frame's RGB to make frames from: float at the source's precision when
+        ``precise``, else 8-bit."""
+        return sf.rgb_precise(self.conv) if self.precise else sf.rgb(self.conv)
 
     def timing(self, step: Fraction) -> None:
         """The job's output step in source intervals (2/5 for 24 -> 60 fps, 1/N for a
@@ -62,12 +67,9 @@ class Blend(Method):
     reads_rgb = True
 
     def interpolate(self, a, b, ts):
-        if self.precise:
-            fa, fb = a.rgb_precise(self.conv), b.rgb_precise(self.conv)
-            return [(1 - t) * fa + t * fb for t in ts]
-        fa = a.rgb(self.conv).astype(np.float32)
-        fb = b.rgb(self.conv).astype(np.float32)
-        return [np.clip(np.rint((1 - t) * fa + t * fb), 0, 255).astype(np.uint8) for t in ts]
+        fa = self.source_rgb(a).astype(np.float32)
+        fb = self.source_rgb(b).astype(np.float32)
+        return [rgb_levels((1 - t) * fa + t * fb, self.precise) for t in ts]
 
 
 class MidpointMethod(Method):
@@ -373,8 +375,7 @@ class FlowFusionMethod(Method):
     def interpolate(self, a, b, ts, before=None, after=None):
         from .flow import fusion_inputs
 
-        rgb = (lambda sf: sf.rgb_precise(self.conv)) if self.precise else (lambda sf: sf.rgb(self.conv))  # noqa: E731
-        rgb0, rgb1 = rgb(a), rgb(b)
+        rgb0, rgb1 = self.source_rgb(a), self.source_rgb(b)
         motion = self.motion(a, b, before, after)  # the flow reads 8-bit grey copies either way
         return [self.model.fuse(fusion_inputs(rgb0, rgb1, motion, t), precise=self.precise) for t in ts]
 

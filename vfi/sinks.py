@@ -22,7 +22,7 @@ import numpy as np
 from .errors import OutputError, UsageError
 from .outputs import temporary_dir
 from .pipeline import BackgroundWorker, Profile
-from .video import ColorConverter, VideoWriter, bits_per_sample, deep_rgb_from_rgb
+from .video import ColorConverter, VideoWriter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 
 
 class VideoFileSink:
@@ -151,7 +151,7 @@ class ImageSequenceSink:
             frame = deep_rgb_from_rgb(result, "rgb48be")  # v * 257, as the source frames around it (swscale: 255 -> 65280)
         elif isinstance(result, np.ndarray):
             if result.dtype != np.uint8:  # made at a deep source's precision, written in 8 bits here
-                result = np.clip(np.rint(result), 0, 255).astype(np.uint8)
+                result = rgb_levels(result, precise=False)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(result), format="rgb24")
         else:
             frame = self.conv.to_rgb_frame(result, "rgb48be" if self.pix_fmt == "rgb48be" else "rgb24")

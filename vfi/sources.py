@@ -19,7 +19,7 @@ import av
 
 from .errors import InputError
 from .pipeline import BackgroundIterator, Profile
-from .video import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec, SourceFrame, VideoInfo, VideoReader
+from .video import IMAGE_EXTENSIONS, RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec, SourceFrame, VideoInfo, VideoReader
 
 
 class VideoFileSource:
@@ -103,7 +103,6 @@ def _timed(iterable, profile: Profile, prepare=None):
         yield item
 
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DEFAULT_INPUT_FPS = Fraction(25)  # as ffmpeg's image2 demuxer
 
 

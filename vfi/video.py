@@ -217,10 +217,10 @@ def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int, preci
     r = y + 2 * (1 - kr) * cr
     b = y + 2 * (1 - kb) * cb
     g = (y - kr * r - kb * b) / (1 - kr - kb)
-    return _rgb_levels(np.stack([r, g, b], axis=-1) * 255, precise)
+    return rgb_levels(np.stack([r, g, b], axis=-1) * 255, precise)
 
 
-def _rgb_levels(rgb: np.ndarray, precise: bool) -> np.ndarray:
+def rgb_levels(rgb: np.ndarray, precise: bool) -> np.ndarray:
     """RGB on 0..255: H x W x 3 uint8, rounded, or (``precise``) float32 as it is, for
     frames made from sources of more than 8 bits (see ColorConverter.to_rgb_precise)."""
     if precise:
@@ -267,7 +267,7 @@ def rgb_from_deep_rgb(frame: av.VideoFrame, precise: bool = False) -> np.ndarray
         order = PACKED_DEEP_RGB[frame.format.name[:-2]]
         pixels = _plane_samples(frame.planes[0], dtype, len(order)).reshape(frame.height, frame.width, len(order))
         wide = pixels[..., [order.index(c) for c in "rgb"]]
-    return _rgb_levels(wide * (255 / top), precise)
+    return rgb_levels(wide * (255 / top), precise)
 
 
 def deep_rgb_from_rgb(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame | None:
@@ -364,14 +364,14 @@ class ColorConverter:
         """H x W x 3 uint8 RGB."""
         if frame.format.name == "rgb24":
             return frame.to_ndarray()
-        exact = self._deep_to_rgb24(frame)
+        exact = self._deep_to_rgb(frame)
         return exact if exact is not None else self._swscale_to_rgb(frame, "rgb24").to_ndarray()
 
     def to_rgb_frame(self, frame: av.VideoFrame, fmt: str = "rgb24") -> av.VideoFrame:
         """The frame in an RGB format (rgb24, or rgb48be to keep more than 8 bits)."""
         if frame.format.name == fmt:
             return frame
-        exact = self._deep_to_rgb24(frame) if fmt == "rgb24" else None
+        exact = self._deep_to_rgb(frame) if fmt == "rgb24" else None
         return av.VideoFrame.from_ndarray(exact, format="rgb24") if exact is not None else self._swscale_to_rgb(frame, fmt)
 
     @property
@@ -388,18 +388,15 @@ class ColorConverter:
         bits that a formula reads (deep YUV, RGB, grey); None otherwise.  Frames made
         from these and written back by :meth:`from_rgb` keep the source's precision
         instead of 8-bit steps (banding beside the source frames in smooth gradients)."""
-        exact = rgb_from_deep_rgb(frame, precise=True)
-        if exact is not None or self.is_rgb:
-            return exact
-        return rgb_from_deep_yuv(frame, self.matrix, self.range, precise=True)
+        return self._deep_to_rgb(frame, precise=True)
 
-    def _deep_to_rgb24(self, frame: av.VideoFrame) -> np.ndarray | None:
-        """More than 8 bits by formula: RGB and grey rounded (rgb_from_deep_rgb), planar
-        YUV by the matrix (rgb_from_deep_yuv); None for the rest."""
-        exact = rgb_from_deep_rgb(frame)
+    def _deep_to_rgb(self, frame: av.VideoFrame, precise: bool = False) -> np.ndarray | None:
+        """More than 8 bits by formula: RGB and grey (rgb_from_deep_rgb), planar YUV by
+        the matrix (rgb_from_deep_yuv); rounded to uint8 unless ``precise``; None for the rest."""
+        exact = rgb_from_deep_rgb(frame, precise)
         if exact is not None or self.is_rgb:
             return exact
-        return rgb_from_deep_yuv(frame, self.matrix, self.range)
+        return rgb_from_deep_yuv(frame, self.matrix, self.range, precise)
 
     def _swscale_to_rgb(self, frame: av.VideoFrame, fmt: str) -> av.VideoFrame:
         if self.is_rgb:
@@ -425,7 +422,7 @@ class ColorConverter:
         if exact is not None:
             return self.tag(exact)
         if precise:
-            rgb = _rgb_levels(rgb, precise=False)
+            rgb = rgb_levels(rgb, precise=False)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         if pix_fmt != "rgb24":
             rgb_target = is_rgb_format(pix_fmt)
@@ -515,7 +512,7 @@ class SourceFrame:
         if self._rgb is None:
             precise = self._rgb_precise
             # rounded from the precise copy when there is one: the same formula, read once
-            self._rgb = _rgb_levels(precise, False) if precise is not None and precise.dtype != np.uint8 else conv.to_rgb(self.frame)
+            self._rgb = rgb_levels(precise, False) if precise is not None and precise.dtype != np.uint8 else conv.to_rgb(self.frame)
         return self._rgb
 
     def rgb_precise(self, conv: ColorConverter) -> np.ndarray:
@@ -815,6 +812,7 @@ TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands"
                   "_statistics_writing_app", "_statistics_writing_date_utc", "number_of_frames", "number_of_bytes", "bps"}
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # image files read as a sequence
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "webvtt", "text")
 TEXT_SUBTITLES_IN = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}  # the text format each container holds
 
@@ -926,7 +924,7 @@ class EncodeOptions:
             raise UsageError("--format is for '-o -' (a stream on stdout); a file's extension says its format")
         if str(path) == "-":
             self._validate_pipe(codec)
-        elif p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+        elif p.suffix.lower() in IMAGE_EXTENSIONS:
             raise UsageError(f"{p}: one image cannot hold a video; for numbered images give a pattern "
                              f"({p.with_name(p.stem + '_%06d' + p.suffix)}) or a folder ending in /")
         elif p.suffix.lower() not in VIDEO_CONTAINERS:
