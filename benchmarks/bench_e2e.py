@@ -15,6 +15,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import torch
 
 from vfi.engine import SYNTH, Job, Observer, run
@@ -55,14 +56,19 @@ def main():
         w, h = r.info.width, r.info.height
     interp = load_interpolator(args.method, device="cpu")
     if interp.spec.takes_t:  # flow-fusion: two flows and one fusion at t = 1/2 per pair, as the job does it
-        from vfi.flow import FlowEstimator, PairMotion, fusion_inputs
+        from fractions import Fraction
 
-        flow = FlowEstimator(interp.model.flow_preset, interp.model.flow_width)
+        from vfi.methods import FlowFusionMethod
+        from vfi.video import ColorSpec, SourceFrame
+
+        rgb_conv = ColorConverter("rgb24", ColorSpec(), h)
 
         def predict(a, b):
-            ga, gb = flow.grey(a), flow.grey(b)
-            motion = PairMotion(flow.flow(ga, gb), flow.flow(gb, ga), a.shape[:2], kind=interp.model.motion, grey0=ga, grey1=gb)
-            return interp.fuse(fusion_inputs(a, b, motion, 0.5))
+            # a fresh method per pair: both flows computed, as the job computes two per pair
+            m = FlowFusionMethod(interp)
+            m.setup(rgb_conv)
+            sa, sb = (SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(x, format="rgb24")) for i, x in enumerate((a, b)))
+            return m.interpolate(sa, sb, [0.5])[0]
     else:
         predict = interp.predict
     predict(frames[0], frames[1])  # warm-up

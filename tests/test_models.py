@@ -25,7 +25,7 @@ def sample_input(spec, n=2, h=20, w=28):
 
         frames = list(moving_frames(3, h, w, speed=2))
         f01, f10 = FlowEstimator()(frames[0], frames[2])
-        x = torch.from_numpy(fusion_inputs(frames[0], frames[2], PairMotion(f01, f10, (h, w)), 0.5)).permute(2, 0, 1)
+        x = fusion_inputs(frames[0], frames[2], PairMotion(f01, f10, (h, w)), 0.5)[0]
         target = torch.from_numpy(frames[1]).permute(2, 0, 1).float() / 255
         return x.unsqueeze(0).repeat(n, 1, 1, 1), target.unsqueeze(0).repeat(n, 1, 1, 1)
     if spec.domain == "rgb255":

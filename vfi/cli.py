@@ -272,6 +272,10 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False
         p = result.profile
         stages = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
         parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
+        split = [k for k in ("flow", "motion", "warp", "network", "fusion") if k in p]
+        if split:  # flow-fusion: the model's time by stage, summed over its streams
+            parts = parts.replace(f"model {p.get('model', 0.0):.2f} s", f"model {p.get('model', 0.0):.2f} s ("
+                                  + ", ".join(f"{k} {p[k]:.2f} s" for k in split) + ")")
         click.echo(f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model; model time summed over its streams): {parts}; "
                    f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s", err=as_json or show_profile == "stderr")
     if as_json:

@@ -297,6 +297,7 @@ class JobStages:
         self.method.timing(self.source_step * info.nominal_rate)
         self.cuts = CutDetector(job.scene_threshold)
         self.profile = Profile()
+        self.method.profile = self.profile
         self.warnings = _dropped_streams(job, source)
         audio_in = source.audio_streams if job.audio != "none" and _carries_audio(job) else []
         self.copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]

@@ -40,7 +40,7 @@ def predict_triplet(model, spec, data, t: int, device, crop: int | None = 256):
         from .flow import fusion_inputs
 
         motion = data.motion(t, getattr(model, "motion", "quadratic"))
-        x = torch.from_numpy(fusion_inputs(a, b, motion, data.time(t))).permute(2, 0, 1).unsqueeze(0).to(device)
+        x = fusion_inputs(a, b, motion, data.time(t)).to(device)
         pred = model(x)[0].mul(255).clamp(0, 255).round().byte().permute(1, 2, 0).cpu().numpy()
         return a, pred, m, b
     if crop and spec.domain == "rgb255":

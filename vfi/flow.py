@@ -2,8 +2,10 @@
 where every pixel of the frame at a time ``t`` between two of them comes from, the two
 frames warped there, and cues that say where a warp can be trusted.
 
-NumPy and OpenCV only (no PyTorch), so that training (:mod:`vfi.data` stores the flows
-once) and inference (:mod:`vfi.methods`) compute exactly the same inputs.
+The flow is OpenCV's, on the CPU, in NumPy; everything after it is PyTorch on the
+model's device (its few heavy kernels in :mod:`vfi.kernels`), so that training
+(:mod:`vfi.data` stores the flows once) and inference (:mod:`vfi.methods`) compute the
+same inputs, and on a GPU the per-pixel work never leaves it.
 
 * Flow: OpenCV's DIS (dense inverse search) on the luma, on a copy at most
   ``FLOW_WIDTH`` pixels wide; DIS releases the GIL, so pairs in flight run in parallel.
@@ -33,6 +35,9 @@ import functools
 import threading
 
 import numpy as np
+import torch
+
+from . import kernels
 
 FLOW_WIDTH = 640  # flow on a copy at most this wide: nothing measurable lost on real footage, 2-4x cheaper at 720p-1080p
 PRESETS = ("ultrafast", "fast", "medium")
@@ -109,14 +114,11 @@ def usable_neighbour(grey_n: np.ndarray, grey_x: np.ndarray) -> bool:
     return not is_hold(grey_n, grey_x)
 
 
-def flows_to_time(f01: np.ndarray, f10: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+def flows_to_time(f01, f10, t: float):
     """(F_t0, F_t1): where each pixel of the frame at ``t`` is found in frame 0 and in
     frame 1, by Super SloMo's linear blend of the two flows (right for a steady motion
-    away from its edges)."""
-    cv2 = _cv2()
-    ft0 = cv2.addWeighted(f01, -(1 - t) * t, f10, t * t, 0.0)
-    ft1 = cv2.addWeighted(f01, (1 - t) * (1 - t), f10, -t * (1 - t), 0.0)
-    return ft0, ft1
+    away from its edges).  Arrays or tensors."""
+    return f01 * (-(1 - t) * t) + f10 * (t * t), f01 * ((1 - t) * (1 - t)) + f10 * (-t * (1 - t))
 
 
 def path_weights(s: float, u1: float, u2: float | None) -> tuple[float, float]:
@@ -130,74 +132,120 @@ def path_weights(s: float, u1: float, u2: float | None) -> tuple[float, float]:
     return (s * u2 * u2 / 2 - s * s * u2 / 2) / det, (s * s * u1 / 2 - s * u1 * u1 / 2) / det
 
 
+def frame_tensor(rgb, device: torch.device | str = "cpu") -> tuple[torch.Tensor, bool]:
+    """An H x W x 3 frame (uint8, or float levels of a deeper source) as the (1, 3, H, W)
+    tensor the warps read, and whether it holds whole 8-bit levels (its warps are then
+    rounded to them, as an 8-bit warp gives).  On a CPU 8-bit frames stay 8-bit (the
+    warp reads them as they are); elsewhere they become float once, on the device."""
+    if isinstance(rgb, torch.Tensor):
+        return rgb, rgb.dtype == torch.uint8
+    levels = rgb.dtype == np.uint8
+    x = _view(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).unsqueeze(0)
+    if not (levels and x.device.type == "cpu"):
+        x = x.float().contiguous(memory_format=torch.channels_last)
+    return x, levels
+
+
+def _view(a: np.ndarray) -> torch.Tensor:
+    """A tensor over ``a``'s memory, read only here (source frames and stored flows may be
+    read-only arrays: PyTorch warns, though nothing writes to them)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(a)
+
+
+def _field(f, device) -> torch.Tensor | None:
+    """An H x W x 2 flow (NumPy or tensor) as a (1, 2, H, W) float32 tensor on ``device``."""
+    if f is None:
+        return None
+    if isinstance(f, np.ndarray):
+        f = _view(np.ascontiguousarray(f, dtype=np.float32))
+    return f.to(device).permute(2, 0, 1).unsqueeze(0).float()
+
+
+def _grey(g, device) -> torch.Tensor | None:
+    if g is None:
+        return None
+    g = _view(np.ascontiguousarray(g)) if isinstance(g, np.ndarray) else g
+    return g.to(device)[None, None]
+
+
+def _resize_field(f: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A (1, 2, h, w) flow resized to ``size``, its vectors scaled with it."""
+    h, w = f.shape[-2:]
+    if (h, w) == tuple(size):
+        return f
+    scale = torch.tensor([size[1] / w, size[0] / h], dtype=f.dtype, device=f.device).view(1, 2, 1, 1)
+    return kernels.resize(f.contiguous(), size) * scale
+
+
 class PairMotion:
     """The motion of one pair of source frames (0 and 1) as the flow measured it, and
     where every pixel of the frame at a time ``t`` between them comes from (:meth:`at`).
 
-    ``f01``, ``f10``: flow both ways, on a grid that may be smaller than the frames (flow
-    on a smaller copy), in that grid's pixels.  ``f0b``, ``f1a``: flow from frame 0 to the
-    source frame before the pair and from frame 1 to the one after it (or None), and
-    ``s_before``, ``s_after`` their times in units of the pair's interval (-1 and 2 for
-    evenly spaced frames).  ``size``: the frames' (H, W).  ``kind``: "quadratic" (paths
-    through three frames where a third is given, carried to ``t`` by splatting) or
-    "linear" (Super SloMo's blend, the 0.2.0 model's inputs).  ``grey0``, ``grey1``: the
-    frames as the flow saw them, whose matching error weights the splat (default: all
-    equal)."""
+    ``f01``, ``f10``: flow both ways (H x W x 2, NumPy or tensors), on a grid that may be
+    smaller than the frames (flow on a smaller copy), in that grid's pixels.  ``f0b``,
+    ``f1a``: flow from frame 0 to the source frame before the pair and from frame 1 to
+    the one after it (or None), and ``s_before``, ``s_after`` their times in units of the
+    pair's interval (-1 and 2 for evenly spaced frames).  ``size``: the frames' (H, W).
+    ``kind``: "quadratic" (paths through three frames where a third is given, carried to
+    ``t`` by splatting) or "linear" (Super SloMo's blend, the 0.2.0 model's inputs).
+    ``grey0``, ``grey1``: the frames as the flow saw them, whose matching error weights
+    the splat (default: all equal).  ``device``: where the motion is worked out (the
+    model's device); the flows move there once."""
 
     def __init__(self, f01, f10, size: tuple[int, int], f0b=None, f1a=None, s_before: float = -1.0,
-                 s_after: float = 2.0, kind: str = "quadratic", grey0=None, grey1=None):
+                 s_after: float = 2.0, kind: str = "quadratic", grey0=None, grey1=None, device: torch.device | str = "cpu"):
         if kind not in MOTIONS:
             raise ValueError(f"motion must be one of {', '.join(MOTIONS)}, not {kind!r}")
         if not (s_before < 0 and s_after > 1):
             raise ValueError(f"the frames around a pair lie before 0 and after 1, not at {s_before} and {s_after}")
-        self.size, self.kind = tuple(size), kind
-        self.f01, self.f10, self.f0b, self.f1a = f01, f10, f0b, f1a
+        self.size, self.kind, self.device = tuple(size), kind, torch.device(device)
+        self.f01, self.f10, self.f0b, self.f1a = (_field(f, self.device) for f in (f01, f10, f0b, f1a))
         self.s_before, self.s_after = float(s_before), float(s_after)
-        self.grey0, self.grey1 = grey0, grey1
+        self.grey0, self.grey1 = _grey(grey0, self.device), _grey(grey1, self.device)
 
     def reversed(self) -> "PairMotion":
         """The same motion with time running backwards (frame 1 first)."""
-        return PairMotion(self.f10, self.f01, self.size, self.f1a, self.f0b, 1 - self.s_after, 1 - self.s_before,
-                          self.kind, self.grey1, self.grey0)
+        flip = lambda f: None if f is None else f[0].permute(1, 2, 0)  # noqa: E731
+        grey = lambda g: None if g is None else g[0, 0]  # noqa: E731
+        return PairMotion(flip(self.f10), flip(self.f01), self.size, flip(self.f1a), flip(self.f0b), 1 - self.s_after,
+                          1 - self.s_before, self.kind, grey(self.grey1), grey(self.grey0), self.device)
 
     @functools.cached_property
     def _grid(self):
         """The splat grid: flows, weights and the scale from it to the frames."""
-        cv2 = _cv2()
-        h, w = self.f01.shape[:2]
+        h, w = self.f01.shape[-2:]
         down = 2 if min(h, w) >= SPLAT_MIN_SIDE else 1
         gh, gw = -(-h // down), -(-w // down)
-
-        def small(f):
-            return None if f is None else to_size(f, (gh, gw))
-
-        f01, f10, f0b, f1a = (small(f) for f in (self.f01, self.f10, self.f0b, self.f1a))
+        f01, f10, f0b, f1a = (None if f is None else _resize_field(f, (gh, gw)) for f in (self.f01, self.f10, self.f0b, self.f1a))
         w0 = w1 = None
         if self.grey0 is not None and self.grey1 is not None and self.kind == "quadratic":
-            g0, g1 = (cv2.resize(g, (gw, gh), interpolation=cv2.INTER_AREA) if g.shape != (gh, gw) else g
-                      for g in (self.grey0, self.grey1))
+            # area-resized greys in whole levels, as the 8-bit frames DIS saw
+            g0, g1 = (kernels.resize(g.float(), (gh, gw), "area").round_() for g in (self.grey0, self.grey1))
             w0, w1 = _match_weight(g0, g1, f01), _match_weight(g1, g0, f10)
-        scale = np.float32([self.size[1] / gw, self.size[0] / gh])
+        scale = (self.size[1] / gw, self.size[0] / gh)
         return f01, f10, f0b, f1a, w0, w1, scale
 
-    def paths(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """(d0, d1) on the splat grid: how far each pixel of frame 0 moves from time 0 to
-        ``t``, and each pixel of frame 1 from time 1 back to ``t``."""
-        cv2 = _cv2()
+    def paths(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """(d0, d1) on the splat grid, (1, 2, h, w): how far each pixel of frame 0 moves
+        from time 0 to ``t``, and each pixel of frame 1 from time 1 back to ``t``."""
         f01, f10, f0b, f1a, *_ = self._grid
         if self.kind == "linear":
             f0b = f1a = None  # 0.2.0's straight paths
         a, b = path_weights(t, 1.0, self.s_before if f0b is not None else None)
-        d0 = cv2.addWeighted(f01, a, f0b, b, 0.0) if f0b is not None else f01 * np.float32(a)
+        d0 = f01 * a + f0b * b if f0b is not None else f01 * a
         a, b = path_weights(t - 1, -1.0, self.s_after - 1 if f1a is not None else None)
-        d1 = cv2.addWeighted(f10, a, f1a, b, 0.0) if f1a is not None else f10 * np.float32(a)
+        d1 = f10 * a + f1a * b if f1a is not None else f10 * a
         return d0, d1
 
-    def at(self, t: float) -> tuple[np.ndarray, ...]:
-        """On the splat grid, in frame pixels: (F_t0, F_t1), where each pixel of the
-        frame at ``t`` is found in frame 0 and in frame 1; each way's travel error
-        (:data:`FEATURES`); and the size of the motion (|F01| + |F10|)."""
-        f01, f10, _, _, w0, w1, scale = self._grid
+    def at(self, t: float) -> torch.Tensor:
+        """On the splat grid, in frame pixels, as one (1, 7, h, w) tensor: (F_t0, F_t1),
+        where each pixel of the frame at ``t`` is found in frame 0 and in frame 1; each
+        way's travel error (:data:`FEATURES`); and the size of the motion (|F01| + |F10|)."""
+        f01, f10, _, _, w0, w1, (sx, sy) = self._grid
         d0, d1 = self.paths(t)
         lin0, lin1 = flows_to_time(f01, f10, t)
         if self.kind == "linear":
@@ -205,108 +253,120 @@ class PairMotion:
         else:
             ft0, ft1 = _splat_back(d0, w0, lin0), _splat_back(d1, w1, lin1)
         travel0, travel1 = _travel(ft0, d0), _travel(ft1, d1)
-        return ft0 * scale, ft1 * scale, travel0 * float(scale.mean()), travel1 * float(scale.mean()), self._size
+        scale = torch.tensor([sx, sy], dtype=ft0.dtype, device=ft0.device).view(1, 2, 1, 1)
+        mean = (sx + sy) / 2
+        return torch.cat([ft0 * scale, ft1 * scale, travel0 * mean, travel1 * mean, self._size], dim=1)
 
     @functools.cached_property
-    def _size(self) -> np.ndarray:
+    def _size(self) -> torch.Tensor:
         """|F01| + |F10| in frame pixels on the splat grid: the same for every t."""
-        f01, f10, *_, scale = self._grid
+        f01, f10, *_, (sx, sy) = self._grid
+        scale = torch.tensor([sx, sy], dtype=f01.dtype, device=f01.device).view(1, 2, 1, 1)
         return _norm(f01 * scale) + _norm(f10 * scale)
 
 
-def _match_weight(g0: np.ndarray, g1: np.ndarray, f01: np.ndarray) -> np.ndarray:
-    """How well each pixel of ``g0`` matches where its flow takes it in ``g1``, as a
-    splat weight: exp(-MATCH_SHARPNESS x |difference| in grey levels)."""
-    cv2 = _cv2()
-    h, w = g0.shape
-    gx, gy = _grid_xy(h, w)
-    seen = cv2.remap(g1, cv2.add(gx, f01[..., 0]), cv2.add(gy, f01[..., 1]), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    err = cv2.absdiff(g0, seen).astype(np.float32)
-    return cv2.exp(err * np.float32(-MATCH_SHARPNESS))
-
-
-def _splat_back(d: np.ndarray, weight: np.ndarray | None, fill: np.ndarray) -> np.ndarray:
-    """Every pixel p carried to p + d(p) (bilinear, weighted) leaves -d(p) there: the flow
-    from the moved frame back to the source.  Where nothing lands: ``fill``."""
-    h, w = d.shape[:2]
-    gx, gy = _grid_xy(h, w)
-    x, y = gx + d[..., 0], gy + d[..., 1]
-    x0, y0 = np.floor(x), np.floor(y)
-    fx, fy = x - x0, y - y0
-    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
-    wt = np.ones((h, w), np.float32) if weight is None else weight
-    sums = np.zeros((3, h * w))
-    for dx, dy, corner in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
-        xi, yi = x0 + dx, y0 + dy
-        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        at = (yi * w + xi)[inside]
-        ww = (corner * wt)[inside]
-        sums[2] += np.bincount(at, ww, h * w)
-        sums[0] += np.bincount(at, ww * d[..., 0][inside], h * w)
-        sums[1] += np.bincount(at, ww * d[..., 1][inside], h * w)
-    total = sums[2].reshape(h, w)
-    landed = total > 1e-3
-    back = fill.copy()
-    back[..., 0][landed] = -(sums[0].reshape(h, w)[landed] / total[landed])
-    back[..., 1][landed] = -(sums[1].reshape(h, w)[landed] / total[landed])
-    return back.astype(np.float32)
-
-
-def _travel(ft: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """|F_t(x) + d(x + F_t(x))|: how far the pixel read at x + F_t(x) misses x at t."""
-    cv2 = _cv2()
-    h, w = ft.shape[:2]
-    gx, gy = _grid_xy(h, w)
-    moved = cv2.remap(d, cv2.add(gx, ft[..., 0]), cv2.add(gy, ft[..., 1]), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return _norm(ft + moved)
-
-
-def fusion_inputs(rgb0: np.ndarray, rgb1: np.ndarray, motion: PairMotion, t: float,
-                  window: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """The motion-compensated model's input for time ``t``: H x W x 11 float32 (see
-    ``FEATURES``): both frames warped to ``t`` (0..1), their mean absolute disagreement,
-    each warp's travel error (log(1 + pixels)), the motion's size (log(1 + pixels)) and t.
-
-    ``window`` = (top, left, height, width): only that part of the frame at ``t`` (training
-    crops); the warps still read the whole source frames."""
-    cv2 = _cv2()
-    H, W = rgb0.shape[:2]
-    y0, x0, h, w = window or (0, 0, H, W)
-    fields = [cv2.resize(f, (W, H), interpolation=cv2.INTER_LINEAR) if f.shape[:2] != (H, W) else f for f in motion.at(t)]
-    ft0, ft1, travel0, travel1, size = (f[y0:y0 + h, x0:x0 + w] for f in fields)
-    grid = _grid(y0, x0, h, w)
-    map0, map1 = cv2.add(grid, ft0), cv2.add(grid, ft1)  # where each pixel reads frame 0, frame 1
-    border = cv2.BORDER_REPLICATE
-    w0 = cv2.remap(rgb0, map0, None, cv2.INTER_CUBIC, borderMode=border)
-    w1 = cv2.remap(rgb1, map1, None, cv2.INTER_CUBIC, borderMode=border)
-    # Each plane on its own, with OpenCV's vectorised arithmetic, then merged: 3-5x
-    # cheaper than NumPy on strided channel views (the input is channels-last).
-    inv = 1.0 / 255
-    diff = cv2.absdiff(w0, w1).astype(np.float32)
-    disagreement = cv2.transform(diff, np.full((1, 3), inv / 3, dtype=np.float32))
-    planes = [*cv2.split(w0.astype(np.float32) * np.float32(inv)), *cv2.split(w1.astype(np.float32) * np.float32(inv)),
-              disagreement.reshape(h, w), _log1p(travel0), _log1p(travel1), _log1p(size), np.full((h, w), t, dtype=np.float32)]
-    return cv2.merge(planes)
-
-
-@functools.lru_cache(maxsize=8)
-def _grid(y0: int, x0: int, h: int, w: int) -> np.ndarray:
-    """H x W x 2 float32 pixel coordinates (x, y) of a window (cached: read only)."""
-    gx, gy = np.meshgrid(np.arange(x0, x0 + w, dtype=np.float32), np.arange(y0, y0 + h, dtype=np.float32))
-    return np.dstack([gx, gy])
-
-
-@functools.lru_cache(maxsize=8)
-def _grid_xy(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel x and y coordinates of an h x w grid, as two planes (cached: read only)."""
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+def _base_grid(h: int, w: int, device, y0: int = 0, x0: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel x and y coordinates of an h x w window at (y0, x0), as two h x w planes."""
+    gy, gx = torch.meshgrid(torch.arange(y0, y0 + h, dtype=torch.float32, device=device),
+                            torch.arange(x0, x0 + w, dtype=torch.float32, device=device), indexing="ij")
     return gx, gy
 
 
-def _log1p(x: np.ndarray) -> np.ndarray:
-    return _cv2().log(np.ascontiguousarray(x, dtype=np.float32) + np.float32(1))
+def _match_weight(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor) -> torch.Tensor:
+    """How well each pixel of ``g0`` matches where its flow takes it in ``g1``, as a
+    splat weight: exp(-MATCH_SHARPNESS x |difference| in grey levels); (h, w)."""
+    gx, gy = _base_grid(*g0.shape[-2:], g0.device)
+    seen = kernels.remap(g1, gx + f01[0, 0], gy + f01[0, 1], "bilinear", levels=True)
+    return torch.exp((g0 - seen).abs_()[0, 0] * -MATCH_SHARPNESS)
 
 
-def _norm(v: np.ndarray) -> np.ndarray:
-    cv2 = _cv2()
-    return cv2.magnitude(np.ascontiguousarray(v[..., 0]), np.ascontiguousarray(v[..., 1]))
+def _splat_back(d: torch.Tensor, weight: torch.Tensor | None, fill: torch.Tensor) -> torch.Tensor:
+    """Every pixel p carried to p + d(p) (bilinear, weighted) leaves -d(p) there: the flow
+    from the moved frame back to the source.  Where nothing lands: ``fill``."""
+    h, w = d.shape[-2:]
+    gx, gy = _base_grid(h, w, d.device)
+    x, y = gx + d[0, 0], gy + d[0, 1]
+    x0, y0 = torch.floor(x), torch.floor(y)
+    fx, fy = x - x0, y - y0
+    x0, y0 = x0.long(), y0.long()
+    wt = torch.ones_like(fx) if weight is None else weight
+    values = torch.stack([d[0, 0], d[0, 1], torch.ones_like(fx)]).reshape(3, -1)
+    sums = torch.zeros(3, h * w + 1, dtype=torch.float64 if d.device.type == "cpu" else torch.float32, device=d.device)
+    for dx, dy, corner in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        xi, yi = x0 + dx, y0 + dy
+        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        at = torch.where(inside, yi * w + xi, h * w).reshape(-1)  # outside: a spare bin
+        sums.index_add_(1, at, (values * (corner * wt).reshape(1, -1)).to(sums.dtype))
+    total = sums[2, :-1].view(h, w)
+    landed = total > 1e-3
+    back = -(sums[:2, :-1].view(2, h, w) / torch.where(landed, total, 1.0))
+    return torch.where(landed, back.float(), fill[0]).unsqueeze(0)
+
+
+def _travel(ft: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """|F_t(x) + d(x + F_t(x))|: how far the pixel read at x + F_t(x) misses x at t."""
+    gx, gy = _base_grid(*ft.shape[-2:], ft.device)
+    moved = kernels.remap(d.contiguous(memory_format=torch.channels_last), gx + ft[0, 0], gy + ft[0, 1], "bilinear")
+    return _norm(ft + moved)
+
+
+def _norm(v: torch.Tensor) -> torch.Tensor:
+    """|v| of a (1, 2, h, w) field: (1, 1, h, w)."""
+    return torch.sqrt(v[:, 0:1] * v[:, 0:1] + v[:, 1:2] * v[:, 1:2])
+
+
+def _upsample_window(fields: torch.Tensor, size: tuple[int, int], window: tuple[int, int, int, int]) -> torch.Tensor:
+    """The (1, C, H, W) bilinear upsampling of ``fields`` (half-pixel centres, edges
+    repeated: OpenCV's INTER_LINEAR), only in ``window`` = (top, left, height, width)."""
+    H, W = size
+    y0, x0, h, w = window
+    gh, gw = fields.shape[-2:]
+    if (gh, gw) == (H, W):
+        return fields[..., y0:y0 + h, x0:x0 + w]
+    if window == (0, 0, H, W):
+        return kernels.resize(fields, (H, W))
+
+    def taps(start, n, src, dst):
+        pos = ((torch.arange(start, start + n, dtype=torch.float64, device=fields.device) + 0.5) * (src / dst) - 0.5).clamp_(min=0)
+        i0 = pos.floor().long().clamp_(max=src - 1)
+        return i0, (i0 + 1).clamp_(max=src - 1), (pos - i0).float()
+
+    r0, r1, fy = taps(y0, h, gh, H)
+    c0, c1, fx = taps(x0, w, gw, W)
+    # columns first, on the small grid: gathering whole rows afterwards is a plain copy
+    cols = torch.lerp(fields.index_select(3, c0), fields.index_select(3, c1), fx)
+    return torch.lerp(cols.index_select(2, r0), cols.index_select(2, r1), fy.view(-1, 1))
+
+
+def warped_inputs(rgb0, rgb1, motion: PairMotion, t: float, window: tuple[int, int, int, int] | None = None,
+                  fields: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The parts of :func:`fusion_inputs` that vary across the frame, kept apart so that
+    each is laid out for what reads it: both frames warped to ``t`` (two (1, 3, h, w) on
+    0..1) and the four cues ((1, 4, h, w): disagreement, travel errors, motion size)."""
+    (x0t, levels), (x1t, _) = frame_tensor(rgb0, motion.device), frame_tensor(rgb1, motion.device)
+    H, W = x0t.shape[-2:]
+    window = window or (0, 0, H, W)
+    y0, x0, h, w = window
+    f = _upsample_window(motion.at(t) if fields is None else fields, (H, W), window)
+    gx, gy = _base_grid(h, w, f.device, y0, x0)
+    w0 = kernels.remap(x0t, gx + f[0, 0], gy + f[0, 1], "bicubic", levels)
+    w1 = kernels.remap(x1t, gx + f[0, 2], gy + f[0, 3], "bicubic", levels)
+    cues = torch.empty((1, 4, h, w), dtype=torch.float32, device=f.device)
+    torch.sum(torch.abs(w0 - w1), dim=1, keepdim=True, out=cues[:, 0:1]).mul_(1.0 / 255 / 3)
+    torch.log1p(f[:, 4:7], out=cues[:, 1:4])
+    return w0.mul_(1.0 / 255), w1.mul_(1.0 / 255), cues
+
+
+def fusion_inputs(rgb0, rgb1, motion: PairMotion, t: float, window: tuple[int, int, int, int] | None = None,
+                  fields: torch.Tensor | None = None) -> torch.Tensor:
+    """The motion-compensated model's input for time ``t``: (1, 11, h, w) float32 on the
+    motion's device (see ``FEATURES``): both frames warped to ``t`` (0..1), their mean
+    absolute disagreement, each warp's travel error (log(1 + pixels)), the motion's size
+    (log(1 + pixels)) and t.
+
+    ``rgb0``, ``rgb1``: H x W x 3 arrays or :func:`frame_tensor` tensors.  ``window`` =
+    (top, left, height, width): only that part of the frame at ``t`` (tiles, training
+    crops); the warps still read the whole source frames, so a window equals that crop of
+    the whole.  ``fields``: ``motion.at(t)`` when the caller already has it."""
+    w0, w1, cues = warped_inputs(rgb0, rgb1, motion, t, window, fields)
+    return torch.cat([w0, w1, cues, torch.full_like(cues[:, :1], float(t))], dim=1).contiguous()

@@ -12,6 +12,8 @@ Results are either ``av.VideoFrame`` (a source frame, or a frame FFmpeg made) or
 
 from __future__ import annotations
 
+import contextlib
+import time
 from fractions import Fraction
 from typing import Any
 
@@ -34,6 +36,7 @@ class Method:
     # Set by the engine for sources of more than 8 bits: methods that can (blend, flow-fusion)
     # make float RGB at the source's precision instead of 8-bit steps; vfi eval keeps 8 bits.
     precise = False
+    profile = None  # the job's vfi.pipeline.Profile, for methods that split their time into stages
 
     def setup(self, conv: ColorConverter) -> None:
         self.conv = conv
@@ -339,6 +342,8 @@ class FlowFusionMethod(Method):
 
     reads_rgb = True
     neighbours = True
+    STAGES = ("flow", "motion", "warp", "network", "fusion")  # how --profile splits its time
+    sync_stages = False
 
     def __init__(self, interpolator):
         from .flow import FlowEstimator
@@ -356,28 +361,88 @@ class FlowFusionMethod(Method):
         self.flows = FlowCache(self.flow)  # a new video: frame indices start again
 
     def motion(self, a, b, before=None, after=None):
-        """The pair's :class:`vfi.flow.PairMotion`; ``before`` and ``after`` (source frames
-        of the same shot, or None) bend the paths, unless they only repeat their
-        neighbour (a held frame says nothing about the motion)."""
+        """The pair's :class:`vfi.flow.PairMotion` on the model's device; ``before`` and
+        ``after`` (source frames of the same shot, or None) bend the paths, unless they
+        only repeat their neighbour (a held frame says nothing about the motion)."""
         from .flow import PairMotion, usable_neighbour
 
-        grey = lambda sf: self.flows.grey(sf, self.conv)  # noqa: E731
-        span = float(b.time - a.time)
-        extra = {}
-        if self.kind == "quadratic" and span > 0:
-            if before is not None and before.time < a.time and usable_neighbour(grey(before), grey(a)):
-                extra.update(f0b=self.flows.flow(a, before, self.conv), s_before=float(before.time - a.time) / span)
-            if after is not None and after.time > b.time and usable_neighbour(grey(after), grey(b)):
-                extra.update(f1a=self.flows.flow(b, after, self.conv), s_after=float(after.time - a.time) / span)
-        return PairMotion(self.flows.flow(a, b, self.conv), self.flows.flow(b, a, self.conv), (a.frame.height, a.frame.width),
-                          kind=self.kind, grey0=grey(a), grey1=grey(b), **extra)
+        with self._stage("flow"):
+            grey = lambda sf: self.flows.grey(sf, self.conv)  # noqa: E731
+            span = float(b.time - a.time)
+            extra = {}
+            if self.kind == "quadratic" and span > 0:
+                if before is not None and before.time < a.time and usable_neighbour(grey(before), grey(a)):
+                    extra.update(f0b=self.flows.flow(a, before, self.conv), s_before=float(before.time - a.time) / span)
+                if after is not None and after.time > b.time and usable_neighbour(grey(after), grey(b)):
+                    extra.update(f1a=self.flows.flow(b, after, self.conv), s_after=float(after.time - a.time) / span)
+            f01, f10 = self.flows.flow(a, b, self.conv), self.flows.flow(b, a, self.conv)
+        with self._stage("motion"):
+            return PairMotion(f01, f10, (a.frame.height, a.frame.width), kind=self.kind, grey0=grey(a), grey1=grey(b),
+                              device=self.model.device, **extra)
 
     def interpolate(self, a, b, ts, before=None, after=None):
-        from .flow import fusion_inputs
+        import torch
 
-        rgb0, rgb1 = self.source_rgb(a), self.source_rgb(b)
-        motion = self.motion(a, b, before, after)  # the flow reads 8-bit grey copies either way
-        return [self.model.fuse(fusion_inputs(rgb0, rgb1, motion, t), precise=self.precise) for t in ts]
+        from .flow import frame_tensor
+
+        with torch.inference_mode():
+            motion = self.motion(a, b, before, after)  # the flow reads 8-bit grey copies either way
+            with self._stage("warp"):  # the frames move to the device once per pair
+                (rgb0, _), (rgb1, _) = (frame_tensor(self.source_rgb(sf), self.model.device) for sf in (a, b))
+            return [self._frame(rgb0, rgb1, motion, t) for t in ts]
+
+    def _frame(self, rgb0, rgb1, motion, t: float):
+        """One frame at ``t``, tile by tile (:meth:`vfi.models.Interpolator.tiles`): the
+        inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame."""
+        import torch
+
+        from .flow import warped_inputs
+        from .models import frame_levels
+
+        interp, net = self.model, self.model.model
+        h, w = motion.size
+        with self._stage("motion"):
+            fields = motion.at(t)
+        frame = torch.empty((1, 3, h, w), dtype=torch.float32, device=interp.device)
+        scale = net.working_scale(w)
+        for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
+            with self._stage("warp"):
+                w0, w1, cues = warped_inputs(rgb0, rgb1, motion, t, (ya, xa, yb - ya, xb - xa), fields)
+            with self._stage("network"):
+                decisions = interp.decide(w0, w1, cues, t, scale)
+            with self._stage("fusion"):
+                y = net.combine(w0, w1, torch.full_like(cues[:, :1], t), decisions)
+                frame[..., y0:y1, x0:x1] = y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa]
+        with self._stage("fusion"):
+            return frame_levels(frame, self.precise)
+
+    def _stage(self, name: str):
+        """Times a stage of the model into the job's profile.  A GPU runs its work
+        asynchronously: there a stage's time is the host's unless ``sync_stages`` makes
+        each stage wait for the device (exact, a little slower; the device benchmark
+        sets it)."""
+        if self.profile is None:
+            return contextlib.nullcontext()
+        return _StageTimer(self.profile, name, self.sync_stages and self.model.device.type == "cuda")
+
+
+class _StageTimer:
+    def __init__(self, profile, name: str, cuda_sync: bool):
+        self.profile, self.name, self.cuda = profile, name, cuda_sync
+
+    def _sync(self) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+
+    def __enter__(self):
+        self._sync()
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self._sync()
+        self.profile.add(self.name, time.perf_counter() - self.t0)
 
 
 class FlowCache:

@@ -174,10 +174,10 @@ class TripletTorchDataset(Dataset):
             else:
                 y0, x0 = max(0, (h - size) // 2), max(0, (w - size) // 2)
             size_y, size_x = min(size, h), min(size, w)
-            x = fusion_inputs(a, b, motion, t, (y0, x0, size_y, size_x))
+            x = fusion_inputs(a, b, motion, t, (y0, x0, size_y, size_x))[0].permute(1, 2, 0).numpy()
             m = m[y0 + k: y0 + size_y - k, x0 + k: x0 + size_x - k]
         else:
-            x = fusion_inputs(a, b, motion, t)
+            x = fusion_inputs(a, b, motion, t)[0].permute(1, 2, 0).numpy()
         if self.augment:
             # Mirror images and reversed time are as real as the original; the cues are
             # magnitudes, so they mirror with the frames, and reversing time swaps the

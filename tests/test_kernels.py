@@ -1,0 +1,134 @@
+"""vfi.kernels: OpenCV's kernels (what a CPU runs) and PyTorch's (what CUDA runs) give
+the same results, so the CPU tests cover the GPU's code path; and flow-fusion made
+through either, tiled or whole, is the same frame."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from conftest import moving_frames, texture
+from vfi import kernels
+from vfi.models import MODELS, Interpolator
+
+
+def smooth_texture(h, w, seed=0):
+    import cv2
+
+    return cv2.GaussianBlur(texture(h, w, seed), (5, 5), 1.0)
+
+
+def both(fn):
+    """fn() through OpenCV, then through PyTorch's kernels."""
+    with torch.inference_mode():
+        cv = fn()
+        with kernels.torch_kernels():
+            pt = fn()
+    return cv, pt
+
+
+def test_kernels_take_opencv_on_cpu_and_pytorch_when_told():
+    x = torch.zeros(1, 3, 4, 4)
+    with torch.inference_mode():
+        assert kernels.use_cv2(x)
+        with kernels.torch_kernels():
+            assert not kernels.use_cv2(x)
+    assert not kernels.use_cv2(torch.zeros(1, 3, 4, 4, requires_grad=True))  # training keeps its gradient
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear"])
+def test_warps_agree(mode):
+    img = torch.from_numpy(smooth_texture(60, 80)).permute(2, 0, 1).unsqueeze(0)
+    rng = np.random.default_rng(1)
+    gy, gx = np.mgrid[0:50, 0:70].astype(np.float32)
+    x = torch.from_numpy(gx + rng.uniform(-6, 14, gx.shape).astype(np.float32))  # some reads past the edges
+    y = torch.from_numpy(gy + rng.uniform(-6, 14, gy.shape).astype(np.float32))
+    cv, pt = both(lambda: kernels.remap(img, x, y, mode, levels=True))
+    assert cv.shape == pt.shape == (1, 3, 50, 70)
+    diff = (cv - pt).abs()
+    # OpenCV reads at positions rounded to 1/32 px: a level now and then
+    assert diff.mean() < 0.3 and diff.max() <= 3, (float(diff.mean()), float(diff.max()))
+    fcv, fpt = both(lambda: kernels.remap(img.float() / 255, x, y, mode))
+    assert (fcv - fpt).abs().max() < 0.02
+
+
+def test_resizes_and_blur_agree():
+    x = torch.rand(1, 7, 37, 52)  # more channels than OpenCV takes at once, odd sizes
+    for size, mode in (((74, 104), "bilinear"), ((111, 156), "bilinear"), ((18, 26), "area"), ((20, 30), "bilinear")):
+        cv, pt = both(lambda: kernels.resize(x, size, mode))
+        assert cv.shape == pt.shape == (1, 7, *size)
+        if mode == "bilinear" or (37 % 18 == 0):
+            assert torch.allclose(cv, pt, atol=1e-5), (size, mode)
+    half = x[..., :36, :52]
+    cv, pt = both(lambda: kernels.resize(half, (18, 26), "area"))
+    assert torch.allclose(cv, pt, atol=1e-5)  # whole cells: both are the mean of 2 x 2
+    g = torch.tensor([0.05, 0.25, 0.4, 0.25, 0.05])
+    cv, pt = both(lambda: kernels.gaussian_blur(x[:, :3].contiguous(memory_format=torch.channels_last), g))
+    assert torch.allclose(cv, pt, atol=1e-5)
+
+
+def _frames(n, h, w):
+    from vfi.video import SourceFrame
+
+    return [SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(f, format="rgb24"))
+            for i, f in enumerate(moving_frames(n, h, w, speed=3, accel=1))]
+
+
+def _made(interp, frames, ts=(0.25, 0.5)):
+    from vfi.methods import FlowFusionMethod
+    from vfi.video import ColorConverter, ColorSpec
+
+    method = FlowFusionMethod(interp)
+    method.setup(ColorConverter("rgb24", ColorSpec(), frames[0].frame.height))
+    return method.interpolate(frames[1], frames[2], list(ts), before=frames[0], after=frames[3])
+
+
+def _busy_model():
+    spec = MODELS["flow-fusion"]
+    torch.manual_seed(3)
+    model = spec.create()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)  # a model that does something everywhere
+    return spec, model
+
+
+def test_made_frames_agree_through_either_kernels():
+    spec, model = _busy_model()
+    interp = Interpolator(spec, model, torch.device("cpu"), precision="fp32")
+    frames = _frames(4, 72, 96)
+    cv = _made(interp, frames)
+    with kernels.torch_kernels():
+        pt = _made(interp, frames)
+    for a, b in zip(cv, pt):
+        diff = np.abs(a.astype(int) - b.astype(int))
+        assert diff.mean() < 0.3 and np.percentile(diff, 99) <= 2, (diff.mean(), diff.max())
+
+
+@pytest.mark.parametrize("net_width", [0, 64])
+def test_tiles_at_any_working_scale_match_the_whole_frame(net_width):
+    """At the model's scale and at the coarser one a narrower network width picks (200 px
+    wide at 64: scale 4), tiles with their margins give the untiled frame."""
+    spec, model = _busy_model()
+    model.net_width = net_width
+    assert model.working_scale(200) == (4 if net_width else 2)
+    frames = _frames(4, 90, 200)
+    whole = _made(Interpolator(spec, model, torch.device("cpu"), tile=0, precision="fp32"), frames)
+    for tile in (40, 64):
+        tiled = _made(Interpolator(spec, model, torch.device("cpu"), tile=tile, precision="fp32"), frames)
+        for a, b in zip(whole, tiled):
+            diff = np.abs(a.astype(int) - b.astype(int))
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.001, (tile, diff.max())
+
+
+def test_the_network_works_at_most_net_width_wide():
+    model = MODELS["flow-fusion"].create()
+    assert model.net_width == 480
+    assert [model.working_scale(w) for w in (320, 640, 960, 1280, 1920, 3840)] == [2, 2, 2, 3, 4, 8]
+    for scale in (2, 3, 4, 8):
+        margin, align = model.tiling(scale)
+        assert margin % scale == 0 and align == scale and margin >= 8 * scale + 4

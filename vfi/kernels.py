@@ -1,0 +1,114 @@
+"""The per-pixel kernels flow-fusion is made of, on tensors of any device: warps
+(bilinear, bicubic), resizes (area, bilinear) and a Gaussian blur.
+
+Everything else in :mod:`vfi.flow` and :mod:`vfi.models.flow_fusion` is plain PyTorch
+arithmetic and runs wherever its tensors are.  These five kernels are the exception:
+PyTorch's CPU versions are 2-10x slower than OpenCV's (1080p, one thread: bicubic warp
+56 ms against 30, bilinear upsampling 100 against 11, area halving 28 against 10, the
+7-tap blur of 9 planes 190 against 56), so on a CPU, where no gradient is wanted, the
+same kernel runs through OpenCV on the tensor's memory.  Both give the same result
+(OpenCV rounds warp positions to 1/32 px; tests/test_kernels.py holds them together),
+and CUDA runs PyTorch's.
+
+Tensors are (N, C, H, W); on the CPU path channels-last memory is read without a copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+CV2_MAX_CHANNELS = 4  # OpenCV's resize and remap take at most 4 channels at once
+
+
+def use_cv2(x: torch.Tensor) -> bool:
+    """Whether ``x`` goes through OpenCV: on the CPU, float32 or uint8, no gradient."""
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.uint8)
+            and not (torch.is_grad_enabled() and x.requires_grad) and _FORCE_TORCH == 0)
+
+
+_FORCE_TORCH = 0
+
+
+class torch_kernels:
+    """``with torch_kernels():`` runs PyTorch's kernels on the CPU too (what CUDA runs):
+    for tests and for measuring them."""
+
+    def __enter__(self):
+        global _FORCE_TORCH
+        _FORCE_TORCH += 1
+
+    def __exit__(self, *exc):
+        global _FORCE_TORCH
+        _FORCE_TORCH -= 1
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def _planes(x: torch.Tensor, i: int) -> list[np.ndarray]:
+    """Image ``i`` of a CPU tensor as H x W x C arrays of at most 4 channels (views where
+    the memory is channels-last)."""
+    img = x[i].permute(1, 2, 0)
+    c = img.shape[2]
+    return [np.ascontiguousarray(img[..., k: k + CV2_MAX_CHANNELS].numpy()) for k in range(0, c, CV2_MAX_CHANNELS)]
+
+
+def _from_planes(groups: list[list[np.ndarray]]) -> torch.Tensor:
+    """Images of channel groups (H x W [x C]) back to one channels-last (N, C, H, W) tensor."""
+    imgs = []
+    for planes in groups:
+        planes = [p[..., None] if p.ndim == 2 else p for p in planes]
+        imgs.append(np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0])
+    return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
+
+
+def remap(src: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mode: str = "bicubic", levels: bool = False) -> torch.Tensor:
+    """``src`` (1, C, H, W) read at pixel positions (``x``, ``y``) (h x w float32),
+    edges repeated: (1, C, h, w) float32.  ``levels``: ``src`` holds 0..255 levels and the
+    result is rounded and clipped to them, as an 8-bit warp gives."""
+    if use_cv2(src):
+        cv2 = _cv2()
+        flag = cv2.INTER_CUBIC if mode == "bicubic" else cv2.INTER_LINEAR
+        mx, my = x.numpy(), y.numpy()
+        if levels:
+            src = src.round().clamp_(0, 255).to(torch.uint8) if src.dtype != torch.uint8 else src
+        out = [cv2.remap(p, mx, my, flag, borderMode=cv2.BORDER_REPLICATE) for p in _planes(src, 0)]
+        return _from_planes([out]).float()
+    h, w = src.shape[-2:]
+    grid = torch.stack([x * (2 / max(w - 1, 1)) - 1, y * (2 / max(h - 1, 1)) - 1], dim=-1).unsqueeze(0)
+    out = F.grid_sample(src.float(), grid, mode=mode, padding_mode="border", align_corners=True)
+    return out.round_().clamp_(0, 255) if levels else out
+
+
+def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+    """(N, C, H, W) to (N, C, *size): ``bilinear`` (half-pixel centres, no antialiasing:
+    OpenCV's INTER_LINEAR) or ``area`` (the mean of the pixels each one covers)."""
+    h, w = size
+    if tuple(x.shape[-2:]) == (h, w):
+        return x
+    if use_cv2(x):
+        cv2 = _cv2()
+        flag = cv2.INTER_AREA if mode == "area" else cv2.INTER_LINEAR
+        return _from_planes([[cv2.resize(p, (w, h), interpolation=flag) for p in _planes(x, i)] for i in range(x.shape[0])])
+    if mode == "area":
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def gaussian_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable blur of (N, C, H, W) by the odd-length 1-D ``kernel``, edges repeated."""
+    r = (kernel.numel() - 1) // 2
+    if use_cv2(x) and x.dtype == torch.float32:
+        cv2 = _cv2()
+        k = kernel.double().numpy()
+        return _from_planes([[cv2.sepFilter2D(p, -1, k, k, borderType=cv2.BORDER_REPLICATE) for p in _planes(x, i)]
+                             for i in range(x.shape[0])])
+    c = x.shape[1]
+    g = kernel.to(x.dtype)
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
