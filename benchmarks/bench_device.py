@@ -33,6 +33,7 @@ sys.path.insert(0, str(HERE))
 
 FRAMES = {640: 25, 1920: 11, 3840: 7}  # source frames per clip by width: enough to time, little enough for 5 minutes
 RIFE_PAIRS = {"cpu": {640: 4, 1920: 2, 3840: 1}, "cuda": {640: 20, 1920: 20, 3840: 10}}
+SKIP_RIFE = bool(os.environ.get("BENCH_NO_RIFE"))
 STAGES = ("flow", "motion", "warp", "network", "fusion")
 
 DRIVER = r"""
@@ -114,7 +115,7 @@ def main():
                 ms = 1000 * res["seconds"] / max(1, res["synthesised"])
                 p, n = res["profile"], max(1, res["synthesised"])
                 split = " | ".join(f"{1000 * p.get(k, 0.0) / n:.0f}" for k in STAGES)
-                rife = rife_ms(clip, device, RIFE_PAIRS[device].get(w, 2))
+                rife = None if SKIP_RIFE else rife_ms(clip, device, RIFE_PAIRS[device].get(w, 2))
                 tail = f"{rife:.0f} ms | {ms / rife:.3f}" if rife else "not installed | "
                 print(f"| {device} | {w}x{h} | {res['frames_out'] / res['seconds']:.1f} | {ms:.0f} | {split} | {rss:.0f} MiB | {tail} |",
                       flush=True)

@@ -317,6 +317,7 @@ class JobStages:
             self.cuts.prepare(item)
             if self.method.reads_rgb:
                 item.rgb(self.conv)
+            self.method.prepare(item)
 
     def open(self, first: SourceFrame) -> None:
         job = self.job
@@ -384,6 +385,7 @@ class JobStages:
     def abort(self) -> None:
         if self.streams is not None:
             self.streams.close(cancel=True)
+        self.method.close()
         self.source.stop()
         if self.sink is not None:
             self.sink.abort()
@@ -391,6 +393,7 @@ class JobStages:
     def close(self) -> None:
         if self.streams is not None:
             self.streams.close()
+        self.method.close()
         for o in self.observers:
             o.finish()
 
@@ -484,7 +487,7 @@ def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output
 
 def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profile):
     if output_kind(job.output) == "images":
-        return ImageSequenceSink(job.output, conv, info.pix_fmt, profile, threaded=job.threads)
+        return ImageSequenceSink(job.output, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height))
     encode_options = job.encode
     if method.cpu_bound and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
@@ -505,7 +508,7 @@ def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profil
         audio_encode=stretcher.add_output if stretcher is not None else None,
         metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
     )
-    return VideoFileSink(writer, conv, profile, threaded=job.threads, stretcher=stretcher)
+    return VideoFileSink(writer, conv, profile, threaded=job.threads, stretcher=stretcher, size=(info.width, info.height))
 
 
 class FrameLog:

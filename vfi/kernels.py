@@ -64,7 +64,8 @@ def _from_planes(groups: list[list[np.ndarray]]) -> torch.Tensor:
     for planes in groups:
         planes = [p[..., None] if p.ndim == 2 else p for p in planes]
         imgs.append(np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0])
-    return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
+    batch = imgs[0][None] if len(imgs) == 1 else np.stack(imgs)  # one image: no copy
+    return torch.from_numpy(batch).permute(0, 3, 1, 2)
 
 
 def remap(src: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mode: str = "bicubic", levels: bool = False) -> torch.Tensor:

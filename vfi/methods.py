@@ -41,6 +41,13 @@ class Method:
     def setup(self, conv: ColorConverter) -> None:
         self.conv = conv
 
+    def prepare(self, sf: SourceFrame) -> None:
+        """Called for each source frame in decode order, in the decoder's thread, ahead of
+        the pairs that need it: work that can start early (flow-fusion's flows)."""
+
+    def close(self) -> None:
+        """The job is over (or stopped): let go of threads."""
+
     def source_rgb(self, sf: SourceFrame) -> np.ndarray:
         """A source frame's RGB to make frames from: float at the source's precision when
         ``precise``, else 8-bit."""
@@ -354,11 +361,32 @@ class FlowFusionMethod(Method):
         self.flow = FlowEstimator(net.flow_preset, net.flow_width)
         self.kind = net.motion
         self.flows = FlowCache(self.flow)
+        self.pool = None  # flows computed ahead (prepare)
         self.cpu_bound = True  # the flow runs on CPU threads whatever the network's device
 
     def setup(self, conv):
         super().setup(conv)
+        self.close()
         self.flows = FlowCache(self.flow)  # a new video: frame indices start again
+        self._last = None
+
+    def prepare(self, sf):
+        """Starts the flows both ways between this frame and the one before in the flow
+        pool, so that the pair's stream (and a GPU behind it) finds them made."""
+        last, self._last = self._last, sf
+        if last is None or last.index >= sf.index:
+            return
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(flow_threads(self.model.device), thread_name_prefix="vfi-flow")
+        for x, y in ((last, sf), (sf, last)):
+            self.pool.submit(self.flows.flow, x, y, self.conv)  # a failure is raised again to the stream that needs it
+
+    def close(self):
+        pool, self.pool = getattr(self, "pool", None), None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def motion(self, a, b, before=None, after=None):
         """The pair's :class:`vfi.flow.PairMotion` on the model's device; ``before`` and
@@ -403,7 +431,7 @@ class FlowFusionMethod(Method):
         h, w = motion.size
         with self._stage("motion"):
             fields = motion.at(t)
-        frame = torch.empty((1, 3, h, w), dtype=torch.float32, device=interp.device)
+        frame = np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8)  # on the host: the encoder's
         scale = net.working_scale(w)
         for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
             with self._stage("warp"):
@@ -412,9 +440,8 @@ class FlowFusionMethod(Method):
                 decisions = interp.decide(w0, w1, cues, t, scale)
             with self._stage("fusion"):
                 y = net.combine(w0, w1, torch.full_like(cues[:, :1], t), decisions)
-                frame[..., y0:y1, x0:x1] = y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa]
-        with self._stage("fusion"):
-            return frame_levels(frame, self.precise)
+                frame[y0:y1, x0:x1] = frame_levels(y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa], self.precise)
+        return frame
 
     def _stage(self, name: str):
         """Times a stage of the model into the job's profile.  A GPU runs its work
@@ -445,12 +472,23 @@ class _StageTimer:
         self.profile.add(self.name, time.perf_counter() - self.t0)
 
 
+def flow_threads(device) -> int:
+    """Threads computing flows ahead: on a GPU job every core but the one feeding the
+    device (DIS is the CPU's share of the work); on a CPU job half the cores, beside the
+    model streams that take the rest (and compute any flow not yet made themselves)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1 if device.type == "cuda" else cores // 2)
+
+
 class FlowCache:
     """Flows between source frames, and the grey copies they are computed on, by the
-    frames' indices: each computed once, by whichever model stream asks first (the
-    others wait for it), and the last ``keep`` kept."""
+    frames' indices: each computed once, by whichever thread asks first (the flow pool
+    ahead of the pairs, or a model stream; the others wait for it), and the last
+    ``keep`` kept (the decoder runs at most a few frames ahead: three entries a frame)."""
 
-    def __init__(self, estimator, keep: int = 16):
+    def __init__(self, estimator, keep: int = 64):
         import threading
         from collections import OrderedDict
 

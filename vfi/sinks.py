@@ -21,19 +21,20 @@ import numpy as np
 
 from .errors import OutputError, UsageError
 from .outputs import temporary_dir
-from .pipeline import BackgroundWorker, Profile
+from .pipeline import BackgroundWorker, Profile, queue_depth
 from .video import ColorConverter, VideoWriter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 
 
 class VideoFileSink:
     """A video file written with PyAV (:class:`vfi.video.VideoWriter`)."""
 
-    def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True, stretcher=None):
+    def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True, stretcher=None,
+                 size: tuple[int, int] = (0, 0)):
         self.writer = writer
         self.conv = conv
         self.profile = profile
         self.stretcher = stretcher  # slow motion: audio packets are stretched, not copied
-        self.worker = BackgroundWorker(profile) if threaded else _Inline(profile)
+        self.worker = BackgroundWorker(profile, maxsize=queue_depth(*size)) if threaded else _Inline(profile)
 
     @property
     def path(self) -> Path:
@@ -125,7 +126,8 @@ class ImageSequenceSink:
     sample, as ffmpeg does), written into a hidden folder beside the target and renamed
     to it at the end.  Frames are numbered from 1, as ffmpeg's image2 muxer does."""
 
-    def __init__(self, spec: str, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True):
+    def __init__(self, spec: str, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
+                 size: tuple[int, int] = (0, 0)):
         self.folder, self.pattern = image_target(spec)
         ext = Path(self.pattern).suffix.lower()
         self.codec = IMAGE_FORMATS.get(ext)
@@ -136,7 +138,7 @@ class ImageSequenceSink:
         self.conv, self.profile = conv, profile
         self.tmp = temporary_dir(self.folder)
         self.count = 0
-        self.worker = BackgroundWorker(profile) if threaded else _Inline(profile)
+        self.worker = BackgroundWorker(profile, maxsize=queue_depth(*size)) if threaded else _Inline(profile)
         self.path = self.folder
 
     def frame(self, result, pts: int) -> None:

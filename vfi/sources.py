@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 
 from .errors import InputError
-from .pipeline import BackgroundIterator, Profile
+from .pipeline import BackgroundIterator, Profile, queue_depth
 from .video import IMAGE_EXTENSIONS, RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec, SourceFrame, VideoInfo, VideoReader
 
 
@@ -53,7 +53,7 @@ class VideoFileSource:
         if start:
             reads = _shifted(reads, start)
         if threaded:
-            self._background = BackgroundIterator(reads, profile, prepare=prepare)
+            self._background = BackgroundIterator(reads, profile, prepare=prepare, maxsize=queue_depth(self.info.width, self.info.height))
             return self._background
         return _timed(reads, profile, prepare)
 
@@ -189,7 +189,7 @@ class ImageSequenceSource:
               start: Fraction | None = None, end: Fraction | None = None):
         frames = self._frames(start, end)
         if threaded:
-            self._background = BackgroundIterator(frames, profile, prepare=prepare)
+            self._background = BackgroundIterator(frames, profile, prepare=prepare, maxsize=queue_depth(self.info.width, self.info.height))
             return self._background
         return _timed(frames, profile, prepare)
 
