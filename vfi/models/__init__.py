@@ -169,9 +169,10 @@ DEFAULT_TILE = 512
 # CNN 1.5x (fp32) to 2x (bf16) faster than whole 720p frames, margins included; sizes
 # measured on a 2-core Sapphire Rapids machine (benchmarks/README.md).
 CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
-# flow-fusion, by device (CPU: True): tiles bound its memory (4K) and, on a CPU, keep a
-# tile's planes near the caches; 512 measured 1.2x faster than 256 or whole 1080p frames
-# on the 2-core machine.  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
+# flow-fusion, by device (CPU: True): tiles bound its memory.  One thread, 2-core AMD
+# EPYC, ms per frame at 1080p in tiles of 512 / 768 / 1280 / whole: 483 / 452 / 412 /
+# 567; but the 4K job's peak RSS (9 frames) is 1.46 / 1.72 / 2.03 GB with 512 / 768 /
+# 1280: memory first.  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
 FLOW_TILE = {True: 512, False: 2048}
 
 

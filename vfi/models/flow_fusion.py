@@ -20,7 +20,8 @@ per pixel, three things:
           = blend + b (detail(W0, W1) - (blend - low(blend))) + r
 
 The network runs at half resolution (its decisions vary slowly across the frame: a
-quarter of the work) and its five outputs are upsampled; the warps and the detail stay
+quarter of the work), coarser on frames over 960 px wide so that it works at most
+``NET_WIDTH`` pixels wide, and its five outputs are upsampled; the warps and the detail stay
 at full resolution.  Its last layer starts at zero: the untrained model is the
 time-weighted average of the warps with half of the chosen detail, and training on
 the Charbonnier distance plus paper 002's blur term (``vfi train --loss
@@ -45,7 +46,8 @@ DETAIL_SIGMA, DETAIL_RADIUS = 1.0, 3  # the Gaussian that splits a frame into lo
 # The network works at most this wide at inference (a coarser scale on larger frames): it
 # was trained on frames 160-640 px wide at its resolution; at 1080p scale 4 instead of 2
 # costs half the time, and on the held-out clips scale 4 moved no clip by more than
-# -0.06 dB and scale 3 (1280 px wide) none below -0.03 (docs/flow-fusion.md).
+# -0.06 dB and scale 3 (1280 px wide) none below -0.03 (benchmarks/README.md; the
+# figures are in the shipped weights' metadata, "inference").
 NET_WIDTH = 480
 
 
