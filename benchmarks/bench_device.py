@@ -28,13 +28,14 @@ from pathlib import Path
 
 import torch
 
+from vfi.pipeline import MODEL_STAGES as STAGES
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 FRAMES = {640: 61, 1920: 21, 3840: 9}  # source frames per clip by width: enough to time, little enough for 5 minutes
 RIFE_PAIRS = {"cpu": {640: 4, 1920: 2, 3840: 1}, "cuda": {640: 20, 1920: 20, 3840: 10}}
 SKIP_RIFE = bool(os.environ.get("BENCH_NO_RIFE"))
-STAGES = ("flow", "motion", "warp", "network", "fusion")
 
 DRIVER = r"""
 import json, sys

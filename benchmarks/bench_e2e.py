@@ -56,8 +56,6 @@ def main():
         w, h = r.info.width, r.info.height
     interp = load_interpolator(args.method, device="cpu")
     if interp.spec.takes_t:  # flow-fusion: two flows and one fusion at t = 1/2 per pair, as the job does it
-        from fractions import Fraction
-
         from vfi.methods import FlowFusionMethod
         from vfi.video import ColorSpec, SourceFrame
 

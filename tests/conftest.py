@@ -122,3 +122,19 @@ def clip(tmp_path):
 def vfi(*args):
     """``vfi ARGS`` in this process (paths may be Path objects): Click's result."""
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def busy_flow_fusion():
+    """flow-fusion's spec and an untrained model with random weights that does
+    something everywhere (the untrained model only averages the warps)."""
+    import torch
+
+    from vfi.models import MODELS
+
+    spec = MODELS["flow-fusion"]
+    torch.manual_seed(3)
+    model = spec.create()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    return spec, model

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_video, moving_frames, texture
+from conftest import busy_flow_fusion, make_video, moving_frames, texture
 from vfi.data import PrepOptions, TripletDataset, prep
 from vfi.flow import FEATURES, FlowEstimator, PairMotion, flows_to_time, fusion_inputs, path_weights
 from vfi.metrics import psnr
@@ -149,12 +149,7 @@ def test_untrained_model_is_the_warped_average_with_half_the_detail():
 
 
 def test_flow_fusion_tiles_match_untiled():
-    spec = MODELS["flow-fusion"]
-    torch.manual_seed(3)
-    model = spec.create()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.3)  # a model that does something everywhere
+    spec, model = busy_flow_fusion()
     a, b = shifted(70, 90, 3)
     feats = fusion_inputs(a, b, pair_motion(a, b), 0.5)
     whole = Interpolator(spec, model, torch.device("cpu"), tile=0, precision="fp32").fuse(feats)

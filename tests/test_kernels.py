@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_frames, texture
+from conftest import busy_flow_fusion, moving_frames, texture
 from vfi import kernels
 from vfi.models import MODELS, Interpolator
 
@@ -87,18 +87,8 @@ def _made(interp, frames, ts=(0.25, 0.5)):
     return method.interpolate(frames[1], frames[2], list(ts), before=frames[0], after=frames[3])
 
 
-def _busy_model():
-    spec = MODELS["flow-fusion"]
-    torch.manual_seed(3)
-    model = spec.create()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.3)  # a model that does something everywhere
-    return spec, model
-
-
 def test_made_frames_agree_through_either_kernels():
-    spec, model = _busy_model()
+    spec, model = busy_flow_fusion()
     interp = Interpolator(spec, model, torch.device("cpu"), precision="fp32")
     frames = _frames(4, 72, 96)
     cv = _made(interp, frames)
@@ -113,7 +103,7 @@ def test_made_frames_agree_through_either_kernels():
 def test_tiles_at_any_working_scale_match_the_whole_frame(net_width):
     """At the model's scale and at the coarser one a narrower network width picks (200 px
     wide at 64: scale 4), tiles with their margins give the untiled frame."""
-    spec, model = _busy_model()
+    spec, model = busy_flow_fusion()
     model.net_width = net_width
     assert model.working_scale(200) == (4 if net_width else 2)
     frames = _frames(4, 90, 200)

@@ -272,7 +272,9 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False
         p = result.profile
         stages = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
         parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
-        split = [k for k in ("flow", "motion", "warp", "network", "fusion") if k in p]
+        from .pipeline import MODEL_STAGES
+
+        split = [k for k in MODEL_STAGES if k in p]
         if split:  # flow-fusion: the model's time by stage, summed over its streams
             parts = parts.replace(f"model {p.get('model', 0.0):.2f} s", f"model {p.get('model', 0.0):.2f} s ("
                                   + ", ".join(f"{k} {p[k]:.2f} s" for k in split) + ")")

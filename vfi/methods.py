@@ -349,8 +349,7 @@ class FlowFusionMethod(Method):
 
     reads_rgb = True
     neighbours = True
-    STAGES = ("flow", "motion", "warp", "network", "fusion")  # how --profile splits its time
-    sync_stages = False
+    sync_stages = False  # see _stage
 
     def __init__(self, interpolator):
         from .flow import FlowEstimator
@@ -384,7 +383,7 @@ class FlowFusionMethod(Method):
             self.pool.submit(self.flows.flow, x, y, self.conv)  # a failure is raised again to the stream that needs it
 
     def close(self):
-        pool, self.pool = getattr(self, "pool", None), None
+        pool, self.pool = self.pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 
 _END = object()
+MODEL_STAGES = ("flow", "motion", "warp", "network", "fusion")  # how flow-fusion's model time is split in a profile
 
 
 class Profile:
