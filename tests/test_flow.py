@@ -279,3 +279,33 @@ def test_flow_fusion_trains_and_its_weights_run_in_upsample(flow_dataset, tmp_pa
     res = CliRunner().invoke(main, ["upsample", str(src), "-o", str(tmp_path / "o.mkv"), "--fps", "60", "--weights", str(w),
                                     "--codec", "ffv1", "-q"])
     assert res.exit_code == 0, res.output
+
+
+def test_method_frames_at_a_coarse_network_scale_match_across_tiles_and_the_training_path():
+    """With the network at scale 3 (a narrow ``net_width``), the cues are made at its
+    scale: tiles still give the untiled frame, and the frame stays within a few levels of
+    the full-size input the network was trained on (:func:`fusion_inputs`)."""
+    from vfi.methods import FlowFusionMethod
+    from vfi.video import ColorConverter, ColorSpec
+
+    spec, model = busy_flow_fusion()
+    model.net_width = 64
+    a, b = shifted(120, 180, 3)
+    motion = pair_motion(a, b)
+    assert model.working_scale(180) == 3
+    frames = {}
+    for tile in (0, 60, 96):
+        interp = Interpolator(spec, model, torch.device("cpu"), tile=tile, precision="fp32")
+        method = FlowFusionMethod(interp)
+        method.setup(ColorConverter("rgb24", ColorSpec(), 180))
+        frames[tile] = method._frame(a, b, motion, 0.5)
+    for tile in (60, 96):
+        diff = np.abs(frames[0].astype(int) - frames[tile].astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.001, tile
+    x = fusion_inputs(a, b, motion, 0.5)
+    x = x if isinstance(x, torch.Tensor) else torch.from_numpy(x).permute(2, 0, 1).unsqueeze(0)
+    with torch.no_grad():
+        full = model.combine(x[:, 0:3], x[:, 3:6], x[:, 10:11], model._up(model.head(model.body(model._down(x, 3))).float(), x.shape[-2:], 3))
+    trained = full[0].permute(1, 2, 0).mul(255).round().clamp(0, 255).byte().numpy()
+    diff = np.abs(frames[0].astype(int) - trained.astype(int))
+    assert np.mean(diff) < 0.1 and diff.max() <= 4

@@ -101,6 +101,16 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> to
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
+def resize_cells(x: torch.Tensor, cell: int) -> torch.Tensor:
+    """The mean of each ``cell`` x ``cell`` block of (N, C, H, W), edges repeated to whole
+    blocks: (N, C, ceil(H / cell), ceil(W / cell)), channels-last on a CPU."""
+    h, w = x.shape[-2:]
+    if h % cell or w % cell:
+        x = F.pad(x, (0, -w % cell, 0, -h % cell), mode="replicate")
+    small = resize(x, (x.shape[-2] // cell, x.shape[-1] // cell), "area")
+    return small.contiguous(memory_format=torch.channels_last) if small.device.type == "cpu" else small
+
+
 def gaussian_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Separable blur of (N, C, H, W) by the odd-length 1-D ``kernel``, edges repeated."""
     r = (kernel.numel() - 1) // 2

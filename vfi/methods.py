@@ -423,22 +423,23 @@ class FlowFusionMethod(Method):
         inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame."""
         import torch
 
-        from .flow import warped_inputs
+        from .flow import WHOLE_FIELDS_PIXELS, frame_fields, warped_inputs
         from .models import frame_levels
 
         interp, net = self.model, self.model.model
         h, w = motion.size
         with self._stage("motion"):
             fields = motion.at(t)
+            whole = frame_fields(fields, (h, w)) if h * w <= WHOLE_FIELDS_PIXELS else None
         frame = np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8)  # on the host: the encoder's
         scale = net.working_scale(w)
         for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
             with self._stage("warp"):
-                w0, w1, cues = warped_inputs(rgb0, rgb1, motion, t, (ya, xa, yb - ya, xb - xa), fields)
+                w0, w1, cues = warped_inputs(rgb0, rgb1, motion, t, (ya, xa, yb - ya, xb - xa), fields, scale, whole)
             with self._stage("network"):
                 decisions = interp.decide(w0, w1, cues, t, scale)
             with self._stage("fusion"):
-                y = net.combine(w0, w1, torch.full_like(cues[:, :1], t), decisions)
+                y = net.combine(w0, w1, t, decisions)
                 frame[y0:y1, x0:x1] = frame_levels(y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa], self.precise)
         return frame
 

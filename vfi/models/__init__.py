@@ -171,9 +171,13 @@ DEFAULT_TILE = 512
 CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
 # flow-fusion, by device (CPU: True): tiles bound its memory.  One thread, 2-core AMD
 # EPYC, ms per frame at 1080p in tiles of 512 / 768 / 1280 / whole: 483 / 452 / 412 /
-# 567; but the 4K job's peak RSS (9 frames) is 1.46 / 1.72 / 2.03 GB with 512 / 768 /
-# 1280: memory first.  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
+# 567; the 4K job's peak RSS (9 frames) is 1.46 / 1.72 / 2.03 GB with 512 / 768 / 1280.
+# So on a CPU: the faster 1280 up to 1080p (the 1080p job's peak RSS 1.10 -> 1.61 GB,
+# its CPU time 17 % less, with the whole-frame fields of vfi.flow.frame_fields), 512
+# above (memory first).  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
 FLOW_TILE = {True: 512, False: 2048}
+FLOW_TILE_CPU_SMALL = 1280  # CPU tile for frames of at most FLOW_SMALL_PIXELS
+FLOW_SMALL_PIXELS = 1920 * 1088
 
 
 def _fused_runner(model: nn.Module, precision: str):
@@ -239,7 +243,8 @@ class Interpolator:
             return 0
         if self.tile is None:
             if self.spec.domain == "flow":  # flow-fusion: its inputs and fusion are made tile by tile too
-                t = FLOW_TILE[self.device.type == "cpu"]
+                cpu = self.device.type == "cpu"
+                t = FLOW_TILE_CPU_SMALL if cpu and h * w <= FLOW_SMALL_PIXELS else FLOW_TILE[cpu]
                 return t if (h > t or w > t) else 0
             if self.device.type == "cpu":
                 t = CPU_TILE[self.precision]

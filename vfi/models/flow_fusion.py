@@ -116,11 +116,12 @@ class FlowFusion(nn.Module):
     def decisions_from(self, w0: torch.Tensor, w1: torch.Tensor, cues: torch.Tensor, t: float,
                        scale: int | None = None) -> torch.Tensor:
         """:meth:`decisions` of the input whose parts :func:`vfi.flow.warped_inputs` gives,
-        at ``scale`` (default: the model's): each part is brought to the network's
-        resolution on its own, so the full-size 11-channel input is never made."""
+        at ``scale`` (default: the model's), with the cues already at that scale
+        (``warped_inputs(..., cell=scale)``): the warps are brought to the network's
+        resolution on their own, so the full-size 11-channel input is never made."""
         s = scale or self.scale
-        parts = [w0, w1, cues] if s == 1 else [self._down(p, s) for p in (w0, w1, cues)]
-        small = torch.cat([p.float() for p in parts] + [torch.full_like(parts[2][:, :1], float(t))], dim=1)
+        parts = [w0, w1] if s == 1 else [self._down(p, s) for p in (w0, w1)]
+        small = torch.cat([p.float() for p in parts] + [cues.float(), torch.full_like(cues[:, :1], float(t))], dim=1)
         if small.device.type == "cpu":
             small = small.contiguous(memory_format=torch.channels_last)
         out = self.head(self.body(small)).float()
@@ -129,11 +130,7 @@ class FlowFusion(nn.Module):
     def _down(self, x: torch.Tensor, s: int) -> torch.Tensor:
         """``x`` at the network's resolution: the mean of each ``s`` x ``s`` cell (edges
         repeated to whole cells; tiles keep to multiples of the scale)."""
-        h, w = x.shape[-2:]
-        if h % s or w % s:
-            x = F.pad(x, (0, -w % s, 0, -h % s), mode="replicate")
-        small = kernels.resize(x, (x.shape[-2] // s, x.shape[-1] // s), "area")
-        return small.contiguous(memory_format=torch.channels_last) if small.device.type == "cpu" else small
+        return kernels.resize_cells(x, s)
 
     @staticmethod
     def _up(out: torch.Tensor, size, s: int) -> torch.Tensor:
@@ -146,14 +143,19 @@ class FlowFusion(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.combine(x[:, 0:3], x[:, 3:6], x[:, 10:11], self.decisions(x))
 
-    def combine(self, w0: torch.Tensor, w1: torch.Tensor, t: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """The frame from the two warps (N, 3, H, W on 0..1), the time plane and the
-        network's :meth:`decisions`."""
+    def combine(self, w0: torch.Tensor, w1: torch.Tensor, t: torch.Tensor | float, out: torch.Tensor) -> torch.Tensor:
+        """The frame from the two warps (N, 3, H, W on 0..1), the time (a plane, or one
+        number for the whole frame) and the network's :meth:`decisions`."""
         # Per-pixel arithmetic on dense tensors of one layout: 3-4x faster than on
         # channel slices of the 11-channel input.
         w0, w1, out = _dense(w0.float()), _dense(w1.float()), _dense(out)
-        t = _dense(t.float()).clamp(1e-3, 1 - 1e-3)
-        m = torch.sigmoid(out[:, 0:1] + torch.log((1 - t) / t))
+        if isinstance(t, torch.Tensor):
+            t = _dense(t.float()).clamp(1e-3, 1 - 1e-3)
+            prior = torch.log((1 - t) / t)
+        else:  # one number: its logit once, not per pixel
+            t = torch.tensor(float(t), dtype=torch.float32).clamp(1e-3, 1 - 1e-3)
+            prior = torch.log((1 - t) / t).item()
+        m = torch.sigmoid(out[:, 0:1] + prior)
         b = torch.sigmoid(out[:, 1:2])
         blend = w1 + m * (w0 - w1)
         d0, d1, db = w0 - self.low(w0), w1 - self.low(w1), blend - self.low(blend)
