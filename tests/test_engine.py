@@ -10,7 +10,7 @@ import pytest
 from conftest import audio_packets, make_video, moving_frames, read_frames, texture
 from vfi.engine import Job, run, sidecar_path
 from vfi.errors import InputError, UsageError
-from vfi.video import EncodeOptions
+from vfi.io.encoding import EncodeOptions
 
 LOSSLESS = EncodeOptions(codec="ffv1")
 MKV_TICK = Fraction(1, 2000)  # Matroska stores milliseconds: stamps are exact to half of one
@@ -280,7 +280,7 @@ def test_yuv_to_rgb_and_back_keeps_every_sample(pix_fmt, color_range):
     """Noisy samples (chroma differing from one block to the next, as in real footage),
     not a smooth picture: chroma read half a sample off and averaged back mixed
     neighbouring samples (up to 36 levels on a real clip), which a smooth picture hides."""
-    from vfi.video import ColorConverter, ColorSpec, bits_per_sample
+    from vfi.io.colour import ColorConverter, ColorSpec, bits_per_sample
 
     rng = np.random.default_rng(1)
     frame = av.VideoFrame(64, 48, pix_fmt)
@@ -308,7 +308,7 @@ def test_deep_rgb_and_grey_to_rgb_and_back_are_rounded_not_shifted(pix_fmt):
     """swscale read deep RGB 0.4-0.5 levels bright and wrote 255 as 1020 of 1023 (at 10
     bits): synthesised frames of a 10-bit RGB scan were brighter and their whites greyer
     than the source frames around them."""
-    from vfi.video import ColorConverter, ColorSpec, _plane_samples, _write_plane, deep_rgb_layout
+    from vfi.io.colour import ColorConverter, ColorSpec, _plane_samples, _write_plane, deep_rgb_layout
 
     kind, dtype, top = deep_rgb_layout(pix_fmt)
     wide = np.random.default_rng(2).integers(0, top + 1, (24, 40, 3)).astype(np.uint16)  # R, G, B samples
@@ -376,7 +376,8 @@ def test_frames_made_from_a_10_bit_source_keep_10_bit_steps(tmp_path, method):
 def test_decoded_h264_frames_go_to_rgb_and_back_unchanged(tmp_path, pix_fmt):
     """Frames decoded from H.264 carry its chroma siting, which swscale's point
     upsampling took half a sample off: a round trip mixed neighbouring chroma samples."""
-    from vfi.video import ColorConverter, VideoReader
+    from vfi.io.colour import ColorConverter
+    from vfi.io.reading import VideoReader
 
     rng = np.random.default_rng(2)
     img = np.clip(128 + rng.normal(0, 30, (48, 64, 3)), 0, 255).astype(np.uint8)  # chroma changing block to block
@@ -398,7 +399,7 @@ def test_decoded_h264_frames_go_to_rgb_and_back_unchanged(tmp_path, pix_fmt):
 def test_yuvj_frames_are_read_and_written_in_their_tagged_range(pix_fmt, color_range):
     """swscale takes yuvj as full range whatever it is told; the converter goes by the tag."""
     import cv2
-    from vfi.video import ColorConverter, ColorSpec
+    from vfi.io.colour import ColorConverter, ColorSpec
 
     rgb = cv2.GaussianBlur(texture(48, 64, 3), (0, 0), 2)
     conv = ColorConverter(pix_fmt, ColorSpec(colorspace=1, color_range=color_range, primaries=1, trc=1), 48)
@@ -477,20 +478,21 @@ def test_threaded_pipeline_matches_sequential(tmp_path):
 
 
 def test_failure_in_the_encoder_thread_surfaces_and_cleans_up(tmp_path, monkeypatch):
-    from vfi import video
+    from vfi.errors import OutputError
+    from vfi.io import writing
 
     src = make_video(tmp_path / "in.mkv", moving_frames(12, 48, 64), Fraction(24), codec="ffv1")
     calls = {"n": 0}
-    original = video.VideoWriter.write
+    original = writing.VideoWriter.write
 
     def failing(self, frame, pts):
         calls["n"] += 1
         if calls["n"] == 5:
-            raise video.OutputError("disk full (simulated)")
+            raise OutputError("disk full (simulated)")
         return original(self, frame, pts)
 
-    monkeypatch.setattr(video.VideoWriter, "write", failing)
-    with pytest.raises(video.OutputError, match="disk full"):
+    monkeypatch.setattr(writing.VideoWriter, "write", failing)
+    with pytest.raises(OutputError, match="disk full"):
         run(job(src, tmp_path / "out.mkv", factor=Fraction(2)))
     assert not (tmp_path / "out.mkv").exists()
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
@@ -505,12 +507,13 @@ def test_every_output_codec(tmp_path, codec, ext):
 
 
 def test_colour_conversions_in_several_threads_match_one(tmp_path):
-    # Converters keep one swscale context per thread and purpose (vfi.video.reformatter):
+    # Converters keep one swscale context per thread and purpose (vfi.io.colour.reformatter):
     # the decode and encode threads convert at once and must not disturb each other.
     import threading
 
     from vfi.scenes import thumbnail
-    from vfi.video import ColorConverter, VideoReader
+    from vfi.io.colour import ColorConverter
+    from vfi.io.reading import VideoReader
 
     src = make_video(tmp_path / "in.mp4", moving_frames(12, 72, 96, speed=3), Fraction(24))
     with VideoReader(str(src)) as r:

@@ -14,7 +14,7 @@ import av
 import numpy as np
 
 from conftest import make_video, moving_frames, read_frames, vfi
-from vfi.sinks import output_kind
+from vfi.io.target import output_kind
 
 
 def test_output_kinds():
@@ -170,7 +170,7 @@ def test_everything_the_file_carries_comes_out(tmp_path):
 
 
 def test_hdr10_metadata_is_kept(tmp_path):
-    from vfi.video import hdr10_metadata
+    from vfi.io.reading import hdr10_metadata
 
     src = tmp_path / "hdr.mkv"
     with av.open(str(src), "w") as out:

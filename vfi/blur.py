@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import REPEAT, SOURCE, SYNTH, Observer, sidecar_path
+from .engine import REPEAT, SOURCE, SYNTH, Observer
+from .io.target import sidecar_path
 from .errors import InputError, UsageError
 from .metrics import laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
-from .video import ColorConverter, VideoReader
+from .io.colour import ColorConverter
+from .io.reading import VideoReader
 
 KIND_NAMES = {SOURCE: "source", SYNTH: "synthesised", REPEAT: "repeated", "?": "frame"}
 

@@ -22,7 +22,7 @@ from .errors import Interrupted, VfiError
 from .outputs import OutputSet, check_distinct, check_writable
 from .scenes import DEFAULT_THRESHOLD
 from .timing import parse_rate, parse_time
-from .video import EncodeOptions
+from .io.encoding import EncodeOptions
 
 # vfi.losses.LOSS_NAMES, spelled out so that the CLI starts without importing PyTorch
 # (tests/test_losses.py keeps the two the same).

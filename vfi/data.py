@@ -44,9 +44,10 @@ from .outputs import OutputLock, check_distinct
 from .models.autoencoders import HEIGHT as AE_HEIGHT
 from .models.autoencoders import WIDTH as AE_WIDTH
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
-from .video import ColorConverter, VideoReader
+from .io.colour import ColorConverter
+from .io.formats import VIDEO_EXTENSIONS
+from .io.reading import VideoReader
 
-VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".ogv", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
 
 
 @dataclass

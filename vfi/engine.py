@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import time
@@ -27,16 +26,20 @@ import av
 import numpy as np
 
 from . import __version__
-from .audio import AudioEncoder
 from .errors import CorruptInputError, UsageError
+from .io.audio import AudioEncoder
+from .io.colour import ColorConverter
+from .io.encoding import X265_MIN_WIDTH, EncodeOptions
+from .io.frames import SourceFrame
+from .io.sinks import ImageSequenceSink, VideoFileSink
+from .io.sources import open_source
+from .io.target import SIDECAR_NAME, check_image_target, check_output_path, output_kind, sidecar_path
+from .io.writing import VideoWriter
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, check_distinct, check_writable, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
-from .sinks import SIDECAR_NAME, ImageSequenceSink, VideoFileSink, check_image_target, output_kind
-from .sources import open_source
 from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
-from .video import X265_MIN_WIDTH, ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -191,17 +194,6 @@ def build_method(job: Job) -> Method:
     from .models import load_interpolator
 
     return model_method(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile, precision=job.precision), job.depth)
-
-
-def sidecar_path(video: str | os.PathLike) -> Path:
-    """``VIDEO.vfi.json``; for a name so long that the suffix would pass the file
-    system's 255 bytes, a shortened name with a hash of the whole one."""
-    p = Path(video)
-    name = p.name + ".vfi.json"
-    if len(name.encode()) > 255:
-        digest = hashlib.sha1(p.name.encode()).hexdigest()[:12]
-        name = p.name.encode()[:200].decode(errors="ignore") + f".{digest}.vfi.json"
-    return p.with_name(name)
 
 
 def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:

@@ -10,7 +10,6 @@ away.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from fractions import Fraction
@@ -19,14 +18,17 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import OutputError, UsageError
-from .outputs import temporary_dir
-from .pipeline import BackgroundWorker, Profile, queue_depth
-from .video import ColorConverter, VideoWriter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
+from ..errors import OutputError, UsageError
+from ..outputs import temporary_dir
+from ..pipeline import BackgroundWorker, Profile, queue_depth
+from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
+from .formats import IMAGE_FORMATS
+from .target import image_target
+from .writing import VideoWriter
 
 
 class VideoFileSink:
-    """A video file written with PyAV (:class:`vfi.video.VideoWriter`)."""
+    """A video file written with PyAV (:class:`vfi.io.writing.VideoWriter`)."""
 
     def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True, stretcher=None,
                  size: tuple[int, int] = (0, 0)):
@@ -93,34 +95,6 @@ class _Inline:
         pass
 
 
-IMAGE_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
-DEFAULT_PATTERN = "%06d.png"
-SIDECAR_NAME = "vfi.json"  # an image sequence's sidecar, inside its folder
-
-
-def image_target(spec: str) -> tuple[Path, str]:
-    """(folder, file pattern) of an image-sequence output: ``out/%05d.png`` or a folder
-    (``out/``: ``%06d.png`` inside)."""
-    from .sources import is_image_pattern
-
-    if is_image_pattern(spec):
-        p = Path(spec)
-        return (p.parent if str(p.parent) else Path(".")), p.name
-    return Path(spec), DEFAULT_PATTERN
-
-
-def output_kind(spec: str) -> str:
-    """'pipe' (``-``: stdout), 'images' (a ``%06d.png`` pattern, or a folder: one that
-    exists, or a name ending in ``/``) or 'file' (a video file)."""
-    from .sources import is_image_pattern
-
-    if spec == "-":
-        return "pipe"
-    if is_image_pattern(spec) or spec.endswith(("/", os.sep)) or Path(spec).is_dir():
-        return "images"
-    return "file"
-
-
 class ImageSequenceSink:
     """Numbered images (PNG by default; 16-bit PNG when the source has more than 8 bits a
     sample, as ffmpeg does), written into a hidden folder beside the target and renamed
@@ -178,31 +152,3 @@ class ImageSequenceSink:
     def abort(self) -> None:
         self.worker.abort()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def check_image_target(spec: str, overwrite: bool) -> Path:
-    """An image-sequence output can be made: its folder is new, empty, or (with
-    --overwrite) an earlier image sequence; its parent exists and is writable."""
-    folder, pattern = image_target(spec)
-    if "/" in pattern or os.sep in pattern:
-        raise UsageError(f"{spec}: the number pattern must be in the file name, not in a folder's")
-    if Path(pattern).suffix.lower() not in IMAGE_FORMATS:
-        raise UsageError(f"{spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {Path(pattern).suffix or 'no extension'}")
-    try:
-        pattern % 1
-    except (TypeError, ValueError):
-        raise UsageError(f"{spec}: one number pattern (like %06d) in the file name, please") from None
-    if folder.exists():
-        if not folder.is_dir():
-            raise UsageError(f"{folder}: exists and is not a folder")
-        contents = list(folder.iterdir())
-        if contents and not overwrite:
-            raise UsageError(f"{folder}: already holds files (use --overwrite to replace an earlier image sequence)")
-        if contents and any(p.is_dir() or (p.suffix.lower() not in IMAGE_FORMATS and p.name != SIDECAR_NAME) for p in contents):
-            raise UsageError(f"{folder}: holds other things than images; vfi will not replace it")
-    parent = folder.parent if str(folder.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{spec}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{spec}: folder {parent} is not writable")
-    return folder
