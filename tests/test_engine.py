@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import audio_packets, make_video, moving_frames, read_frames, texture
-from vfi.engine import Job, run, sidecar_path
+from vfi.engine import Job, run
+from vfi.io.target import sidecar_path
 from vfi.errors import InputError, UsageError
 from vfi.io.encoding import EncodeOptions
 

@@ -1,14 +1,20 @@
-"""Audio that cannot be copied as it is: decoded, slowed with FFmpeg's ``atempo`` for
-slow motion (pitch kept), resampled where the encoder needs it, and re-encoded (Opus
-in WebM, AAC elsewhere).  Upsampling copies audio packets unchanged whenever the
-output container can hold their codec, and re-encodes only when it cannot (AAC into
-.webm), as ``ffmpeg -i in.mp4 out.webm`` does."""
+"""The output's sound, with one owner (:class:`AudioOutput`): upsampling copies audio
+packets unchanged whenever the output container can hold their codec, and re-encodes
+only when it cannot (AAC into .webm), as ``ffmpeg -i in.mp4 out.webm`` does; slow
+motion stretches the first audio stream.  Audio that cannot be copied as it is is
+decoded, slowed with FFmpeg's ``atempo`` for slow motion (pitch kept), resampled where
+the encoder needs it, and re-encoded (Opus in WebM, AAC elsewhere)."""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
+import av.error
+
+from ..errors import UsageError
+from .reading import carried_tags
 
 
 def atempo_chain(factor: float) -> list[float]:
@@ -110,3 +116,64 @@ class AudioEncoder:
             packets.extend(self._drain())
         packets.extend(self.out.encode(None))
         return packets
+
+
+class AudioOutput:
+    """The input's audio streams as the output carries them: each copied where the
+    container holds its codec, else re-encoded (and said in ``warnings``); or, for slow
+    motion (``stretch``: how many times slower), the first one stretched."""
+
+    def __init__(self, streams, stretch: float | None = None):
+        self.streams = list(streams)[:1] if stretch else list(streams)
+        self.stretch = stretch
+        self.copied: dict = {}  # input stream index -> output stream
+        self.encoders: dict[int, AudioEncoder] = {}  # input stream index -> its encoder
+        self.warnings: list[str] = []
+
+    def add_to(self, container, path: Path) -> None:
+        """The output's audio streams, in the input's order, into ``container``."""
+        for a in self.streams:
+            if self.stretch:
+                self.encoders[a.index] = AudioEncoder(a, self.stretch).add_output(container)
+            elif not _can_hold(container, a):
+                self._reencode(container, a, path)
+            else:
+                try:
+                    self.copied[a.index] = out = container.add_stream_from_template(a)
+                except (av.error.FFmpegError, ValueError) as e:
+                    raise UsageError(f"{path}: cannot copy audio ({a.codec_context.name}) into {path.suffix}: {e}; "
+                                     "use .mkv or --audio none") from None
+                out.metadata.update(carried_tags(a.metadata))
+
+    def _reencode(self, container, a, path: Path) -> None:
+        """Audio whose codec the container cannot hold (AAC in WebM) is re-encoded
+        (Opus in WebM, AAC elsewhere), as ffmpeg does by default, and said."""
+        enc = AudioEncoder(a).add_output(container)
+        enc.out.metadata.update(carried_tags(a.metadata))
+        self.encoders[a.index] = enc
+        name = a.codec_context.codec.canonical_name  # 'mp3', not its decoder 'mp3float'
+        self.warnings.append(f"audio stream {a.index} ({name}) re-encoded as {enc.out.codec_context.name}: "
+                             f"{path.suffix or 'this format'} cannot hold {name}")
+
+    def owns(self, packet: av.Packet) -> bool:
+        return packet.stream.index in self.copied or packet.stream.index in self.encoders
+
+    def packets(self, packet: av.Packet) -> list[av.Packet]:
+        """What goes into the output for an input packet: the packet itself, or what its
+        encoder made of it so far."""
+        encoder = self.encoders.get(packet.stream.index)
+        if encoder is not None:
+            return encoder.feed(packet)
+        packet.stream = self.copied[packet.stream.index]
+        return [packet]
+
+    def flush(self) -> list[av.Packet]:
+        """The encoders' last packets, at the end of the input."""
+        return [p for encoder in self.encoders.values() for p in encoder.flush()]
+
+
+def _can_hold(container, a) -> bool:
+    """Whether the output container takes this stream's codec as it is."""
+    if a.codec_context is None:
+        return True  # nothing to re-encode it from: copying is the only try
+    return a.codec_context.codec.canonical_name in container.supported_codecs  # 'mp3', not its decoder 'mp3float'

@@ -23,19 +23,18 @@ from ..outputs import temporary_dir
 from ..pipeline import BackgroundWorker, Profile, queue_depth
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 from .formats import IMAGE_FORMATS
-from .target import image_target
+from .target import OutputTarget
 from .writing import VideoWriter
 
 
 class VideoFileSink:
     """A video file written with PyAV (:class:`vfi.io.writing.VideoWriter`)."""
 
-    def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True, stretcher=None,
+    def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True,
                  size: tuple[int, int] = (0, 0)):
         self.writer = writer
         self.conv = conv
         self.profile = profile
-        self.stretcher = stretcher  # slow motion: audio packets are stretched, not copied
         self.worker = BackgroundWorker(profile, maxsize=queue_depth(*size)) if threaded else _Inline(profile)
 
     @property
@@ -47,7 +46,7 @@ class VideoFileSink:
         self.worker.submit(self._encode, result, pts)
 
     def packet(self, packet: av.Packet) -> None:
-        self.worker.submit(self._mux, packet)
+        self.worker.submit(self.writer.mux_copied, packet)
 
     def _encode(self, result, pts: int) -> None:
         t0 = time.perf_counter()
@@ -60,16 +59,8 @@ class VideoFileSink:
         self.profile.add("convert", time.perf_counter() - t0)
         self.writer.write(frame, pts)
 
-    def _mux(self, packet: av.Packet) -> None:
-        if self.stretcher is not None:
-            self.writer.mux(self.stretcher.feed(packet))
-        else:
-            self.writer.mux_copied(packet)
-
     def finish(self) -> Path:
         """Waits for every frame, flushes, and returns the finished temporary file."""
-        if self.stretcher is not None:
-            self.worker.submit(lambda: self.writer.mux(self.stretcher.flush()))
         self.worker.finish()
         return self.writer.finish()
 
@@ -100,13 +91,13 @@ class ImageSequenceSink:
     sample, as ffmpeg does), written into a hidden folder beside the target and renamed
     to it at the end.  Frames are numbered from 1, as ffmpeg's image2 muxer does."""
 
-    def __init__(self, spec: str, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
+    def __init__(self, target: OutputTarget, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
                  size: tuple[int, int] = (0, 0)):
-        self.folder, self.pattern = image_target(spec)
+        self.folder, self.pattern = target.path, target.pattern
         ext = Path(self.pattern).suffix.lower()
         self.codec = IMAGE_FORMATS.get(ext)
         if self.codec is None:
-            raise UsageError(f"{spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
+            raise UsageError(f"{target.spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
         deep = bits_per_sample(source_pix_fmt) > 8 and self.codec in ("png", "tiff")
         self.pix_fmt = "rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24")
         self.conv, self.profile = conv, profile

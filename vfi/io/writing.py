@@ -1,7 +1,8 @@
 """Encode and mux with PyAV: :class:`VideoWriter` writes the video stream into a
 temporary file (renamed into place by the job when everything succeeded) or a pipe,
-and carries the input's other streams: audio, subtitles (text subtitles converted to
-the container's own text format), data and attachments."""
+with the sound (:class:`vfi.io.audio.AudioOutput`) and the input's other streams:
+subtitles (text subtitles converted to the container's own text format), data and
+attachments."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import av.error
 
 from ..errors import OutputError, UsageError
 from ..outputs import temporary_path
-from .audio import AudioEncoder
+from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
 from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
@@ -23,8 +24,10 @@ from .reading import carried_tags, ffmpeg_reason
 
 
 class VideoWriter:
-    """Encodes frames for ``path`` into a temporary file in the same folder; the caller
-    moves it to its final name once :meth:`finish` (and the rest of the job) succeeded."""
+    """Encodes frames for ``path`` (checked: :class:`vfi.io.target.OutputTarget`) into a
+    temporary file in the same folder; the caller moves it to its final name once
+    :meth:`finish` (and the rest of the job) succeeded.  ``-``: a stream on stdout in
+    ``pipe_format``."""
 
     def __init__(
         self,
@@ -36,16 +39,17 @@ class VideoWriter:
         time_base: Fraction,
         source: VideoInfo,
         options: EncodeOptions,
-        copy_audio_from=(),
-        audio_encode=None,
+        pipe_format: str | None = None,
+        audio: AudioOutput | None = None,
+        carry_streams=(),
         metadata: dict[str, str] | None = None,
     ):
         self.is_pipe = str(path) == "-"  # a stream on stdout: written as it goes, no temporary file
         self.path = Path(path)
         suffix = self.path.suffix
-        options.validate(path)
         codec = options.resolved_codec(str(path))
-        self.pipe_format = (options.format or "nut") if self.is_pipe else None
+        self.pipe_format = (pipe_format or "nut") if self.is_pipe else None
+        self.audio = audio
         self.tmp = None if self.is_pipe else temporary_path(self.path)
         self.closed = False
         self.container = None
@@ -58,21 +62,21 @@ class VideoWriter:
                     self.container = av.open(str(self.tmp), mode="w", format=fmt)
             except (av.error.FFmpegError, ValueError) as e:
                 raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
-            self._setup(codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata)
+            self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata)
         except BaseException:
             self.abort()
             raise
 
-    def _setup(self, codec, width, height, rate, time_base, source, options, copy_audio_from, audio_encode, metadata):
+    def _setup(self, codec, width, height, rate, time_base, source, options, carry_streams, metadata):
         self.warnings: list[str] = []  # what could not be carried
         self.container.metadata.update(source.tags)
         if metadata:
             self.container.metadata.update(metadata)
         self.stream = self._add_video_stream(codec, width, height, rate, time_base, source, options)
-        self._carry_streams(copy_audio_from)
-        self.audio_out = None
-        if audio_encode is not None:
-            self.audio_out = audio_encode(self.container)
+        if self.audio is not None:
+            self.audio.add_to(self.container, self.path)
+            self.warnings += self.audio.warnings
+        self._carry_streams(carry_streams)
         try:
             self.container.start_encoding()
         except av.error.FFmpegError as e:
@@ -118,30 +122,18 @@ class VideoWriter:
         return stream
 
     def _carry_streams(self, streams) -> None:
-        """Audio, subtitle, data and attachment streams: copied where the container holds
-        them, converted where it cannot (audio re-encoded, text subtitles to its text
-        format), else said in a warning (audio it cannot take at all is an error)."""
-        self.audio_map = {}
-        self.audio_encoders: dict[int, AudioEncoder] = {}  # input stream index -> re-encoder, for audio the container cannot hold
+        """Subtitle, data and attachment streams: copied where the container holds them,
+        text subtitles converted where it cannot, else said in a warning."""
+        self.copied = {}  # input stream index -> output stream
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
         for a in streams:
-            if a.type == "audio" and not self._can_hold(a):
-                self._reencode_audio(a)
-                continue
             try:
-                self.audio_map[a.index] = out = self.container.add_stream_from_template(a)
+                self.copied[a.index] = out = self.container.add_stream_from_template(a)
                 out.metadata.update(carried_tags(a.metadata))
-            except (av.error.FFmpegError, ValueError) as e:
-                if self._convert_text_subtitles(a):
-                    continue
-                if a.type != "audio":  # subtitles, data, attachments: said, not fatal
+            except (av.error.FFmpegError, ValueError):
+                if not self._convert_text_subtitles(a):
                     self.warnings.append(f"{a.type} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
                                          f"not carried: {self.path.suffix or 'this format'} cannot hold it (.mkv can)")
-                    continue
-                raise UsageError(
-                    f"{self.path}: cannot copy audio ({a.codec_context.name}) into {self.path.suffix}: {e}; "
-                    "use .mkv or --audio none"
-                ) from None
 
     def write(self, frame: av.VideoFrame, pts: int) -> None:
         frame.pts = self.frames_written if self.frame_clock else pts
@@ -154,22 +146,6 @@ class VideoWriter:
             raise OutputError(f"{self.path}: encoding failed: {ffmpeg_reason(e)}") from None
         except OSError as e:
             raise OutputError(f"{self.path}: write failed: {e.strerror or e}") from None
-
-    def _can_hold(self, a) -> bool:
-        """Whether the output container takes this stream's codec as it is."""
-        if a.codec_context is None:
-            return True  # nothing to re-encode it from: copying is the only try
-        return a.codec_context.codec.canonical_name in self.container.supported_codecs  # 'mp3', not its decoder 'mp3float'
-
-    def _reencode_audio(self, a) -> None:
-        """Audio whose codec the container cannot hold (AAC in WebM) is re-encoded
-        (Opus in WebM, AAC elsewhere), as ffmpeg does by default, and said."""
-        enc = AudioEncoder(a).add_output(self.container)
-        enc.out.metadata.update(carried_tags(a.metadata))
-        self.audio_encoders[a.index] = enc
-        name = a.codec_context.codec.canonical_name  # 'mp3', not its decoder 'mp3float'
-        self.warnings.append(f"audio stream {a.index} ({name}) re-encoded as {enc.out.codec_context.name}: "
-                             f"{self.path.suffix or 'this format'} cannot hold {name}")
 
     def _convert_text_subtitles(self, a) -> bool:
         """Text subtitles (SRT, ASS, WebVTT) that the container cannot hold as they are go
@@ -194,15 +170,14 @@ class VideoWriter:
         return True
 
     def mux_copied(self, packet: av.Packet) -> None:
-        """A packet of a copied stream (audio, subtitles, data)."""
+        """A packet of a carried stream (audio, subtitles, data)."""
         if packet.stream.index in self.subtitle_converters:
             self._mux_converted_subtitle(packet)
             return
-        encoder = self.audio_encoders.get(packet.stream.index)
-        if encoder is not None:
-            self.container.mux(encoder.feed(packet))
+        if self.audio is not None and self.audio.owns(packet):
+            self.container.mux(self.audio.packets(packet))
             return
-        out = self.audio_map.get(packet.stream.index)
+        out = self.copied.get(packet.stream.index)
         if out is None:
             return
         packet.stream = out
@@ -221,9 +196,6 @@ class VideoWriter:
         converted.duration = packet.duration
         self.container.mux(converted)
 
-    def mux(self, packets) -> None:
-        self.container.mux(packets)
-
     def finish(self) -> Path | None:
         """Flushes the encoder and finishes the temporary file (``self.tmp``), which the
         caller puts in place with the job's other outputs (:func:`vfi.outputs.commit`);
@@ -231,8 +203,8 @@ class VideoWriter:
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
-            for encoder in self.audio_encoders.values():
-                self.container.mux(encoder.flush())
+            if self.audio is not None:
+                self.container.mux(self.audio.flush())
             self.container.close()
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
