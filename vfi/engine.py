@@ -183,10 +183,9 @@ def default_method() -> str:
 
 
 def build_method(job: Job) -> Method:
+    """The job's method; ``job.method`` is set (:func:`checked_job` chose the default)."""
     from .methods import CLASSICAL
 
-    if job.method is None:
-        job = replace(job, method=default_method())
     if job.method in CLASSICAL:
         if job.weights:
             raise UsageError("--weights goes with a learned model (--model), not a classical --method")
