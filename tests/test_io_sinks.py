@@ -14,13 +14,6 @@ import av
 import numpy as np
 
 from conftest import make_video, moving_frames, read_frames, vfi
-from vfi.io.target import output_kind
-
-
-def test_output_kinds():
-    assert output_kind("-") == "pipe"
-    assert output_kind("out/%05d.png") == "images" and output_kind("frames/") == "images"
-    assert output_kind("out.mp4") == "file"
 
 
 def test_one_image_name_as_output_says_how_to_get_images(tmp_path):
