@@ -352,7 +352,6 @@ def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, 
         n_val = int(round(m * opts.val_fraction))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
     if opts.split == "segments":
-        seg_ids = np.zeros(m, dtype=np.int64)
         key = triplets[:, 0] * 10**9 + triplets[:, 2] // max(1, opts.segment)
         _, seg_ids = np.unique(key, return_inverse=True)
         n_seg = seg_ids.max() + 1 if m else 0
