@@ -21,7 +21,8 @@ import torch
 from vfi.engine import SYNTH, Job, Observer, run
 from vfi.models import load_interpolator
 from vfi.pipeline import ModelStreams, cpu_streams
-from vfi.video import EncodeOptions, VideoReader
+from vfi.io.encoding import EncodeOptions
+from vfi.io.reading import VideoReader
 
 
 class SynthClock(Observer):
@@ -40,7 +41,7 @@ class SynthClock(Observer):
 
 
 def main():
-    from vfi.video import ColorConverter
+    from vfi.io.colour import ColorConverter
 
     ap = argparse.ArgumentParser()
     ap.add_argument("clip", nargs="?", default=str(Path(__file__).resolve().parent.parent / "examples" / "bbb_320x180.mp4"))
@@ -57,7 +58,8 @@ def main():
     interp = load_interpolator(args.method, device="cpu")
     if interp.spec.takes_t:  # flow-fusion: two flows and one fusion at t = 1/2 per pair, as the job does it
         from vfi.methods import FlowFusionMethod
-        from vfi.video import ColorSpec, SourceFrame
+        from vfi.io.colour import ColorSpec
+        from vfi.io.frames import SourceFrame
 
         rgb_conv = ColorConverter("rgb24", ColorSpec(), h)
 

@@ -81,7 +81,7 @@ def ffmpeg_minterpolate(clip: Path, out: Path, options: str, fps: int = 60) -> i
 def main():
     from vfi.engine import Job, run
     from vfi.methods import MotionCompensated
-    from vfi.video import EncodeOptions
+    from vfi.io.encoding import EncodeOptions
 
     ap = argparse.ArgumentParser()
     ap.add_argument("clip", nargs="?", default=str(Path(__file__).resolve().parent.parent / "examples" / "bbb_320x180.mp4"))

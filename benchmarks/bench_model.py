@@ -107,7 +107,8 @@ def quality(model, device, clip: str, pairs: int = 12) -> None:
 
     from vfi.metrics import psnr
     from vfi.models import Interpolator, get_spec
-    from vfi.video import ColorConverter, VideoReader
+    from vfi.io.colour import ColorConverter
+    from vfi.io.reading import VideoReader
 
     with VideoReader(clip) as r:
         conv = ColorConverter(r.info.pix_fmt, r.info.color, r.info.height)

@@ -117,7 +117,8 @@ def _clip_at(size: tuple[int, int], src: str, frames: int, folder: Path) -> Path
 
 def speed(args) -> None:
     from vfi.engine import Job, run
-    from vfi.video import ColorConverter, VideoReader
+    from vfi.io.colour import ColorConverter
+    from vfi.io.reading import VideoReader
 
     w, h = (int(v) for v in args.size.split("x"))
     net = load_rife()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How 0.1.0-0.3.0's weights/sparse-cnn.safetensors were made (session 2, 2 CPU cores with AMX,
+# How 0.1.0-0.3.0's weights/sparse-cnn.safetensors were made (0.1.0, 2 CPU cores with AMX,
 # ~1 h); the current ones start from them: examples/train_sparse_cnn.sh.
 #
 #   bash examples/train_shipped.sh [WORK_DIR]

@@ -69,7 +69,8 @@ def main():
                     "--local", str(work / "local.png"), "--frames", "0,10", "-q"], check=True)
     rows = list(csv.DictReader(open(work / "bf.csv")))
     worst, how = 0.0, ""
-    from vfi.video import ColorConverter, VideoReader
+    from vfi.io.colour import ColorConverter
+    from vfi.io.reading import VideoReader
 
     with VideoReader(args.clip) as r:  # the same decode and RGB conversion blur-report uses
         conv = ColorConverter(r.info.pix_fmt, r.info.color, r.info.height)

@@ -32,10 +32,16 @@ def test_bad_rates_are_usage_errors():
 
 
 def test_the_default_method_is_the_clis():
-    from vfi.cli import _method_name
+    from vfi.cli import _job_from_options
+    from vfi.engine import checked_job
 
-    assert Job(input="a", output="b").method is None  # filled in by run(): default_method()
-    assert _method_name(None, None, None) == default_method()
+    assert Job(input="a", output="b").method is None  # filled in by run(): default_method(), once
+    opts = dict(output="b.mkv", fps=None, factor=Fraction(2), method=None, model=None, weights=None, depth=3,
+                scene_threshold=0.3, audio="copy", overwrite=False, salvage=False, device="auto", tile=None, precision="auto",
+                batch_size=4, streams=None, start=None, duration=None, end=None, input_fps=None, dedup=False,
+                dedup_threshold=0.005, codec=None, crf=None, pix_fmt=None, preset=None, pipe_format=None)
+    job = _job_from_options("upsample", "a.mp4", opts)
+    assert job.method is None and checked_job(job).method == default_method()
 
 
 def test_the_readme_python_example_runs(tmp_path, monkeypatch):

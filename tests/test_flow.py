@@ -161,7 +161,7 @@ def test_flow_fusion_tiles_match_untiled():
 
 def _method():
     from vfi.methods import FlowFusionMethod
-    from vfi.video import ColorConverter, ColorSpec
+    from vfi.io.colour import ColorConverter, ColorSpec
 
     spec = MODELS["flow-fusion"]
     interp = Interpolator(spec, spec.create(), torch.device("cpu"), precision="fp32")
@@ -174,7 +174,7 @@ def _method():
 
 
 def _source_frames(frames):
-    from vfi.video import SourceFrame
+    from vfi.io.frames import SourceFrame
 
     return [SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(f, format="rgb24")) for i, f in enumerate(frames)]
 

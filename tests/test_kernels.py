@@ -72,7 +72,7 @@ def test_resizes_and_blur_agree():
 
 
 def _frames(n, h, w):
-    from vfi.video import SourceFrame
+    from vfi.io.frames import SourceFrame
 
     return [SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(f, format="rgb24"))
             for i, f in enumerate(moving_frames(n, h, w, speed=3, accel=1))]
@@ -80,7 +80,7 @@ def _frames(n, h, w):
 
 def _made(interp, frames, ts=(0.25, 0.5)):
     from vfi.methods import FlowFusionMethod
-    from vfi.video import ColorConverter, ColorSpec
+    from vfi.io.colour import ColorConverter, ColorSpec
 
     method = FlowFusionMethod(interp)
     method.setup(ColorConverter("rgb24", ColorSpec(), frames[0].frame.height))

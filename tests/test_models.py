@@ -228,7 +228,8 @@ def test_bisection_batches_levels_and_places_frames(tmp_path):
     """Slow motion x4 with a midpoint-only model: t = 1/4, 1/2, 3/4 by bisection; with the
     blend warm start every synthesised frame is the blend at its dyadic t."""
     from vfi.methods import LearnedMidpoint
-    from vfi.video import ColorConverter, SourceFrame
+    from vfi.io.colour import ColorConverter, ColorSpec
+    from vfi.io.frames import SourceFrame
 
     spec = MODELS["sparse-cnn"]
     interp = Interpolator(spec, spec.create().init_as_blend(), torch.device("cpu"), batch_size=2)
@@ -239,7 +240,7 @@ def test_bisection_batches_levels_and_places_frames(tmp_path):
     rng = np.random.default_rng(0)
     a_rgb = rng.integers(0, 200, (16, 20, 3), dtype=np.uint8)
     b_rgb = rng.integers(0, 200, (16, 20, 3), dtype=np.uint8)
-    conv = ColorConverter("rgb24", __import__("vfi.video", fromlist=["ColorSpec"]).ColorSpec(), 16)
+    conv = ColorConverter("rgb24", ColorSpec(), 16)
     method.setup(conv)
     import av
     fa, fb = (av.VideoFrame.from_ndarray(x, format="rgb24") for x in (a_rgb, b_rgb))

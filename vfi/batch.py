@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError, VfiError
-from .video import VIDEO_CONTAINERS
-
-VIDEO_EXTENSIONS = (*VIDEO_CONTAINERS, ".mpg", ".mpeg", ".ogv", ".flv", ".wmv", ".asf", ".y4m", ".m2ts", ".mts", ".3gp")
+from .io.formats import VIDEO_CONTAINERS, VIDEO_EXTENSIONS
 
 
 @dataclass

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import REPEAT, SOURCE, SYNTH, Observer, sidecar_path
+from .engine import REPEAT, SOURCE, SYNTH, Observer
 from .errors import InputError, UsageError
+from .io.colour import ColorConverter
+from .io.reading import VideoReader
+from .io.target import sidecar_path
 from .metrics import laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
-from .video import ColorConverter, VideoReader
+from .outputs import OutputSet, check_distinct, check_writable
 
 KIND_NAMES = {SOURCE: "source", SYNTH: "synthesised", REPEAT: "repeated", "?": "frame"}
 
@@ -248,6 +251,27 @@ def heatmaps(report: Report, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def report_to_files(video: str, reference: str | None = None, csv_path=None, json_path=None, plot_path=None, local_path=None,
+                    local_frames: tuple[int, ...] | None = None, tiles=(8, 8), progress=None) -> Report:
+    """``vfi blur-report``: the report of ``video`` written to the files asked for, all or
+    none, their names checked before any work.  ``local_frames`` for the heatmaps
+    (``local_path``): by default the first inserted frame."""
+    if local_path and not local_frames:
+        kinds = read_kinds(video) or ""
+        local_frames = (kinds.index("I"),) if "I" in kinds else (0,)
+    written = [("--csv", csv_path), ("--json", json_path), ("--plot", plot_path), ("--local", local_path)]
+    written = [(what, p) for what, p in written if p]
+    for what, p in written:
+        check_writable(p, what)
+    check_distinct([("video", video)] + ([("reference", reference)] if reference else []), written)
+    report = blur_report(video, reference, local_frames if local_path else (), tiles, progress=progress)
+    with OutputSet() as out:
+        for path, write in ((csv_path, write_csv), (json_path, write_json), (plot_path, plot), (local_path, heatmaps)):
+            if path:
+                write(report, out.path(path))
+    return report
 
 
 class BlurObserver(Observer):

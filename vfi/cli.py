@@ -22,7 +22,7 @@ from .errors import Interrupted, VfiError
 from .outputs import OutputSet, check_distinct, check_writable
 from .scenes import DEFAULT_THRESHOLD
 from .timing import parse_rate, parse_time
-from .video import EncodeOptions
+from .io.encoding import EncodeOptions
 
 # vfi.losses.LOSS_NAMES, spelled out so that the CLI starts without importing PyTorch
 # (tests/test_losses.py keeps the two the same).
@@ -235,6 +235,8 @@ def job_options(f):
 
 
 def _method_name(method, model, weights):
+    """The method or model asked for; None for the default, which the engine chooses
+    (:func:`vfi.engine.default_method`)."""
     if method and model:
         raise click.UsageError("give either --method or --model, not both")
     if method:
@@ -245,9 +247,7 @@ def _method_name(method, model, weights):
         from .models import load_model
 
         return load_model(weights)[0].name  # the model the weights are for
-    from .engine import default_method
-
-    return default_method()
+    return None
 
 
 def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False):
@@ -392,35 +392,15 @@ def blur_report_cmd(videos, reference, csv_path, json_path, plot_path, local_pat
 def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
     from rich.table import Table
 
-    from .blur import blur_report, heatmaps, plot, read_kinds, write_csv, write_json
+    from .blur import report_to_files
     from .progress import make_progress
 
-    frames_for_local: tuple[int, ...] = ()
-    if local_path:
-        if local_frames:
-            frames_for_local = _int_list(local_frames)
-        else:
-            kinds = read_kinds(video) or ""
-            frames_for_local = (kinds.index("I"),) if "I" in kinds else (0,)
-    grid = (tiles[1], tiles[0]) if tiles else (8, 8)
-    written = [("--csv", csv_path), ("--json", json_path), ("--plot", plot_path), ("--local", local_path)]
-    written = [(what, p) for what, p in written if p]
-    for what, p in written:
-        check_writable(p, what)
-    check_distinct([("video", video)] + ([("reference", reference)] if reference else []), written)
     prog = make_progress(disable=quiet, transient=True)
     with prog:
         task = prog.add_task("blur-report", total=None)
-        report = blur_report(video, reference, frames_for_local, grid, progress=lambda: prog.advance(task))
-    with OutputSet() as out:
-        if csv_path:
-            write_csv(report, out.path(csv_path))
-        if json_path:
-            write_json(report, out.path(json_path))
-        if plot_path:
-            plot(report, out.path(plot_path))
-        if local_path:
-            heatmaps(report, out.path(local_path))
+        report = report_to_files(video, reference, csv_path, json_path, plot_path, local_path,
+                                 _int_list(local_frames) if local_path and local_frames else None, (tiles[1], tiles[0]) if tiles else (8, 8),
+                                 progress=lambda: prog.advance(task))
     if quiet:
         return
     table = Table(title=f"Blur report: {video}" + (f" vs {reference}" if reference else ""))

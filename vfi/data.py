@@ -44,9 +44,10 @@ from .outputs import OutputLock, check_distinct
 from .models.autoencoders import HEIGHT as AE_HEIGHT
 from .models.autoencoders import WIDTH as AE_WIDTH
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
-from .video import ColorConverter, VideoReader
+from .io.colour import ColorConverter
+from .io.formats import VIDEO_EXTENSIONS
+from .io.reading import VideoReader
 
-VIDEO_EXTENSIONS = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".ogv", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
 
 
 @dataclass
@@ -351,7 +352,6 @@ def split_indices(triplets: np.ndarray, opts: PrepOptions) -> tuple[np.ndarray, 
         n_val = int(round(m * opts.val_fraction))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
     if opts.split == "segments":
-        seg_ids = np.zeros(m, dtype=np.int64)
         key = triplets[:, 0] * 10**9 + triplets[:, 2] // max(1, opts.segment)
         _, seg_ids = np.unique(key, return_inverse=True)
         n_seg = seg_ids.max() + 1 if m else 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import time
@@ -27,16 +26,20 @@ import av
 import numpy as np
 
 from . import __version__
-from .audio import AudioEncoder
 from .errors import CorruptInputError, UsageError
+from .io.audio import AudioOutput
+from .io.colour import ColorConverter
+from .io.encoding import X265_MIN_WIDTH, EncodeOptions
+from .io.frames import SourceFrame
+from .io.sinks import ImageSequenceSink, VideoFileSink
+from .io.sources import open_source
+from .io.target import OutputTarget, prepare_target
+from .io.writing import VideoWriter
 from .methods import Method, make_method, model_method
-from .outputs import OutputLock, check_distinct, check_writable, commit, discard, write_text_tmp
+from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
-from .sinks import SIDECAR_NAME, ImageSequenceSink, VideoFileSink, check_image_target, output_kind
-from .sources import open_source
 from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
-from .video import X265_MIN_WIDTH, ColorConverter, EncodeOptions, SourceFrame, VideoWriter, check_output_path
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -180,10 +183,9 @@ def default_method() -> str:
 
 
 def build_method(job: Job) -> Method:
+    """The job's method; ``job.method`` is set (:func:`checked_job` chose the default)."""
     from .methods import CLASSICAL
 
-    if job.method is None:
-        job = replace(job, method=default_method())
     if job.method in CLASSICAL:
         if job.weights:
             raise UsageError("--weights goes with a learned model (--model), not a classical --method")
@@ -193,52 +195,17 @@ def build_method(job: Job) -> Method:
     return model_method(load_interpolator(job.method, job.weights, device=job.device, batch_size=job.batch_size, tile=job.tile, precision=job.precision), job.depth)
 
 
-def sidecar_path(video: str | os.PathLike) -> Path:
-    """``VIDEO.vfi.json``; for a name so long that the suffix would pass the file
-    system's 255 bytes, a shortened name with a hash of the whole one."""
-    p = Path(video)
-    name = p.name + ".vfi.json"
-    if len(name.encode()) > 255:
-        digest = hashlib.sha1(p.name.encode()).hexdigest()[:12]
-        name = p.name.encode()[:200].decode(errors="ignore") + f".{digest}.vfi.json"
-    return p.with_name(name)
-
-
 def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     """Runs one job end to end; the output (and every file beside it: sidecar, blur
     report) appears only if everything succeeded.  A pipe (``-o -``) is written as the
     job goes: a failure says so."""
     started = time.perf_counter()
     job = checked_job(job)
-    kind = output_kind(job.output)
-    out_path = _check_output(job, kind, observers)
-    lock = OutputLock(out_path) if kind != "pipe" else contextlib.nullcontext()
-    with lock, open_source(job.input, job.input_fps) as source:
-        return _execute(job, source, out_path, list(observers), started)
-
-
-def _check_output(job: Job, kind: str, observers) -> Path:
-    """Everything about the output that can be checked before any work: names that
-    collide with the input or each other, folders, formats, codecs."""
     extra = [(what, path) for o in observers for what, path in o.outputs]
-    for what, path in extra:
-        check_writable(path, what, overwrite=job.overwrite)
-    if kind == "pipe":
-        if job.encode.codec is not None or job.encode.format is not None:
-            job.encode.validate("-")
-        check_distinct([("input", job.input)] if job.input != "-" else [], extra)
-        job.encode.validate("-")
-        return Path("-")
-    if kind == "images":
-        folder = check_image_target(job.output, job.overwrite)
-        check_distinct([("input", job.input)], [("output", folder), *extra])
-        return folder
-    sidecar = sidecar_path(job.output)
-    check_distinct([("input", job.input)], [("output", job.output), ("sidecar", sidecar), *extra])
-    out_path = check_output_path(job.output, job.input, job.overwrite)
-    job.encode.validate(out_path)
-    check_writable(sidecar, "sidecar", overwrite=True)
-    return out_path
+    target = prepare_target(job.output, job.input, job.encode, job.overwrite, extra)
+    lock = OutputLock(target.path) if target.kind != "pipe" else contextlib.nullcontext()
+    with lock, open_source(job.input, job.input_fps) as source:
+        return _execute(job, target, source, list(observers), started)
 
 
 def checked_job(job: Job) -> Job:
@@ -264,9 +231,9 @@ def checked_job(job: Job) -> Job:
     return job
 
 
-def _execute(job: Job, source, out_path: Path, observers: list[Observer], started: float) -> Result:
+def _execute(job: Job, target: OutputTarget, source, observers: list[Observer], started: float) -> Result:
     """Wires the stages (source -> timeline -> method -> sink) for one job and runs them."""
-    stages = JobStages(job, source, observers)
+    stages = JobStages(job, target, source, observers)
     try:
         end, video_tmp = stages.run()
     except BaseException:
@@ -274,10 +241,10 @@ def _execute(job: Job, source, out_path: Path, observers: list[Observer], starte
         raise
     finally:
         stages.close()
-    result = _result(job, source, out_path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
+    result = _result(job, source, target.path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
                      stages.out_rate, end, started)
     result.duplicates_dropped = stages.duplicates_dropped
-    _commit(job, out_path, video_tmp, result, stages.log, observers)
+    _commit(job, target, video_tmp, result, stages.log, observers)
     return result
 
 
@@ -286,8 +253,8 @@ class JobStages:
     (:class:`PairFiller`) to the sink, opened at the first frame (the timeline starts at
     its time)."""
 
-    def __init__(self, job: Job, source, observers: list[Observer]):
-        self.job, self.source, self.observers = job, source, observers
+    def __init__(self, job: Job, target: OutputTarget, source, observers: list[Observer]):
+        self.job, self.target, self.source, self.observers = job, target, source, observers
         info = self.info = source.info
         self.out_rate, self.source_step, self.output_step = plan_rates(job, info.nominal_rate)
         self.method = build_method(job)
@@ -298,11 +265,12 @@ class JobStages:
         self.cuts = CutDetector(job.scene_threshold)
         self.profile = Profile()
         self.method.profile = self.profile
-        self.warnings = _dropped_streams(job, source)
-        audio_in = source.audio_streams if job.audio != "none" and _carries_audio(job) else []
-        self.copy_streams = audio_in if job.mode == "upsample" else audio_in[:1]
-        if job.mode == "upsample" and output_kind(job.output) == "file":
-            self.copy_streams = self.copy_streams + source.other_streams()  # subtitles, data, attachments: as they are
+        self.warnings = _dropped_streams(job, target, source)
+        audio_in = source.audio_streams if job.audio != "none" and target.carries_audio else []
+        self.audio_in = audio_in if job.mode == "upsample" else audio_in[:1]
+        # subtitles, data, attachments: as they are
+        self.other_streams = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+        self.copy_streams = self.audio_in + self.other_streams  # the packets read with the frames
         self.streams = _model_streams(job, self.method, self.profile)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
@@ -322,7 +290,8 @@ class JobStages:
     def open(self, first: SourceFrame) -> None:
         job = self.job
         timeline = make_timeline(job, first.time, self.info, self.source_step, self.output_step)
-        self.sink = _open_sink(job, self.info, self.conv, self.out_rate, timeline, self.method, self.copy_streams, self.profile)
+        self.sink = _open_sink(job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, self.audio_in,
+                               self.other_streams, self.profile)
         self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
         for p in self.held:
             self.sink.packet(p)
@@ -405,29 +374,23 @@ def _repeats(a: np.ndarray, b: np.ndarray, fraction: float) -> bool:
     return float(changed.mean()) < fraction
 
 
-def _dropped_streams(job: Job, source) -> list[str]:
+def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
     """Warnings for what the output will not carry."""
     out = []
     others = source.other_streams()
-    if others and (job.mode != "upsample" or output_kind(job.output) != "file"):
+    if others and (job.mode != "upsample" or not target.carries_other_streams):
         kinds = ", ".join(sorted({s.type for s in others}))
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
     audio = source.audio_streams
-    kind = output_kind(job.output)
-    if audio and (kind == "images" or (kind == "pipe" and (job.encode.format or "nut") == "y4m")):
-        return out + [f"{len(audio)} audio stream(s) dropped: {'images' if kind == 'images' else 'YUV4MPEG'} carry no sound"]
+    if audio and not target.carries_audio:
+        return out + [f"{len(audio)} audio stream(s) dropped: {'images' if target.kind == 'images' else 'YUV4MPEG'} carry no sound"]
     if job.mode == "slowmo" and audio:
         if job.audio == "none":
             out.append(f"{len(audio)} audio stream(s) dropped (slow motion; --audio stretch keeps the first)")
         elif len(audio) > 1:
             out.append(f"only the first of {len(audio)} audio streams is stretched; the others are dropped")
     return out
-
-
-def _carries_audio(job: Job) -> bool:
-    kind = output_kind(job.output)
-    return kind == "file" or (kind == "pipe" and (job.encode.format or "nut") != "y4m")
 
 
 def _completeness(job: Job, source) -> list[str]:
@@ -485,9 +448,9 @@ def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output
     return Timeline(first, source_step, output_step, tolerance)
 
 
-def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profile):
-    if output_kind(job.output) == "images":
-        return ImageSequenceSink(job.output, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height))
+def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method, audio_in, other_streams, profile):
+    if target.kind == "images":
+        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height))
     encode_options = job.encode
     if method.cpu_bound and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
@@ -495,20 +458,18 @@ def _open_sink(job, info, conv, out_rate, timeline, method, copy_streams, profil
         # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio
         # 0.83 with the pool, 1.03 with one thread; the machine is noisy).
         encode_options = replace(job.encode, threads=1)
-    if (info.hdr and encode_options.codec is None and output_kind(job.output) == "file" and Path(job.output).suffix.lower() != ".webm"
-            and info.width >= X265_MIN_WIDTH):
+    if (info.hdr and encode_options.codec is None and target.kind == "file" and target.path.suffix.lower() != ".webm"
+            and info.width >= X265_MIN_WIDTH and "libx265" in av.codecs_available):
         # HDR10 masters keep their mastering-display and light-level metadata: x265 takes them, x264 cannot.
         encode_options = replace(encode_options, codec="libx265")
-    stretcher = None
-    if job.mode == "slowmo" and job.audio == "stretch" and copy_streams:
-        stretcher = AudioEncoder(copy_streams[0], float(job.factor))
+    # the sound: copied (re-encoded where the container cannot hold it), or stretched for slow motion
+    audio = AudioOutput(audio_in, stretch=float(job.factor) if job.mode == "slowmo" else None) if audio_in else None
     writer = VideoWriter(
-        job.output, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
-        options=encode_options, copy_audio_from=copy_streams if job.mode == "upsample" else (),
-        audio_encode=stretcher.add_output if stretcher is not None else None,
+        target.path, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
+        options=encode_options, pipe_format=target.pipe_format, audio=audio, carry_streams=other_streams,
         metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
     )
-    return VideoFileSink(writer, conv, profile, threaded=job.threads, stretcher=stretcher, size=(info.width, info.height))
+    return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height))
 
 
 class FrameLog:
@@ -679,21 +640,20 @@ def _result(job, source, out_path, method, filler, log, warnings, profile, out_r
     )
 
 
-def _commit(job: Job, out_path: Path, video_tmp: Path | None, result: Result, log: FrameLog, observers) -> None:
+def _commit(job: Job, target: OutputTarget, video_tmp: Path | None, result: Result, log: FrameLog, observers) -> None:
     """Puts the video (or image folder), its sidecar and the observers' files in place,
     all or none."""
     moves = [(tmp, final, job.overwrite) for o in observers for tmp, final in o.finished_files()]
     if video_tmp is None:  # a pipe: nothing to rename, no sidecar
         commit(moves)
         return
-    moves.insert(0, (video_tmp, out_path, job.overwrite))
+    moves.insert(0, (video_tmp, target.path, job.overwrite))
     try:
         text = sidecar_json(job, result, log.kinds.decode())
-        if video_tmp.is_dir():  # an image sequence: its sidecar goes inside, renamed with it
-            (video_tmp / SIDECAR_NAME).write_text(text)
+        if target.kind == "images":  # the sidecar goes inside the folder, renamed with it
+            (video_tmp / target.sidecar.name).write_text(text)
         else:
-            sidecar = sidecar_path(out_path)
-            moves.append((write_text_tmp(sidecar, text), sidecar, True))
+            moves.append((write_text_tmp(target.sidecar, text), target.sidecar, True))
     except BaseException:
         discard(moves)
         raise

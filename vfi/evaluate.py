@@ -21,7 +21,8 @@ from .errors import UsageError
 from .methods import CLASSICAL, Method, make_method, model_method
 from .metrics import laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
-from .video import ColorConverter, VideoReader
+from .io.colour import ColorConverter
+from .io.reading import VideoReader
 
 CHANNEL_ERRORS = ("error_r", "error_g", "error_b")  # mean signed error (prediction - truth) per RGB channel, levels
 METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf", *CHANNEL_ERRORS)

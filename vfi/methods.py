@@ -21,7 +21,8 @@ import av
 import numpy as np
 
 from .timing import dyadic
-from .video import ColorConverter, SourceFrame, rgb_levels
+from .io.colour import ColorConverter, rgb_levels
+from .io.frames import SourceFrame
 
 Result = Any  # av.VideoFrame | np.ndarray
 

@@ -221,8 +221,8 @@ def tune_allocator() -> bool:
     then come back as new zero-filled pages on every model call: 3,000-10,000 page faults
     and 5-15 ms of kernel time a frame, more when the decoder and encoder threads share
     the cores.  A fixed 32 MiB threshold and a high trim threshold keep those blocks in
-    the heap to be reused (benchmarks/README.md, "Session 4").  Process-wide, once;
-    returns whether it took effect."""
+    the heap to be reused (benchmarks/README.md, "Source-locked timing, no page faults,
+    fused convolutions").  Process-wide, once; returns whether it took effect."""
     global _ALLOCATOR_TUNED
     if _ALLOCATOR_TUNED:
         return True

@@ -13,7 +13,7 @@ import av
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .video import reformatter
+from .io.colour import reformatter
 
 THUMB_WIDTH = 64
 MAX_SHIFT = 8  # thumbnail pixels, i.e. 1/8 of the width per source frame

@@ -398,7 +398,7 @@ class _Run:
                      _weights_meta(self.cfg, s.data, s.val_data, s.train_idx, s.val_idx, self.history, self.device, self.world, seconds))
 
     def validate(self) -> float:
-        return evaluate_loss(self.raw_model, self.sets.val_ds, self.loss_fn, self.cfg.batch_size, self.device, self.use_amp)
+        return evaluate_loss(self.raw_model, self.sets.val_ds, self.loss_fn, self.device, self.use_amp)
 
     def validate_untrained(self) -> None:
         """Epoch 0: the untrained model, so the curve shows what training changed.  It is
@@ -624,7 +624,7 @@ def compute_loss(loss_fn, pred: torch.Tensor, target: torch.Tensor, x: torch.Ten
 
 
 @torch.no_grad()
-def evaluate_loss(model, ds, loss_fn, batch_size, device, use_amp) -> float:
+def evaluate_loss(model, ds, loss_fn, device, use_amp) -> float:
     model.eval()
     total, n = 0.0, 0
     for x, y in DataLoader(ds, batch_size=1):  # frames of different sizes: one at a time

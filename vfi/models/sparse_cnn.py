@@ -178,7 +178,8 @@ class FusedSparseCNN:
     channels (a fifth of the model's time at 320x180) and autocast re-casts the weights
     on every call; fused, the activation is applied while the convolution's output is
     still in registers.  Measured on 2 cores at 320x180: 1.3-1.4x faster in bf16, 1.1-1.3x
-    in fp32, where the output is bit-identical (benchmarks/README.md, "Session 4").
+    in fp32, where the output is bit-identical (benchmarks/README.md, "Source-locked
+    timing, no page faults, fused convolutions").
     Eval mode only (no dropout).  The weights are converted once, when it is built
     (inference on a loaded model): every Python-level op is one more wait for the GIL
     while the decoder and encoder threads run, and a call is now a dozen of them.  ``dtype``:

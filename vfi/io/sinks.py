@@ -10,7 +10,6 @@ away.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from fractions import Fraction
@@ -19,21 +18,23 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import OutputError, UsageError
-from .outputs import temporary_dir
-from .pipeline import BackgroundWorker, Profile, queue_depth
-from .video import ColorConverter, VideoWriter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
+from ..errors import OutputError, UsageError
+from ..outputs import temporary_dir
+from ..pipeline import BackgroundWorker, Profile, queue_depth
+from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
+from .formats import IMAGE_FORMATS
+from .target import OutputTarget
+from .writing import VideoWriter
 
 
 class VideoFileSink:
-    """A video file written with PyAV (:class:`vfi.video.VideoWriter`)."""
+    """A video file written with PyAV (:class:`vfi.io.writing.VideoWriter`)."""
 
-    def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True, stretcher=None,
+    def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True,
                  size: tuple[int, int] = (0, 0)):
         self.writer = writer
         self.conv = conv
         self.profile = profile
-        self.stretcher = stretcher  # slow motion: audio packets are stretched, not copied
         self.worker = BackgroundWorker(profile, maxsize=queue_depth(*size)) if threaded else _Inline(profile)
 
     @property
@@ -45,7 +46,7 @@ class VideoFileSink:
         self.worker.submit(self._encode, result, pts)
 
     def packet(self, packet: av.Packet) -> None:
-        self.worker.submit(self._mux, packet)
+        self.worker.submit(self.writer.mux_copied, packet)
 
     def _encode(self, result, pts: int) -> None:
         t0 = time.perf_counter()
@@ -58,16 +59,8 @@ class VideoFileSink:
         self.profile.add("convert", time.perf_counter() - t0)
         self.writer.write(frame, pts)
 
-    def _mux(self, packet: av.Packet) -> None:
-        if self.stretcher is not None:
-            self.writer.mux(self.stretcher.feed(packet))
-        else:
-            self.writer.mux_copied(packet)
-
     def finish(self) -> Path:
         """Waits for every frame, flushes, and returns the finished temporary file."""
-        if self.stretcher is not None:
-            self.worker.submit(lambda: self.writer.mux(self.stretcher.flush()))
         self.worker.finish()
         return self.writer.finish()
 
@@ -93,46 +86,18 @@ class _Inline:
         pass
 
 
-IMAGE_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
-DEFAULT_PATTERN = "%06d.png"
-SIDECAR_NAME = "vfi.json"  # an image sequence's sidecar, inside its folder
-
-
-def image_target(spec: str) -> tuple[Path, str]:
-    """(folder, file pattern) of an image-sequence output: ``out/%05d.png`` or a folder
-    (``out/``: ``%06d.png`` inside)."""
-    from .sources import is_image_pattern
-
-    if is_image_pattern(spec):
-        p = Path(spec)
-        return (p.parent if str(p.parent) else Path(".")), p.name
-    return Path(spec), DEFAULT_PATTERN
-
-
-def output_kind(spec: str) -> str:
-    """'pipe' (``-``: stdout), 'images' (a ``%06d.png`` pattern, or a folder: one that
-    exists, or a name ending in ``/``) or 'file' (a video file)."""
-    from .sources import is_image_pattern
-
-    if spec == "-":
-        return "pipe"
-    if is_image_pattern(spec) or spec.endswith(("/", os.sep)) or Path(spec).is_dir():
-        return "images"
-    return "file"
-
-
 class ImageSequenceSink:
     """Numbered images (PNG by default; 16-bit PNG when the source has more than 8 bits a
     sample, as ffmpeg does), written into a hidden folder beside the target and renamed
     to it at the end.  Frames are numbered from 1, as ffmpeg's image2 muxer does."""
 
-    def __init__(self, spec: str, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
+    def __init__(self, target: OutputTarget, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
                  size: tuple[int, int] = (0, 0)):
-        self.folder, self.pattern = image_target(spec)
+        self.folder, self.pattern = target.path, target.pattern
         ext = Path(self.pattern).suffix.lower()
         self.codec = IMAGE_FORMATS.get(ext)
         if self.codec is None:
-            raise UsageError(f"{spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
+            raise UsageError(f"{target.spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
         deep = bits_per_sample(source_pix_fmt) > 8 and self.codec in ("png", "tiff")
         self.pix_fmt = "rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24")
         self.conv, self.profile = conv, profile
@@ -178,31 +143,3 @@ class ImageSequenceSink:
     def abort(self) -> None:
         self.worker.abort()
         shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def check_image_target(spec: str, overwrite: bool) -> Path:
-    """An image-sequence output can be made: its folder is new, empty, or (with
-    --overwrite) an earlier image sequence; its parent exists and is writable."""
-    folder, pattern = image_target(spec)
-    if "/" in pattern or os.sep in pattern:
-        raise UsageError(f"{spec}: the number pattern must be in the file name, not in a folder's")
-    if Path(pattern).suffix.lower() not in IMAGE_FORMATS:
-        raise UsageError(f"{spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {Path(pattern).suffix or 'no extension'}")
-    try:
-        pattern % 1
-    except (TypeError, ValueError):
-        raise UsageError(f"{spec}: one number pattern (like %06d) in the file name, please") from None
-    if folder.exists():
-        if not folder.is_dir():
-            raise UsageError(f"{folder}: exists and is not a folder")
-        contents = list(folder.iterdir())
-        if contents and not overwrite:
-            raise UsageError(f"{folder}: already holds files (use --overwrite to replace an earlier image sequence)")
-        if contents and any(p.is_dir() or (p.suffix.lower() not in IMAGE_FORMATS and p.name != SIDECAR_NAME) for p in contents):
-            raise UsageError(f"{folder}: holds other things than images; vfi will not replace it")
-    parent = folder.parent if str(folder.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{spec}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{spec}: folder {parent} is not writable")
-    return folder

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import make_video, moving_frames, read_frames, vfi
-from vfi.sources import ImageSequenceSource, image_files, open_source
+from vfi.io.sources import ImageSequenceSource, image_files, open_source
 
 
 def write_images(folder, frames, name="f{:d}.png", fmt="rgb24"):

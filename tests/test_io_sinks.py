@@ -14,13 +14,6 @@ import av
 import numpy as np
 
 from conftest import make_video, moving_frames, read_frames, vfi
-from vfi.sinks import output_kind
-
-
-def test_output_kinds():
-    assert output_kind("-") == "pipe"
-    assert output_kind("out/%05d.png") == "images" and output_kind("frames/") == "images"
-    assert output_kind("out.mp4") == "file"
 
 
 def test_one_image_name_as_output_says_how_to_get_images(tmp_path):
@@ -170,7 +163,7 @@ def test_everything_the_file_carries_comes_out(tmp_path):
 
 
 def test_hdr10_metadata_is_kept(tmp_path):
-    from vfi.video import hdr10_metadata
+    from vfi.io.reading import hdr10_metadata
 
     src = tmp_path / "hdr.mkv"
     with av.open(str(src), "w") as out:

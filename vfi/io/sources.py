@@ -1,7 +1,7 @@
 """Sources: where a job's timed frames come from.
 
-A source has ``info`` (:class:`vfi.video.VideoInfo`: size, rate, colour, duration),
-yields :class:`vfi.video.SourceFrame` items in presentation order with exact,
+A source has ``info`` (:class:`vfi.io.frames.VideoInfo`: size, rate, colour, duration),
+yields :class:`vfi.io.frames.SourceFrame` items in presentation order with exact,
 strictly increasing times (and, interleaved, the packets of the streams it was asked
 to pass through), and says at the end whether anything was lost
 (``check_complete``).  Decoding runs in a thread of its own, ahead of the job, and
@@ -17,13 +17,16 @@ from pathlib import Path
 
 import av
 
-from .errors import InputError
-from .pipeline import BackgroundIterator, Profile, queue_depth
-from .video import IMAGE_EXTENSIONS, RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec, SourceFrame, VideoInfo, VideoReader
+from ..errors import InputError
+from ..pipeline import BackgroundIterator, Profile, queue_depth
+from .colour import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec
+from .formats import IMAGE_EXTENSIONS, is_image_pattern
+from .frames import SourceFrame, VideoInfo
+from .reading import VideoReader
 
 
 class VideoFileSource:
-    """A video file, decoded with PyAV (:class:`vfi.video.VideoReader`)."""
+    """A video file, decoded with PyAV (:class:`vfi.io.reading.VideoReader`)."""
 
     def __init__(self, path: str):
         self.reader = VideoReader(path)
@@ -104,11 +107,6 @@ def _timed(iterable, profile: Profile, prepare=None):
 
 
 DEFAULT_INPUT_FPS = Fraction(25)  # as ffmpeg's image2 demuxer
-
-
-def is_image_pattern(text: str) -> bool:
-    """A printf pattern for numbered files, as ffmpeg takes them: ``frames/%06d.png``."""
-    return re.search(r"%0?\d*d", text) is not None
 
 
 def is_image_sequence(path: str) -> bool:

@@ -1,0 +1,61 @@
+"""The formats vfi reads and writes, by file extension: one table for every command
+(a job's input and output, ``--batch``'s folder search, ``vfi prep``'s), so that
+they agree on what a video file is."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# Video files by extension, with the muxer vfi writes them with (None: read only).
+VIDEO_FORMATS = {
+    ".mp4": "mp4",
+    ".m4v": "mp4",
+    ".mov": "mov",
+    ".mkv": "matroska",
+    ".webm": "webm",
+    ".avi": "avi",
+    ".nut": "nut",
+    ".ts": "mpegts",
+    ".mpg": None,
+    ".mpeg": None,
+    ".ogv": None,
+    ".flv": None,
+    ".wmv": None,
+    ".asf": None,
+    ".y4m": None,
+    ".m2ts": None,
+    ".mts": None,
+    ".3gp": None,
+}
+VIDEO_EXTENSIONS = tuple(VIDEO_FORMATS)  # files read as a video (folder searches: --batch, vfi prep)
+# Containers that hold a video stream of the codecs vfi writes (what the extension says).
+VIDEO_CONTAINERS = tuple(ext for ext, muxer in VIDEO_FORMATS.items() if muxer)
+
+# Images by extension, with the encoder vfi writes them with; read and written as numbered sequences.
+IMAGE_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
+IMAGE_EXTENSIONS = tuple(IMAGE_FORMATS)
+
+CONTAINER_CODECS = {
+    # codecs a container cannot hold: an early, clear error instead of a muxer failure
+    ".mp4": {"ffv1"},
+    ".mov": {"libsvtav1"},
+    ".webm": {"libx264", "libx265", "ffv1"},
+}
+# '-o -': a stream on stdout in one of these (--format), with a codec it can carry.
+PIPE_FORMATS = {"nut": ("nut", "rawvideo"), "y4m": ("yuv4mpegpipe", "rawvideo"), "matroska": ("matroska", "ffv1"),
+                "mpegts": ("mpegts", "libx264")}
+Y4M_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray", "yuv420p10le", "yuv422p10le", "yuv444p10le", "gray16le")
+TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "webvtt", "text")
+TEXT_SUBTITLES_IN = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}  # the text format each container holds
+
+
+def muxer_for(path: Path) -> str:
+    """The muxer of a video file's extension (FFmpeg's name for it)."""
+    ext = path.suffix.lower()
+    return VIDEO_FORMATS.get(ext) or ext.lstrip(".") or "mp4"
+
+
+def is_image_pattern(text: str) -> bool:
+    """A printf pattern for numbered files, as ffmpeg takes them: ``frames/%06d.png``."""
+    return re.search(r"%0?\d*d", text) is not None

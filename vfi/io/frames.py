@@ -1,0 +1,69 @@
+"""The frame types a job passes around: what is known of a video before decoding it
+(:class:`VideoInfo`) and one decoded frame with its exact time (:class:`SourceFrame`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from .colour import ColorConverter, ColorSpec, rgb_levels
+
+
+@dataclass
+class VideoInfo:
+    """What we know about the input before decoding it."""
+
+    path: str
+    width: int
+    height: int
+    pix_fmt: str
+    codec: str
+    time_base: Fraction
+    rate: Fraction | None
+    start: Fraction
+    duration: Fraction | None
+    frame_count: int | None
+    color: ColorSpec
+    rotation: int = 0
+    sample_aspect_ratio: Fraction | None = None
+    audio_streams: int = 0
+    tags: dict = field(default_factory=dict)  # the container's (title, creation_time, location, ...)
+    video_tags: dict = field(default_factory=dict)  # the video stream's (language, handler_name, ...)
+    hdr: dict = field(default_factory=dict)  # HDR10 static metadata of the first frame (see hdr10_metadata)
+
+    @property
+    def nominal_rate(self) -> Fraction:
+        """The average frame rate, or 25 fps when the container says nothing."""
+        return self.rate if self.rate else Fraction(25)
+
+
+@dataclass
+class SourceFrame:
+    """One decoded input frame with its presentation time in seconds (exact)."""
+
+    index: int
+    time: Fraction
+    frame: av.VideoFrame
+    duration: Fraction | None = None
+    _rgb: np.ndarray | None = field(default=None, repr=False)
+    _rgb_precise: np.ndarray | None = field(default=None, repr=False)
+    cut_score: tuple[int, float] | None = field(default=None, repr=False)  # (index of the frame before, score): scenes.CutDetector.prepare
+
+    def rgb(self, conv: ColorConverter) -> np.ndarray:
+        if self._rgb is None:
+            precise = self._rgb_precise
+            # rounded from the precise copy when there is one: the same formula, read once
+            self._rgb = rgb_levels(precise, False) if precise is not None and precise.dtype != np.uint8 else conv.to_rgb(self.frame)
+        return self._rgb
+
+    def rgb_precise(self, conv: ColorConverter) -> np.ndarray:
+        """The frame as float32 RGB on 0..255 at the source's precision where it has more
+        than 8 bits (:meth:`ColorConverter.to_rgb_precise`), else its 8-bit RGB."""
+        if self._rgb_precise is None:
+            deep = conv.to_rgb_precise(self.frame)
+            self._rgb_precise = deep if deep is not None else self.rgb(conv)
+        return self._rgb_precise
+

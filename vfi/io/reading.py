@@ -1,0 +1,348 @@
+"""Demux and decode with PyAV: :class:`VideoReader` yields a video's frames in
+presentation order with real, exact timestamps (and, interleaved, the packets of the
+streams to copy), reads the container's tags and HDR10 metadata, and says afterwards
+whether anything was lost."""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import os
+import struct
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import av.error
+
+from ..errors import CorruptInputError, InputError
+from .colour import PRI_UNSPECIFIED, RANGE_UNSPECIFIED, SPC_UNSPECIFIED, TRC_UNSPECIFIED, ColorSpec
+from .frames import SourceFrame, VideoInfo
+
+REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
+
+
+def _fraction(x) -> Fraction | None:
+    if x is None:
+        return None
+    try:
+        f = Fraction(x)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return f if f > 0 else None
+
+
+class VideoReader:
+    """Opens a video and decodes its first video stream as a stream of frames.
+
+    Audio packets can be read in the same pass (``read(copy_streams=...)``) so that they
+    are remuxed without a second demux.  Decode errors do not stop the read: the frames
+    that can be decoded are, and :meth:`check_complete` says afterwards whether
+    anything was lost.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: bool = True):
+        self.path = str(path)
+        self.is_pipe = self.path == "-"  # a stream on stdin, its format probed
+        p = Path(self.path)
+        if not self.is_pipe:
+            if not p.exists():
+                raise InputError(f"{self.path}: no such file")
+            if p.is_dir():
+                raise InputError(f"{self.path}: is a folder, not a video file")
+            if not os.access(p, os.R_OK):
+                raise InputError(f"{self.path}: permission denied")
+        try:
+            self.container = av.open("pipe:0" if self.is_pipe else self.path, mode="r")
+        except av.error.FFmpegError as e:
+            hint = "; a damaged header, or a frame size too large to decode?" if getattr(e, "errno", None) in (errno.EBUSY, errno.ENOMEM) else ""
+            raise InputError(f"{self.path}: not a readable video ({ffmpeg_reason(e)}{hint})") from None
+        if not self.container.streams.video:
+            self.container.close()
+            raise InputError(f"{self.path}: contains no video stream")
+        self.stream = self.container.streams.video[0]
+        if threads:
+            self.stream.thread_type = "AUTO"
+        self.info = self._probe()
+        self.decode_errors = 0
+        self.restamped = 0  # frames whose timestamp repeated an earlier one
+        self.corrupt_frames = 0  # frames the decoder flagged as damaged (concealed errors)
+        self.range: tuple[Fraction | None, Fraction | None] = (None, None)  # read(start, end)
+        self.reached_end = False  # read stopped at ``end``
+        self.skipped_before_start = 0
+        self.frames_decoded = 0
+        self.last_time: Fraction | None = None
+
+    def _probe(self) -> VideoInfo:
+        s = self.stream
+        cc = s.codec_context
+        if not cc.width or not cc.height:
+            raise InputError(f"{self.path}: video stream has no frame size (not a decodable video)")
+        tb = s.time_base or Fraction(1, 90000)
+        average = _fraction(s.average_rate)
+        guessed = _fraction(s.guessed_rate) or _fraction(s.base_rate)
+        # The average is frames/duration and goes off when the container's duration does
+        # (30.12 for a 30 fps phone clip); the guessed rate is the one every timestamp
+        # fits, so it wins whenever the two roughly agree.
+        if guessed and (not average or abs(guessed / average - 1) < Fraction(1, 20)):
+            rate = guessed
+        else:
+            rate = average or guessed
+        start = Fraction(s.start_time) * tb if s.start_time is not None else Fraction(0)
+        if s.duration:
+            duration = Fraction(s.duration) * tb
+        elif self.container.duration:
+            duration = Fraction(self.container.duration, av.time_base)
+        else:
+            duration = None
+        color = ColorSpec(
+            colorspace=int(cc.colorspace or SPC_UNSPECIFIED),
+            color_range=int(cc.color_range or RANGE_UNSPECIFIED),
+            primaries=int(cc.color_primaries or PRI_UNSPECIFIED),
+            trc=int(cc.color_trc or TRC_UNSPECIFIED),
+        )
+        return VideoInfo(
+            path=self.path,
+            width=cc.width,
+            height=cc.height,
+            pix_fmt=cc.format.name if cc.format else "yuv420p",
+            codec=cc.name,
+            time_base=Fraction(tb),
+            rate=rate,
+            start=start,
+            duration=duration,
+            frame_count=s.frames or None,
+            color=color,
+            sample_aspect_ratio=_fraction(cc.sample_aspect_ratio),
+            audio_streams=len(self.container.streams.audio),
+            tags=carried_tags(self.container.metadata),
+            video_tags=carried_tags(s.metadata),
+        )
+
+    @property
+    def audio_streams(self):
+        return list(self.container.streams.audio)
+
+    def read(self, copy_streams=(), start: Fraction | None = None, end: Fraction | None = None) -> Iterator[SourceFrame | av.Packet]:
+        """Yields decoded video frames (:class:`SourceFrame`, in presentation order, with
+        strictly increasing times) and, interleaved, the packets of ``copy_streams``.
+
+        ``start``/``end`` (seconds of presentation time): only the frames shown in
+        [start, end) and the packets that start there; reading seeks to the key frame
+        before ``start`` and stops at ``end``."""
+        streams = [self.stream, *copy_streams]
+        copy_ids = {s.index for s in copy_streams}
+        tb = self.info.time_base
+        fallback_step = 1 / self.info.nominal_rate
+        self.range = (start, end)
+        first_rotation_seen = False
+        if start:
+            self._seek(start)
+        demux = self.container.demux(streams)
+        # Decoders return frames in display order, but some files (AVI, badly muxed MP4
+        # with B-frames) attach the timestamps in decode order.  The set of timestamps is
+        # right, only their order is not, so a short window hands them out sorted.
+        window: list[tuple[av.VideoFrame, Fraction | None]] = []
+        stamps: list[Fraction] = []
+        for packet in self._packets(demux):
+            if packet.stream.index in copy_ids:
+                if packet.dts is not None and _in_range(packet, start, end):
+                    yield packet
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                self.decode_errors += 1
+                continue
+            for frame in frames:
+                if frame.is_corrupt:
+                    self.corrupt_frames += 1
+                if not first_rotation_seen:
+                    first_rotation_seen = True
+                    self.info.rotation = _rotation(frame)
+                    self.info.hdr = hdr10_metadata(frame)
+                if frame.pts is not None:
+                    heapq.heappush(stamps, Fraction(frame.pts) * tb)
+                window.append(frame)
+                if len(window) > REORDER_WINDOW:
+                    sf = self._stamp(window.pop(0), stamps, fallback_step)
+                    if sf is _PAST_END:
+                        return
+                    if sf is not None:
+                        yield sf
+        while window:
+            sf = self._stamp(window.pop(0), stamps, fallback_step)
+            if sf is _PAST_END:
+                return
+            if sf is not None:
+                yield sf
+
+    def _packets(self, demux):
+        while True:
+            try:
+                yield next(demux)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:
+                # A broken container: count it and stop reading; what was decoded stays.
+                self.decode_errors += 1
+                return
+
+    def _seek(self, start: Fraction) -> None:
+        """To the key frame at or before ``start`` (frames before it are decoded and dropped)."""
+        target = start + self.info.start
+        try:
+            self.container.seek(int(target / self.info.time_base), stream=self.stream, backward=True, any_frame=False)
+        except (av.error.FFmpegError, OverflowError):
+            pass  # not seekable: decode from the beginning and drop frames
+
+    def _stamp(self, frame, stamps, fallback_step):
+        """The next frame with its time; None for one before ``start``, ``_PAST_END`` at ``end``."""
+        sf = self._timed(frame, stamps, fallback_step)
+        start, end = self.range
+        if sf is None or (start is None and end is None):
+            return sf
+        t = sf.time - self.info.start
+        if end is not None and t >= end - fallback_step / 1000:
+            self.frames_decoded -= 1  # not part of what was read
+            self.reached_end = True
+            return _PAST_END
+        if start is not None and t < start - fallback_step / 2:
+            self.skipped_before_start += 1
+            self.frames_decoded -= 1
+            return None
+        return sf
+
+    def _timed(self, frame, stamps, fallback_step) -> SourceFrame | None:
+        if stamps:
+            t = heapq.heappop(stamps)
+        elif self.last_time is not None:
+            t = self.last_time + fallback_step
+        else:
+            t = self.info.start
+        if self.last_time is not None and t <= self.last_time:
+            # A repeated (or backward) timestamp on a frame that decoded: a muxer that
+            # stamped every frame 0, say.  The frame is real: it goes one nominal
+            # interval after the previous one.
+            t = self.last_time + fallback_step
+            self.restamped += 1
+        duration = Fraction(frame.duration) * self.info.time_base if frame.duration else None
+        self.last_time = t
+        sf = SourceFrame(self.frames_decoded, t, frame, duration)
+        self.frames_decoded += 1
+        return sf
+
+    def frames(self) -> Iterator[SourceFrame]:
+        for item in self.read():
+            yield item  # type: ignore[misc]
+
+    def check_complete(self) -> None:
+        """Raises if nothing could be decoded, or if part of the input was lost."""
+        if self.frames_decoded == 0 and self.skipped_before_start:
+            raise InputError(f"{self.path}: nothing to read from --start {float(self.range[0]):g} s on "
+                             f"(the video lasts {float(self.info.duration or 0):.2f} s)")
+        if self.frames_decoded == 0:
+            raise InputError(f"{self.path}: no decodable video frames")
+        # Truncation: decoding stopped well before the length the container declares:
+        # the stream's duration, its frame count (AVI headers keep it when the index at
+        # the end is cut off), or else the file's duration, which includes audio that may
+        # run a little longer, so it is given more slack.
+        step = 1 / self.info.nominal_rate
+
+        def strict(d: Fraction) -> tuple[Fraction, Fraction]:  # (declared length, slack)
+            return d, max(3 * step, d / 20)
+
+        declared: list[tuple[Fraction, Fraction]] = []
+        if self.stream.duration:
+            declared.append(strict(self.info.duration))
+        elif self.info.duration:
+            lenient = self.info.audio_streams > 0
+            declared.append((self.info.duration, max(Fraction(1), self.info.duration / 10)) if lenient else strict(self.info.duration))
+        if self.info.frame_count:
+            declared.append(strict(self.info.frame_count * step))
+        end = self.last_time + step if self.last_time is not None else self.info.start
+        missing = [d for d, slack in declared if end < self.info.start + d - slack]
+        short = bool(missing) and not self.reached_end  # stopping at --end/--duration is no truncation
+        if self.corrupt_frames and not (self.decode_errors or short):
+            raise CorruptInputError(
+                f"{self.path}: corrupt: {self.corrupt_frames} of {self.frames_decoded} frames decoded with errors "
+                "(damaged data, concealed by the decoder)", self.frames_decoded)
+        if self.decode_errors or short:
+            got = float(end - self.info.start)
+            of = f" of {float(max(missing)):.2f} s" if missing else ""
+            raise CorruptInputError(
+                f"{self.path}: truncated or corrupt: decoded {self.frames_decoded} frames "
+                f"({got:.2f} s{of}), {self.decode_errors} unreadable packet(s)",
+                self.frames_decoded,
+            )
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_PAST_END = object()
+
+
+def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None) -> bool:
+    """Whether a copied packet starts inside [start, end) (start time of its stream 0)."""
+    if start is None and end is None:
+        return True
+    s = packet.stream
+    t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - Fraction(s.start_time or 0) * s.time_base
+    return (start is None or t >= start) and (end is None or t < end)
+
+
+def _rotation(frame: av.VideoFrame) -> int:
+    try:
+        return int(round(frame.rotation or 0))
+    except (AttributeError, ValueError, TypeError):
+        return 0
+
+
+# Container and stream tags a muxer writes itself, or that describe the old encoding.
+TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration", "vendor_id", "_statistics_tags",
+                  "_statistics_writing_app", "_statistics_writing_date_utc", "number_of_frames", "number_of_bytes", "bps"}
+
+
+
+
+def carried_tags(tags) -> dict:
+    """The tags that describe the content (title, creation_time, location, language,
+    handler_name, ...), not the old file's encoding."""
+    return {k: v for k, v in dict(tags or {}).items() if k.lower() not in TECHNICAL_TAGS and not k.lower().startswith("duration")}
+
+
+def hdr10_metadata(frame: av.VideoFrame) -> dict:
+    """HDR10 static metadata from a frame's side data: the mastering display (primaries,
+    white point, luminance) and the content light level, as numbers."""
+    out = {}
+    for sd in frame.side_data:
+        name = getattr(sd.type, "name", str(sd.type))
+        raw = bytes(memoryview(sd))
+        if name == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:
+            v = struct.unpack("<20i2i", raw[:88])
+            q = [v[i] / v[i + 1] if v[i + 1] else 0.0 for i in range(0, 20, 2)]
+            has_primaries, has_luminance = v[20], v[21]
+            if has_primaries:
+                out["primaries"] = {"r": q[0:2], "g": q[2:4], "b": q[4:6]}
+                out["white_point"] = q[6:8]
+            if has_luminance:
+                out["luminance"] = {"min": q[8], "max": q[9]}
+        elif name == "CONTENT_LIGHT_LEVEL" and len(raw) >= 8:
+            out["max_cll"], out["max_fall"] = struct.unpack("<2I", raw[:8])
+    return out
+
+
+
+
+def ffmpeg_reason(e: Exception) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return msg.split(":")[-1].strip() if ":" in msg and len(msg) > 80 else msg
+
