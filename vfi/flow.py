@@ -45,27 +45,29 @@ MOTIONS = ("quadratic", "linear")  # linear: Super SloMo's blend of the two flow
 FEATURES = ("w0_r", "w0_g", "w0_b", "w1_r", "w1_g", "w1_b", "disagreement", "travel_0", "travel_1", "motion", "t")
 MATCH_SHARPNESS = 0.2  # splat weight exp(-0.2 x matching error in grey levels): a 10-level error counts 1/7
 SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own resolution
-# Path trust (PairMotion.trust): a path bends only where the third frame continues the
-# pair's motion.  Each side of the pair measures a bend (the parabola's quadratic term,
-# pixels per interval squared); at each point the other side must see the same bend within
-# TRUST_RELATIVE x the pair's own flow there + TRUST_PIXELS (trust 1, falling to 0 at twice
-# that), the trust then averaged over a region (Gaussian, sigma TRUST_REGION splat-grid
-# pixels).  A frame that does not continue the motion at all (a jump cut, frames dropped,
-# a missed cut) gives bends that agree only by chance: each side's path bends at all only
-# where the other side confirms the share of its bend that GATE says (its size counted up
-# to GATE_CAP pixels a point; none below GATE[0], all above GATE[1]).  Chosen on the
-# validation clips: with the clips' own frames around each pair no clip moved by more than
-# 0.002 dB, with frames from elsewhere in the clip every clip at the straight paths' PSNR
-# (untrusted bends: 5.8-10.4 dB under it).  A side without a frame on the other side to
-# confirm it: its bend at most BEND_RELATIVE x the pair's flow + BEND_PIXELS.
+# Path trust (PairMotion.trust): a path bends only where the frame beyond the pair continues
+# the pair's motion.  Each side of the pair measures a bend (the parabola's quadratic term,
+# pixels per interval squared: 0 on a steady motion); at each point the other side must
+# see the same bend within TRUST_RELATIVE x the pair's own flow there + TRUST_PIXELS (trust
+# 1, falling to 0 at twice that), the trust then averaged over a region (Gaussian, sigma
+# TRUST_REGION splat-grid pixels).  Frames that do not continue the motion at all (a jump
+# cut, frames dropped, a missed cut) give bends that agree only by chance, and when both
+# come from the same place elsewhere, agree wrongly: each side bends at all only as far as
+# GATE says from the share of its bend (its size counted up to GATE_CAP pixels a point)
+# that the other side confirms within GATE_RELATIVE x the flow + GATE_PIXELS and that is at
+# most BEND_RELATIVE x the flow + BEND_PIXELS (none below GATE[0], all above GATE[1]).
+# A side with no frame beyond the other side to confirm it: its bend at most
+# BEND_RELATIVE x the flow + BEND_PIXELS.  Chosen on the validation clips (docs/eval_heldout.md).
 PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
-TRUST_RELATIVE = 0.5
+TRUST_RELATIVE = 1.0
 TRUST_PIXELS = 0.5
 TRUST_REGION = 4.0
-GATE = (0.35, 0.5)
+GATE = (0.3, 0.5)
 GATE_CAP = 0.5
+GATE_RELATIVE = 0.5
+GATE_PIXELS = 0.5
 BEND_RELATIVE = 1.0
-BEND_PIXELS = 0.25
+BEND_PIXELS = 0.5
 
 
 def _cv2():
@@ -282,9 +284,13 @@ class PairMotion:
             return (None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS),
                     None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS))
         # each point's bend as the other side of the pair sees it
-        t0 = _agreement(c0, _read(c1, f01), f01, TRUST_RELATIVE, TRUST_PIXELS)
-        t1 = _agreement(c1, _read(c0, f10), f10, TRUST_RELATIVE, TRUST_PIXELS)
-        return _region(t0) * _confirmed(c0, t0), _region(t1) * _confirmed(c1, t1)
+        o0, o1 = _read(c1, f01), _read(c0, f10)
+        t0 = _agreement(c0, o0, f01, TRUST_RELATIVE, TRUST_PIXELS)
+        t1 = _agreement(c1, o1, f10, TRUST_RELATIVE, TRUST_PIXELS)
+        # how much of each side's bend the other confirms, and is no larger than the motion
+        x0 = _agreement(c0, o0, f01, GATE_RELATIVE, GATE_PIXELS) * _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS)
+        x1 = _agreement(c1, o1, f10, GATE_RELATIVE, GATE_PIXELS) * _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS)
+        return _region(t0) * _confirmed(c0, x0), _region(t1) * _confirmed(c1, x1)
 
     def at(self, t: float) -> torch.Tensor:
         """On the splat grid, in frame pixels, as one (1, 7, h, w) tensor: (F_t0, F_t1),
