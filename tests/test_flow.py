@@ -335,7 +335,7 @@ def test_jump_cuts_in_real_footage_cost_nothing_against_straight_paths(tmp_path)
     from vfi.evaluate import evaluate_clip, make_contenders
 
     frames = [f for _, f in read_frames(Path(__file__).parents[1] / "examples" / "bbb_320x180.mp4", "rgb24")]
-    starts = (0, 40, 10, 55, 25)
+    starts = (0, 40, 10, 55, 20, 65, 30)
     src = make_video(tmp_path / "jumps.mkv", [frames[s + k] for s in starts for k in range(5)], Fraction(25), codec="ffv1",
                      pix_fmt="yuv444p")
     inside = {5 * r + k for r in range(len(starts)) for k in (1, 2, 3)}  # the pair and the dropped frame in one run
