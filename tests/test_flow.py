@@ -314,9 +314,9 @@ def test_a_bend_both_sides_see_is_followed_and_one_side_alone_sees_is_not():
 
 def test_a_lone_third_frame_bends_a_path_only_as_far_as_the_pairs_own_motion():
     """Only a frame before the pair: nothing to confirm its bend with; a bend of 1 px per
-    interval squared on a 4 px motion is followed, one of 9 px is not."""
+    interval squared on a 4 px motion is followed, one of 12 px is not."""
     small = _steady_flows(f01=[4, 0], f10=[-4, 0], f0b=[-2, 0])
-    large = _steady_flows(f01=[4, 0], f10=[-4, 0], f0b=[14, 0])
+    large = _steady_flows(f01=[4, 0], f10=[-4, 0], f0b=[20, 0])
     d0, d1 = PairMotion(**small, size=(24, 32)).paths(0.5)
     assert torch.allclose(d0[0, 0], torch.tensor(1.5 + 0.25)) and torch.allclose(d1[0, 0], torch.tensor(-2.0))
     d0, _ = PairMotion(**large, size=(24, 32)).paths(0.5)

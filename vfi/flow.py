@@ -47,27 +47,27 @@ MATCH_SHARPNESS = 0.2  # splat weight exp(-0.2 x matching error in grey levels):
 SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own resolution
 # Path trust (PairMotion.trust): a path bends only where the frame beyond the pair continues
 # the pair's motion.  Each side of the pair measures a bend (the parabola's quadratic term,
-# pixels per interval squared: 0 on a steady motion); at each point the other side must
-# see the same bend within TRUST_RELATIVE x the pair's own flow there + TRUST_PIXELS (trust
-# 1, falling to 0 at twice that), the trust then averaged over a region (Gaussian, sigma
-# TRUST_REGION splat-grid pixels).  Frames that do not continue the motion at all (a jump
-# cut, frames dropped, a missed cut) give bends that agree only by chance, and when both
-# come from the same place elsewhere, agree wrongly: each side bends at all only as far as
-# GATE says from the share of its bend (its size counted up to GATE_CAP pixels a point)
-# that the other side confirms within GATE_RELATIVE x the flow + GATE_PIXELS and that is at
-# most BEND_RELATIVE x the flow + BEND_PIXELS (none below GATE[0], all above GATE[1]).
-# A side with no frame beyond the other side to confirm it: its bend at most
-# BEND_RELATIVE x the flow + BEND_PIXELS.  Chosen on the validation clips (docs/eval_heldout.md).
+# pixels per interval squared: 0 on a steady motion).  At each point it must be at most
+# BEND_RELATIVE x the pair's own flow there + BEND_PIXELS, and the other side must see the
+# same bend within TRUST_RELATIVE x the flow + TRUST_PIXELS (each: trust 1, falling to 0 at
+# twice that), the trust then averaged over a region (Gaussian, sigma TRUST_REGION
+# splat-grid pixels).  Frames that do not continue the motion at all (a jump cut, frames
+# dropped, a missed cut) give bends that agree only by chance (or wrongly, when both come
+# from the same place elsewhere): each side bends at all only as far as GATE says from the
+# share of its bend (its size counted up to GATE_CAP pixels a point) that passes both tests,
+# the other side's within GATE_RELATIVE x the flow + GATE_PIXELS (none below GATE[0], all
+# above GATE[1]).  A side with no frame beyond the other side to confirm it: only the size
+# test.  Chosen on the validation clips (docs/eval_heldout.md).
 PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
+BEND_RELATIVE = 1.0
+BEND_PIXELS = 0.5
 TRUST_RELATIVE = 1.0
 TRUST_PIXELS = 0.5
 TRUST_REGION = 4.0
 GATE = (0.3, 0.5)
-GATE_CAP = 0.5
+GATE_CAP = 1.0
 GATE_RELATIVE = 0.5
 GATE_PIXELS = 0.5
-BEND_RELATIVE = 1.0
-BEND_PIXELS = 0.5
 
 
 def _cv2():
@@ -280,17 +280,18 @@ class PairMotion:
             return None, None
         c0 = None if f0b is None else _bend(f01, 1.0, f0b, self.s_before)
         c1 = None if f1a is None else _bend(f10, -1.0, f1a, self.s_after - 1)
-        if c0 is None or c1 is None:  # one side: nothing to confirm its bend, only its size
-            return (None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS),
-                    None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS))
-        # each point's bend as the other side of the pair sees it
+        # a bend no larger than the pair's own motion ...
+        m0 = None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS)
+        m1 = None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS)
+        if c0 is None or c1 is None:  # one side: nothing to confirm its bend
+            return m0, m1
+        # ... that the other side of the pair sees at the same point
         o0, o1 = _read(c1, f01), _read(c0, f10)
-        t0 = _agreement(c0, o0, f01, TRUST_RELATIVE, TRUST_PIXELS)
-        t1 = _agreement(c1, o1, f10, TRUST_RELATIVE, TRUST_PIXELS)
-        # how much of each side's bend the other confirms, and is no larger than the motion
-        x0 = _agreement(c0, o0, f01, GATE_RELATIVE, GATE_PIXELS) * _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS)
-        x1 = _agreement(c1, o1, f10, GATE_RELATIVE, GATE_PIXELS) * _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS)
-        return _region(t0) * _confirmed(c0, x0), _region(t1) * _confirmed(c1, x1)
+        t0 = _agreement(c0, o0, f01, TRUST_RELATIVE, TRUST_PIXELS) * m0
+        t1 = _agreement(c1, o1, f10, TRUST_RELATIVE, TRUST_PIXELS) * m1
+        g0 = _confirmed(c0, _agreement(c0, o0, f01, GATE_RELATIVE, GATE_PIXELS) * m0)
+        g1 = _confirmed(c1, _agreement(c1, o1, f10, GATE_RELATIVE, GATE_PIXELS) * m1)
+        return _region(t0) * g0, _region(t1) * g1
 
     def at(self, t: float) -> torch.Tensor:
         """On the splat grid, in frame pixels, as one (1, 7, h, w) tensor: (F_t0, F_t1),
