@@ -84,7 +84,7 @@ def quality(args) -> None:
     contenders.append(ev.Contender("rife-4.x", RifeMethod(load_rife())))
     results = []
     for clip in args.clips:
-        r = ev.evaluate_clip(clip, contenders, max_triplets=args.max_triplets, every=args.every, sheet_examples=1 if args.sheet else 0)
+        r = ev.evaluate_clip(clip, contenders, max_triplets=args.max_triplets, every=args.every, keep_worst=bool(args.sheet))
         results.append(r)
         print(f"{Path(clip).name}: {r.triplets} triplets", flush=True)
     rep = ev.report(results)
@@ -94,7 +94,7 @@ def quality(args) -> None:
     if args.markdown:
         Path(args.markdown).write_text(ev.markdown(rep))
     if args.sheet:
-        ev.sheet(results, args.sheet, rows=4)
+        ev.sheet(results, args.sheet)
 
 
 def _clip_at(size: tuple[int, int], src: str, frames: int, folder: Path) -> Path:

@@ -85,3 +85,122 @@ def test_bias_is_the_mean_error_of_the_channel_furthest_off(tmp_path):
     assert abs(dup["error_r"] - 12) < 0.6 and abs(dup["error_g"] - 6) < 0.6 and abs(dup["error_b"] - 6) < 0.6
     assert dup["bias"] == dup["error_r"]
     assert abs(blend["bias"]) < 0.6
+
+
+def _jerky_clip(tmp_path, n=14, jump_at=6):
+    """A pan at 1 px a frame that leaps 6 px once, between frames ``jump_at`` - 1 and
+    ``jump_at``: the triplets around the leap are far harder than the rest."""
+    from conftest import texture
+
+    big = texture(40, 56 + 2 * n + 40, seed=4)
+    xs = [i + (6 if i >= jump_at else 0) for i in range(n)]
+    frames = [np.ascontiguousarray(big[:, x: x + 56]) for x in xs]
+    return make_video(tmp_path / "jerky.mkv", frames, Fraction(24), codec="ffv1", pix_fmt="yuv444p")
+
+
+def test_worst_triplet_and_5th_percentile_in_json_markdown_and_table(tmp_path):
+    src = _jerky_clip(tmp_path)
+    res = vfi_eval(tmp_path, src, "--methods", "dup,blend", "--json", tmp_path / "r.json", "--markdown", tmp_path / "r.md")
+    data = json.loads((tmp_path / "r.json").read_text())
+    for lab in ("dup", "blend"):
+        per_clip = data["clips"][0]["methods"][lab]
+        overall = data["overall"][lab]
+        assert overall["psnr_worst"] <= overall["psnr_p5"] < overall["psnr"] - 1  # one bad pair drags the low end down
+        assert per_clip["psnr_worst"] == overall["psnr_worst"]
+        assert overall["worst_frame"] in ("jerky.mkv#5", "jerky.mkv#6")  # the frames either side of the leap
+    vals = evaluate_clip(str(src), make_contenders(["blend"], [])).values["blend"]["psnr"]
+    assert abs(data["overall"]["blend"]["psnr_worst"] - min(vals)) < 1e-9
+    assert abs(data["overall"]["blend"]["psnr_p5"] - np.percentile(vals, 5)) < 1e-9
+    md = (tmp_path / "r.md").read_text()
+    assert "| worst dB | p5 dB |" in md and f"{data['overall']['blend']['psnr_worst']:.2f}" in md
+    assert "worst" in res.output and f"{data['overall']['dup']['psnr_p5']:.2f}" in res.output
+
+
+def vfi_eval(tmp_path, *args):
+    from conftest import vfi
+
+    res = vfi("eval", *args)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_sheet_crops_each_methods_worst_triplet_where_it_errs_most(tmp_path):
+    from vfi.evaluate import sheet
+    from vfi.metrics import error_region, psnr
+
+    src = _jerky_clip(tmp_path)
+    res = evaluate_clip(str(src), make_contenders(["dup", "blend"], []), keep_worst=True)
+    for lab in ("dup", "blend"):
+        w = res.worst[lab]
+        assert w["psnr"] == min(res.values[lab]["psnr"]) and w["index"] in (5, 6)
+        assert abs(psnr(w["pred"], w["truth"]) - w["psnr"]) < 1e-9
+        y, x, h, wd = error_region(w["pred"], w["truth"], 16)
+        whole = np.mean((w["pred"].astype(float) - w["truth"]) ** 2)
+        assert np.mean((w["pred"][y:y + h, x:x + wd].astype(float) - w["truth"][y:y + h, x:x + wd]) ** 2) >= whole
+    sheet([res], str(tmp_path / "s.png"))
+    with Image.open(tmp_path / "s.png") as im:
+        assert im.format == "PNG" and im.height > im.width / 5 * 2 * 0.8  # two rows of five panels
+
+
+class _Recorder:
+    """A method that takes the frames around the pair and records them (and predicts
+    the blend)."""
+
+    neighbours = True
+
+    def __init__(self):
+        self.seen = []
+
+    def setup(self, conv):
+        self.conv = conv
+
+    def interpolate(self, a, b, ts, before=None, after=None):
+        self.seen.append((a, b, before, after))
+        return [((a.rgb(self.conv).astype(np.uint16) + b.rgb(self.conv)) // 2).astype(np.uint8) for _ in ts]
+
+
+def _neighbours_seen(tmp_path, kind, n=60):
+    from vfi.evaluate import Contender
+
+    src = make_video(tmp_path / f"pan{n}.mkv", list(moving_frames(n, 32, 48, speed=1)), Fraction(24), codec="ffv1")
+    rec = _Recorder()
+    res = evaluate_clip(str(src), [Contender("rec", rec)], neighbours=kind)
+    assert res.triplets == n - 2
+    return rec.seen
+
+
+def test_true_neighbours_are_the_frames_t_minus_3_and_t_plus_3(tmp_path):
+    for a, b, before, after in _neighbours_seen(tmp_path, "true"):
+        assert (before.index if before else None) == (a.index - 2 if a.index >= 2 else None)
+        assert (after.index if after else None) == (b.index + 2 if b.index <= 57 else None)
+        if before:
+            assert before.time < a.time
+
+
+def test_jumped_neighbours_come_from_elsewhere_in_the_clip_at_the_true_ones_times(tmp_path):
+    seen = _neighbours_seen(tmp_path, "jumped")
+    for a, b, before, after in seen:
+        assert before is not None and after is not None
+        for x in (before, after):
+            assert min(abs(x.index - a.index), abs(x.index - b.index)) >= 16
+        assert abs(before.index - after.index) >= 16
+        assert before.time == 2 * a.time - b.time and after.time == 2 * b.time - a.time
+    assert any(before.index > b.index for a, b, before, _ in seen)  # near the start: from later in the clip
+
+
+def test_no_neighbours(tmp_path):
+    assert all(before is None and after is None for _, _, before, after in _neighbours_seen(tmp_path, "none", n=12))
+
+
+def test_neighbours_option_reaches_flow_fusion(tmp_path):
+    """A pan that speeds up: flow-fusion's paths bend with the true frames around the
+    pair, not without them; a bad choice is a usage error."""
+    src = make_video(tmp_path / "acc.mkv", list(moving_frames(12, 48, 64, speed=1, accel=1)), Fraction(24), codec="ffv1")
+    got = {}
+    for kind in ("true", "none"):
+        vfi_eval(tmp_path, src, "--methods", "", "--model", "flow-fusion", "--neighbours", kind, "--json", tmp_path / f"{kind}.json")
+        got[kind] = json.loads((tmp_path / f"{kind}.json").read_text())["overall"]["flow-fusion"]["psnr"]
+    assert got["true"] != got["none"]
+    from conftest import vfi
+
+    assert vfi("eval", src, "--neighbours", "sideways").exit_code == 2

@@ -4,6 +4,7 @@ the flow-fusion method, flow datasets and their training)."""
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -286,7 +287,7 @@ def test_method_frames_at_a_coarse_network_scale_match_across_tiles_and_the_trai
     scale: tiles still give the untiled frame, and the frame stays within a few levels of
     the full-size input the network was trained on (:func:`fusion_inputs`)."""
     from vfi.methods import FlowFusionMethod
-    from vfi.video import ColorConverter, ColorSpec
+    from vfi.io.colour import ColorConverter, ColorSpec
 
     spec, model = busy_flow_fusion()
     model.net_width = 64
@@ -309,3 +310,73 @@ def test_method_frames_at_a_coarse_network_scale_match_across_tiles_and_the_trai
     trained = full[0].permute(1, 2, 0).mul(255).round().clamp(0, 255).byte().numpy()
     diff = np.abs(frames[0].astype(int) - trained.astype(int))
     assert np.mean(diff) < 0.1 and diff.max() <= 4
+def _steady_flows(h=24, w=32, **sides):
+    """Flows on an h x w grid, each the same everywhere: f01, f10, f0b, f1a as (dx, dy)."""
+    return {k: np.full((h, w, 2), v, np.float32) for k, v in sides.items()}
+
+
+def test_a_bend_both_sides_see_is_followed_and_one_side_alone_sees_is_not():
+    """Content at x(s) = 3 s + s^2 (s in the pair's intervals, frame 0 at s = 0): from
+    frame 0 the frames before and after are at -2 and 10, so each side of the pair sees
+    the same bend.  A frame after the pair from elsewhere (a jump cut) says the content
+    went back to -10: its bend disagrees with the one before the pair, and both paths are
+    straight."""
+    import vfi.flow as flow
+
+    whole = _steady_flows(f01=[4, 0], f10=[-4, 0], f0b=[-2, 0], f1a=[6, 0])
+    cut = dict(whole, f1a=np.full_like(whole["f1a"], [-14, 0]))
+    for t in (0.25, 0.5):
+        d0, d1 = PairMotion(**whole, size=(24, 32)).paths(t)
+        want0 = 3 * t + t * t  # the parabola, from frame 0 ...
+        want1 = want0 - 4  # ... and back from frame 1
+        assert torch.allclose(d0[0, 0], torch.tensor(want0)) and torch.allclose(d1[0, 0], torch.tensor(want1))
+        d0, d1 = PairMotion(**cut, size=(24, 32)).paths(t)
+        assert torch.allclose(d0[0, 0], torch.tensor(4 * t)) and torch.allclose(d1[0, 0], torch.tensor(-4 * (1 - t)))
+    try:  # without path trust the jump cut bends both paths
+        flow.PATH_TRUST = False
+        d0, _ = PairMotion(**cut, size=(24, 32)).paths(0.5)
+        assert not torch.allclose(d0[0, 0], torch.tensor(2.0))
+    finally:
+        flow.PATH_TRUST = True
+
+
+def test_a_lone_third_frame_bends_a_path_only_as_far_as_the_pairs_own_motion():
+    """Only a frame before the pair: nothing to confirm its bend with; a bend of 1 px per
+    interval squared on a 4 px motion is followed, one of 12 px is not."""
+    small = _steady_flows(f01=[4, 0], f10=[-4, 0], f0b=[-2, 0])
+    large = _steady_flows(f01=[4, 0], f10=[-4, 0], f0b=[20, 0])
+    d0, d1 = PairMotion(**small, size=(24, 32)).paths(0.5)
+    assert torch.allclose(d0[0, 0], torch.tensor(1.5 + 0.25)) and torch.allclose(d1[0, 0], torch.tensor(-2.0))
+    d0, _ = PairMotion(**large, size=(24, 32)).paths(0.5)
+    assert torch.allclose(d0[0, 0], torch.tensor(2.0))
+
+
+def test_jump_cuts_in_real_footage_cost_nothing_against_straight_paths(tmp_path):
+    """Big Buck Bunny cut into 5-frame runs from far apart in the clip (a run follows one
+    at least 30 frames away), as a vlog's jump cuts or frames dropped without a gap in
+    the timestamps give; scene cuts not looked for (as when the detector misses them).
+    On the pairs inside a run, whose frames around them come from another run: with path
+    trust, the default is at least as good as straight paths (no frames around the pair)
+    and better than following every bend."""
+    import vfi.flow as flow
+    from conftest import read_frames
+    from vfi.evaluate import evaluate_clip, make_contenders
+
+    frames = [f for _, f in read_frames(Path(__file__).parents[1] / "examples" / "bbb_320x180.mp4", "rgb24")]
+    starts = (0, 40, 10, 55, 20, 65, 30)
+    src = make_video(tmp_path / "jumps.mkv", [frames[s + k] for s in starts for k in range(5)], Fraction(25), codec="ffv1",
+                     pix_fmt="yuv444p")
+    inside = {5 * r + k for r in range(len(starts)) for k in (1, 2, 3)}  # the pair and the dropped frame in one run
+
+    def scores(neighbours="true", trust=True):
+        flow.PATH_TRUST = trust
+        try:
+            res = evaluate_clip(str(src), make_contenders([], [("flow-fusion", None)]), scene_threshold=0, neighbours=neighbours)
+        finally:
+            flow.PATH_TRUST = True
+        got = dict(zip(res.indices, res.values["flow-fusion"]["psnr"]))
+        return np.mean([got[i] for i in sorted(inside & set(got))])
+
+    trusted, untrusted, straight = scores(), scores(trust=False), scores("none")
+    assert trusted >= straight - 0.02, (trusted, straight)
+    assert trusted > untrusted + 1.0, (trusted, untrusted)

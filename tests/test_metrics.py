@@ -92,3 +92,16 @@ def test_local_maps():
     assert np.isfinite(bf[1, 1]) and bf[0, 0] > bf[1, 1]
     rbf = local_relative_blur_factor(img, img, (4, 4))
     assert np.all(rbf == 0)
+
+
+def test_error_region_finds_where_the_prediction_errs_most():
+    from vfi.metrics import error_region
+
+    truth = np.full((60, 80, 3), 100, np.uint8)
+    pred = truth.copy()
+    pred[5:10, 5:10] += 3  # a small error
+    pred[40:50, 60:70] += 40  # the big one
+    y, x, h, w = error_region(pred, truth, 16)
+    assert (h, w) == (16, 16)
+    assert y <= 40 and y + h >= 50 and x <= 60 and x + w >= 70
+    assert error_region(pred, truth, 200) == (0, 0, 60, 80)  # never larger than the frame

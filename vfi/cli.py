@@ -434,11 +434,15 @@ def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_pat
               help="Evaluate --model/--weights on a prepared dataset's validation split instead (model domain).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--markdown", "md_path", type=click.Path(dir_okay=False), default=None)
-@click.option("--sheet", "sheet_path", type=click.Path(dir_okay=False), default=None, help="PNG: inputs, each prediction, truth.")
+@click.option("--sheet", "sheet_path", type=click.Path(dir_okay=False), default=None,
+              help="PNG: each method's worst triplet, cropped where it errs most.")
+@click.option("--neighbours", type=click.Choice(["true", "jumped", "none"]), default="true", show_default=True,
+              help="Frames around each pair: the clip's t-3 and t+3, frames from elsewhere in it, or none.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
-def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_threshold, dataset, json_path, md_path, sheet_path, device, quiet):
+def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_threshold, dataset, json_path, md_path, sheet_path, neighbours,
+             device, quiet):
     """Drop-frame evaluation: predict each middle frame of CLIPS from its neighbours."""
     import json
 
@@ -480,7 +484,7 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
         for clip in clips:
             task = prog.add_task(Path(clip).name, total=max_triplets)
             results.append(ev.evaluate_clip(clip, contenders, max_triplets=max_triplets, every=every, scene_threshold=scene_threshold,
-                                            sheet_examples=3 if sheet_path else 0, progress=lambda: prog.advance(task)))
+                                            neighbours=neighbours, keep_worst=bool(sheet_path), progress=lambda: prog.advance(task)))
     empty = [r.clip for r in results if r.triplets == 0]
     results = [r for r in results if r.triplets > 0]
     if not results:
@@ -495,20 +499,7 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
             out.path(md_path).write_text(ev.markdown(rep))
         if sheet_path:
             ev.sheet(results, str(out.path(sheet_path)))
-    table = Table(title="vfi eval: predict frame t from t-1 and t+1")
-    for col in ("clip", "size", "triplets", "skipped", "method", "PSNR dB", "SSIM", "BF", "RBF", "|RBF|", "bias", "ms/frame"):
-        table.add_column(col)
-    for c in rep["clips"]:
-        skipped = ", ".join(f"{v} {k}" for k, v in c["skipped"].items() if v) or "0"
-        for i, (lab, v) in enumerate(c["methods"].items()):
-            first = i == 0
-            table.add_row(Path(c["clip"]).name if first else "", c["size"] if first else "", str(c["triplets"]) if first else "",
-                          skipped if first else "", lab, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
-                          f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['bias']:+.2f}", f"{v['ms_per_frame']:.1f}")
-    for lab, v in rep["overall"].items():
-        table.add_row("[bold]overall", "", str(v["triplets"]), "", lab, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
-                      f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['bias']:+.2f}", "")
-    Console(width=180).print(table)
+    Console(width=200).print(ev.table(rep))
 
 
 @main.command()

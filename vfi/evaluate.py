@@ -1,6 +1,14 @@
 """``vfi eval``: the drop-frame protocol. From each clip take triplets (t-1, t, t+1),
 predict t from its neighbours with every method side by side, and compare with the
-real t (PSNR, SSIM, BF, RBF, |RBF|), timing each method.
+real t (PSNR, SSIM, BF, RBF, |RBF|), timing each method.  Beside each mean: the worst
+triplet's PSNR and the 5th percentile, and (:func:`sheet`) where each method errs most
+on its worst triplet, so that a regression on a few frames cannot hide in an average.
+
+Methods that use the source frames around the pair (``neighbours``) are given, per
+``neighbours=``: "true", the frames t-3 and t+3 (the clip at half its rate); "jumped",
+frames from elsewhere in the same clip (at least ``JUMP`` frames from the pair) in
+their place, as a jump cut, dropped frames or a missed cut give them; "none", nothing
+(two-frame interpolation).
 
 ``evaluate_dataset`` does the same on a prepared dataset's validation split in the
 models' own domain (paper 002 measures its autoencoders on 200x100 greyscale frames
@@ -19,13 +27,15 @@ import numpy as np
 
 from .errors import UsageError
 from .methods import CLASSICAL, Method, make_method, model_method
-from .metrics import laplacian_variance, psnr, rbf_from_variances, ssim
+from .metrics import error_region, laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .io.colour import ColorConverter
 from .io.reading import VideoReader
 
 CHANNEL_ERRORS = ("error_r", "error_g", "error_b")  # mean signed error (prediction - truth) per RGB channel, levels
 METRICS = ("psnr", "ssim", "bf", "rbf", "abs_rbf", *CHANNEL_ERRORS)
+NEIGHBOURS = ("true", "jumped", "none")
+JUMP = 16  # "jumped" neighbours lie at least this many frames from the pair (and from each other)
 
 
 @dataclass
@@ -43,7 +53,8 @@ class ClipResult:
     skipped: dict = field(default_factory=lambda: {"scene cut": 0, "frame hold": 0})
     values: dict = field(default_factory=dict)  # label -> metric -> list
     seconds: dict = field(default_factory=dict)  # label -> total prediction time
-    examples: list = field(default_factory=list)  # for the sheet
+    indices: list = field(default_factory=list)  # the predicted frame of each triplet
+    worst: dict = field(default_factory=dict)  # label -> its worst triplet's frames (keep_worst), for the sheet
 
 
 def make_contenders(methods: list[str], models: list[tuple[str, str | None]], device: str = "auto") -> list[Contender]:
@@ -75,7 +86,13 @@ def _to_rgb(result, conv: ColorConverter) -> np.ndarray:
 
 
 def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int | None = None, every: int = 1,
-                  scene_threshold: float = DEFAULT_THRESHOLD, sheet_examples: int = 0, progress=None) -> ClipResult:
+                  scene_threshold: float = DEFAULT_THRESHOLD, neighbours: str = "true", keep_worst: bool = False,
+                  progress=None) -> ClipResult:
+    """Every ``every``-th triplet of the clip (at most ``max_triplets`` scored), each
+    method's prediction scored; ``neighbours``: see the module's notes; ``keep_worst``:
+    keep each method's worst triplet (:func:`sheet`)."""
+    if neighbours not in NEIGHBOURS:
+        raise UsageError(f"neighbours must be one of {', '.join(NEIGHBOURS)}, not {neighbours!r}")
     with VideoReader(path) as reader:
         info = reader.info
         conv = ColorConverter(info.pix_fmt, info.color, info.height)
@@ -84,24 +101,23 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
         res = ClipResult(path, info.width, info.height)
         res.values = {c.label: {m: [] for m in METRICS} for c in contenders}
         res.seconds = {c.label: 0.0 for c in contenders}
-        for position, (before, a, mid, b, after, scores) in enumerate(_triplets_in_context(reader.frames()), 1):
+        reach = 3 + 2 * JUMP if neighbours == "jumped" else 3
+        for position, (win, centre) in enumerate(_triplets_in_context(reader.frames(), reach), 1):
             if (position - 1) % every:
                 continue
             if max_triplets is not None and res.triplets >= max_triplets:
                 break
-            if scene_threshold > 0 and max(scores[2], scores[3]) > scene_threshold:
+            a, mid, b = win[centre - 1][0], win[centre][0], win[centre + 1][0]
+            if scene_threshold > 0 and max(_score(win, centre), _score(win, centre + 1)) > scene_threshold:
                 res.skipped["scene cut"] += 1
                 continue
-            if scene_threshold > 0:  # the frames around the pair, only from the same shot
-                before = before if before is not None and max(scores[0], scores[1]) <= scene_threshold else None
-                after = after if after is not None and max(scores[4], scores[5]) <= scene_threshold else None
+            before, after = _neighbours(win, centre, neighbours, scene_threshold)
             truth = mid.rgb(conv)
             ra, rb = a.rgb(conv), b.rgb(conv)
             if is_hold(ra, truth) or is_hold(truth, rb):
                 res.skipped["frame hold"] += 1
                 continue
             v_true = laplacian_variance(truth)
-            preds = {}
             for c in contenders:
                 t0 = time.perf_counter()
                 around = {"before": before, "after": after} if c.method.neighbours else {}
@@ -117,10 +133,11 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                 vals["abs_rbf"].append(abs(r))
                 for key, e in zip(CHANNEL_ERRORS, (pred.astype(np.float64) - truth).mean(axis=(0, 1))):
                     vals[key].append(float(e))
-                preds[c.label] = pred
+                if keep_worst and vals["psnr"][-1] < res.worst.get(c.label, {}).get("psnr", math.inf):
+                    res.worst[c.label] = {"psnr": vals["psnr"][-1], "prev": ra, "next": rb, "truth": truth, "pred": pred,
+                                          "index": mid.index}
             res.triplets += 1
-            if len(res.examples) < sheet_examples and res.triplets % 7 == 1:
-                res.examples.append({"prev": ra, "next": rb, "truth": truth, "preds": preds, "index": mid.index})
+            res.indices.append(mid.index)
             if progress:
                 progress()
         if max_triplets is None or res.triplets < max_triplets:
@@ -128,44 +145,73 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
     return res
 
 
-def _triplets_in_context(frames):
-    """(before, a, mid, b, after, scores) for every run of three consecutive frames ``a,
-    mid, b``: the pair (a, b) with ``mid`` dropped, as in a clip at half the rate, whose
-    neighbouring frames are then ``before`` (two frames before ``a``) and ``after`` (two
-    after ``b``), None past the clip's ends.  ``scores``: the cut scores between the
-    consecutive frames from ``before``'s to ``after``'s (six; 0 past the ends).  The
-    triplet around frame k comes once frame k + 3 has (or the clip has ended)."""
-    window: deque = deque(maxlen=7)  # (frame, cut score against the frame before it, thumbnail): frames k - 6 .. k
+def _triplets_in_context(frames, reach: int = 3):
+    """(window, centre) for every run of three consecutive frames ``a, mid, b`` (the pair
+    (a, b) with ``mid`` dropped, as in a clip at half the rate): ``window[centre]`` is
+    ``mid``, and the window holds (frame, cut score against the frame before it,
+    thumbnail) for the frames up to ``reach`` either side of it that the clip has.  The
+    triplet around frame k comes once frame k + reach has (or the clip has ended)."""
+    window: deque = deque(maxlen=2 * reach + 1)  # frames k - 2 reach .. k
     k = -1
     for k, sf in enumerate(frames):
         thumb = thumbnail(sf.frame)
         window.append((sf, cut_score(window[-1][2], thumb) if window else 0.0, thumb))
-        if k - 3 >= 1:
-            yield _context(list(window), len(window) - 4)
-    first = max(0, k - 6)  # the window's first frame
-    for centre in range(max(1, k - 2), k):  # the last ones: nothing three frames after them
-        yield _context(list(window), centre - first)
+        if k - reach >= 1:
+            yield list(window), len(window) - 1 - reach
+    first = max(0, k - 2 * reach)  # the window's first frame
+    for centre in range(max(1, k - reach + 1), k):  # the last ones: nothing ``reach`` frames after them
+        yield list(window), centre - first
 
 
-def _context(win: list, centre: int):
-    def frame(i):
-        return win[i][0] if 0 <= i < len(win) else None
+def _score(win: list, i: int) -> float:
+    """The cut score between frames i - 1 and i of the window (0 past its ends)."""
+    return win[i][1] if 1 <= i < len(win) else 0.0
 
-    def score(i):  # between frames i - 1 and i of the window
-        return win[i][1] if 1 <= i < len(win) else 0.0
 
-    return (frame(centre - 3), frame(centre - 1), frame(centre), frame(centre + 1), frame(centre + 3),
-            [score(centre + k) for k in (-2, -1, 0, 1, 2, 3)])
+def _frame(win: list, i: int):
+    return win[i][0] if 0 <= i < len(win) else None
+
+
+def _neighbours(win: list, centre: int, kind: str, scene_threshold: float):
+    """(before, after) given with the pair around ``win[centre]``; see the module's notes.
+    "true": frames centre -/+ 3, only from the pair's shot.  "jumped": frames JUMP
+    further out (or, past the clip's ends, further out on the other side), shown at the
+    times the true ones would have, so that a method takes them as the frames around
+    the pair."""
+    if kind == "none":
+        return None, None
+    if kind == "true":
+        before, after = _frame(win, centre - 3), _frame(win, centre + 3)
+        if scene_threshold > 0:  # the frames around the pair, only from the same shot
+            if max(_score(win, centre - 1), _score(win, centre - 2)) > scene_threshold:
+                before = None
+            if max(_score(win, centre + 2), _score(win, centre + 3)) > scene_threshold:
+                after = None
+        return before, after
+    import dataclasses
+
+    a, b = win[centre - 1][0], win[centre + 1][0]
+    span = b.time - a.time
+    near, far = 3 + JUMP, 3 + 2 * JUMP
+    before = _frame(win, centre - near) or _frame(win, centre + far)
+    after = _frame(win, centre + near) or _frame(win, centre - far)
+    return (None if before is None else dataclasses.replace(before, time=a.time - span),
+            None if after is None else dataclasses.replace(after, time=b.time + span))
 
 
 def summarise(values: dict) -> dict:
-    """metric -> mean over finite values (PSNR of identical frames is inf: capped at 100 dB)."""
+    """metric -> mean over finite values (PSNR of identical frames is inf: capped at 100 dB);
+    for PSNR also the worst value (``psnr_worst``) and the 5th percentile (``psnr_p5``,
+    linear between the nearest ranks)."""
     out = {}
     for m, vals in values.items():
         arr = np.array([min(v, 100.0) if m == "psnr" else v for v in vals], dtype=float)
         finite = arr[np.isfinite(arr)]
         out[m] = float(finite.mean()) if finite.size else math.nan
         out[m + "_std"] = float(finite.std()) if finite.size else math.nan
+        if m == "psnr":
+            out["psnr_worst"] = float(finite.min()) if finite.size else math.nan
+            out["psnr_p5"] = float(np.percentile(finite, 5)) if finite.size else math.nan
     return out
 
 
@@ -178,51 +224,93 @@ def with_bias(summary: dict) -> dict:
     return summary
 
 
+def _worst_frame(clip: str, indices: list, psnrs: list) -> str:
+    return f"{Path(clip).name}#{indices[int(np.argmin(psnrs))]}" if psnrs else ""
+
+
 def report(results: list[ClipResult]) -> dict:
+    """Per clip and overall, per method: the means of :data:`METRICS`, bias, PSNR's worst
+    and 5th percentile, and the worst triplet's frame (``worst_frame``: clip#index)."""
     labels = list(results[0].values) if results else []
     clips = []
     for r in results:
         clips.append({"clip": r.clip, "size": f"{r.width}x{r.height}", "triplets": r.triplets, "skipped": r.skipped,
-                      "methods": {lab: dict(with_bias(summarise(r.values[lab])), ms_per_frame=1000 * r.seconds[lab] / max(1, r.triplets))
+                      "methods": {lab: dict(with_bias(summarise(r.values[lab])), ms_per_frame=1000 * r.seconds[lab] / max(1, r.triplets),
+                                            worst_frame=_worst_frame(r.clip, r.indices, r.values[lab]["psnr"]))
                                   for lab in labels}})
     overall = {}
     for lab in labels:
         merged = {m: [v for r in results for v in r.values[lab][m]] for m in METRICS}
         n = sum(r.triplets for r in results)
-        overall[lab] = dict(with_bias(summarise(merged)), triplets=n)
+        worst = min(((min(r.values[lab]["psnr"]), _worst_frame(r.clip, r.indices, r.values[lab]["psnr"])) for r in results
+                     if r.triplets), default=(0, ""))
+        overall[lab] = dict(with_bias(summarise(merged)), triplets=n, worst_frame=worst[1])
     return {"clips": clips, "overall": overall}
 
 
 def markdown(rep: dict) -> str:
-    lines = ["| clip | size | method | PSNR dB | SSIM | BF | RBF | abs RBF | bias | ms/frame |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| clip | size | method | PSNR dB | worst dB | p5 dB | SSIM | BF | RBF | abs RBF | bias | ms/frame |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in rep["clips"]:
         for lab, v in c["methods"].items():
-            lines.append(f"| {Path(c['clip']).name} | {c['size']} | {lab} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['bf']:.4g} | "
-                         f"{v['rbf']:+.3f} | {v['abs_rbf']:.3f} | {v['bias']:+.2f} | {v['ms_per_frame']:.1f} |")
-    lines += ["", "| overall | triplets | PSNR dB | SSIM | BF | RBF | abs RBF | bias |", "|---|---|---|---|---|---|---|---|"]
+            lines.append(f"| {Path(c['clip']).name} | {c['size']} | {lab} | {v['psnr']:.2f} | {v['psnr_worst']:.2f} | {v['psnr_p5']:.2f} | "
+                         f"{v['ssim']:.4f} | {v['bf']:.4g} | {v['rbf']:+.3f} | {v['abs_rbf']:.3f} | {v['bias']:+.2f} | {v['ms_per_frame']:.1f} |")
+    lines += ["", "| overall | triplets | PSNR dB | worst dB | p5 dB | worst triplet | SSIM | BF | RBF | abs RBF | bias |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for lab, v in rep["overall"].items():
-        lines.append(f"| {lab} | {v['triplets']} | {v['psnr']:.2f} | {v['ssim']:.4f} | {v['bf']:.4g} | {v['rbf']:+.3f} | {v['abs_rbf']:.3f} | "
-                     f"{v['bias']:+.2f} |")
+        lines.append(f"| {lab} | {v['triplets']} | {v['psnr']:.2f} | {v['psnr_worst']:.2f} | {v['psnr_p5']:.2f} | {v['worst_frame']} | "
+                     f"{v['ssim']:.4f} | {v['bf']:.4g} | {v['rbf']:+.3f} | {v['abs_rbf']:.3f} | {v['bias']:+.2f} |")
     return "\n".join(lines) + "\n"
 
 
-def sheet(results: list[ClipResult], path: str, rows: int = 3) -> None:
+def table(rep: dict, title: str = "vfi eval: predict frame t from t-1 and t+1"):
+    """The report as a Rich table: per clip and method, then overall."""
+    from rich.table import Table
+
+    out = Table(title=title)
+    for col in ("clip", "size", "triplets", "skipped", "method", "PSNR dB", "worst", "p5", "SSIM", "BF", "RBF", "|RBF|", "bias", "ms/frame"):
+        out.add_column(col)
+
+    def cells(v):
+        return (f"{v['psnr']:.2f}", f"{v['psnr_worst']:.2f}", f"{v['psnr_p5']:.2f}", f"{v['ssim']:.4f}", f"{v['bf']:.4g}",
+                f"{v['rbf']:+.3f}", f"{v['abs_rbf']:.3f}", f"{v['bias']:+.2f}")
+
+    for c in rep["clips"]:
+        skipped = ", ".join(f"{v} {k}" for k, v in c["skipped"].items() if v) or "0"
+        for i, (lab, v) in enumerate(c["methods"].items()):
+            head = (Path(c["clip"]).name, c["size"], str(c["triplets"]), skipped) if i == 0 else ("",) * 4
+            out.add_row(*head, lab, *cells(v), f"{v['ms_per_frame']:.1f}")
+    for lab, v in rep["overall"].items():
+        out.add_row("[bold]overall", "", str(v["triplets"]), "", lab, *cells(v), "")
+    return out
+
+
+def sheet(results: list[ClipResult], path: str, crop: int = 96) -> None:
+    """A PNG with a row per method: its worst triplet over all clips (``keep_worst``),
+    cropped to where its prediction errs most (:func:`vfi.metrics.error_region`): the
+    frames either side, the prediction, the truth and the error (x4)."""
     from .figures import plt
 
-    examples = [(Path(r.clip).name, e) for r in results for e in r.examples][:rows]
-    if not examples:
+    worst: dict = {}
+    for r in results:
+        for lab, w in r.worst.items():
+            if lab not in worst or w["psnr"] < worst[lab][1]["psnr"]:
+                worst[lab] = (Path(r.clip).name, w)
+    if not worst:
         raise UsageError("no triplets to show in --sheet")
-    labels = list(examples[0][1]["preds"])
-    cols = 3 + len(labels)
-    fig, axes = plt.subplots(len(examples), cols, figsize=(2.6 * cols, 2.2 * len(examples) + 0.4), dpi=110, squeeze=False)
-    for row, (clip, e) in zip(axes, examples):
-        panels = [("t-1", e["prev"])] + [(lab, e["preds"][lab]) for lab in labels] + [("truth t", e["truth"]), ("t+1", e["next"])]
+    fig, axes = plt.subplots(len(worst), 5, figsize=(2.4 * 5, 2.5 * len(worst) + 0.3), dpi=110, squeeze=False)
+    for row, (lab, (clip, w)) in zip(axes, worst.items()):
+        y, x, h, wd = error_region(w["pred"], w["truth"], crop)
+        cut = lambda img: img[y:y + h, x:x + wd]  # noqa: E731
+        error = np.clip(np.abs(w["pred"].astype(np.float64) - w["truth"]) * 4, 0, 255).astype(np.uint8)
+        panels = [("t-1", w["prev"]), (f"{lab}: {w['psnr']:.2f} dB", w["pred"]), ("truth t", w["truth"]), ("t+1", w["next"]),
+                  ("|error| x4", error)]
         for ax, (title, img) in zip(row, panels):
-            ax.imshow(img)
-            extra = f"\n{psnr(img, e['truth']):.1f} dB" if title in labels else ""
-            ax.set_title(f"{title}{extra}", fontsize=8)
-            ax.axis("off")
-        row[0].set_ylabel(f"{clip} #{e['index']}")
+            ax.imshow(cut(img))
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(f"{clip} #{w['index']}\n({x},{y}) {wd}x{h}", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     import matplotlib.pyplot as _plt

@@ -45,6 +45,29 @@ MOTIONS = ("quadratic", "linear")  # linear: Super SloMo's blend of the two flow
 FEATURES = ("w0_r", "w0_g", "w0_b", "w1_r", "w1_g", "w1_b", "disagreement", "travel_0", "travel_1", "motion", "t")
 MATCH_SHARPNESS = 0.2  # splat weight exp(-0.2 x matching error in grey levels): a 10-level error counts 1/7
 SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own resolution
+# Path trust (PairMotion.trust): a path bends only where the frame beyond the pair continues
+# the pair's motion.  Each side of the pair measures a bend (the parabola's quadratic term,
+# pixels per interval squared: 0 on a steady motion).  At each point it must be at most
+# BEND_RELATIVE x the pair's own flow there + BEND_PIXELS, and the other side must see the
+# same bend within TRUST_RELATIVE x the flow + TRUST_PIXELS (each: trust 1, falling to 0 at
+# twice that), the trust then averaged over a region (Gaussian, sigma TRUST_REGION
+# splat-grid pixels).  Frames that do not continue the motion at all (a jump cut, frames
+# dropped, a missed cut) give bends that agree only by chance (or wrongly, when both come
+# from the same place elsewhere): each side bends at all only as far as GATE says from the
+# share of its bend (its size counted up to GATE_CAP pixels a point) that passes both tests,
+# the other side's within GATE_RELATIVE x the flow + GATE_PIXELS (none below GATE[0], all
+# above GATE[1]).  A side with no frame beyond the other side to confirm it: only the size
+# test.  Chosen on the validation clips (docs/eval_heldout.md).
+PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
+BEND_RELATIVE = 1.0
+BEND_PIXELS = 0.5
+TRUST_RELATIVE = 1.0
+TRUST_PIXELS = 0.5
+TRUST_REGION = 4.0
+GATE = (0.3, 0.5)
+GATE_CAP = 1.0
+GATE_RELATIVE = 0.5
+GATE_PIXELS = 0.5
 
 
 def _cv2():
@@ -231,15 +254,44 @@ class PairMotion:
 
     def paths(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(d0, d1) on the splat grid, (1, 2, h, w): how far each pixel of frame 0 moves
-        from time 0 to ``t``, and each pixel of frame 1 from time 1 back to ``t``."""
+        from time 0 to ``t``, and each pixel of frame 1 from time 1 back to ``t``: the
+        straight path, bent towards the parabola as far as :attr:`trust` says."""
         f01, f10, f0b, f1a, *_ = self._grid
         if self.kind == "linear":
             f0b = f1a = None  # 0.2.0's straight paths
+        trust0, trust1 = self.trust
         a, b = path_weights(t, 1.0, self.s_before if f0b is not None else None)
         d0 = f01 * a + f0b * b if f0b is not None else f01 * a
+        if trust0 is not None:
+            d0 = torch.lerp(f01 * t, d0, trust0)
         a, b = path_weights(t - 1, -1.0, self.s_after - 1 if f1a is not None else None)
         d1 = f10 * a + f1a * b if f1a is not None else f10 * a
+        if trust1 is not None:
+            d1 = torch.lerp(f10 * (1 - t), d1, trust1)
         return d0, d1
+
+    @functools.cached_property
+    def trust(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(trust0, trust1), (1, 1, h, w) on the splat grid, 0..1 (None: the path is
+        followed as it is): how far each side's path follows its parabola rather than the
+        straight line.  See :data:`PATH_TRUST`."""
+        f01, f10, f0b, f1a, *_ = self._grid
+        if self.kind == "linear" or not PATH_TRUST or (f0b is None and f1a is None):
+            return None, None
+        c0 = None if f0b is None else _bend(f01, 1.0, f0b, self.s_before)
+        c1 = None if f1a is None else _bend(f10, -1.0, f1a, self.s_after - 1)
+        # a bend no larger than the pair's own motion ...
+        m0 = None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS)
+        m1 = None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS)
+        if c0 is None or c1 is None:  # one side: nothing to confirm its bend
+            return m0, m1
+        # ... that the other side of the pair sees at the same point
+        o0, o1 = _read(c1, f01), _read(c0, f10)
+        t0 = _agreement(c0, o0, f01, TRUST_RELATIVE, TRUST_PIXELS) * m0
+        t1 = _agreement(c1, o1, f10, TRUST_RELATIVE, TRUST_PIXELS) * m1
+        g0 = _confirmed(c0, _agreement(c0, o0, f01, GATE_RELATIVE, GATE_PIXELS) * m0)
+        g1 = _confirmed(c1, _agreement(c1, o1, f10, GATE_RELATIVE, GATE_PIXELS) * m1)
+        return _region(t0) * g0, _region(t1) * g1
 
     def at(self, t: float) -> torch.Tensor:
         """On the splat grid, in frame pixels, as one (1, 7, h, w) tensor: (F_t0, F_t1),
@@ -263,6 +315,43 @@ class PairMotion:
         f01, f10, *_, (sx, sy) = self._grid
         scale = torch.tensor([sx, sy], dtype=f01.dtype, device=f01.device).view(1, 2, 1, 1)
         return _norm(f01 * scale) + _norm(f10 * scale)
+
+
+def _bend(g1: torch.Tensor, u1: float, g2: torch.Tensor, u2: float) -> torch.Tensor:
+    """The quadratic term c of the parabola ``v u + c u^2`` through (0, 0), (u1, g1) and
+    (u2, g2): half the acceleration, pixels per interval squared (0 on a steady motion)."""
+    return (g2 * u1 - g1 * u2) * (1.0 / (u1 * u2 * (u2 - u1)))
+
+
+def _read(field: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """``field`` (of the other frame) read where ``flow`` takes each pixel (bilinear)."""
+    gx, gy = _base_grid(*flow.shape[-2:], flow.device)
+    return kernels.remap(field.contiguous(memory_format=torch.channels_last), gx + flow[0, 0], gy + flow[0, 1], "bilinear")
+
+
+def _agreement(c: torch.Tensor, other: torch.Tensor, flow: torch.Tensor, relative: float, pixels: float) -> torch.Tensor:
+    """1 where |c - other| <= relative |flow| + pixels, falling to 0 at twice that."""
+    tolerance = _norm(flow) * relative + pixels
+    return (2 - _norm(c - other) / tolerance).clamp_(0, 1)
+
+
+def _confirmed(c: torch.Tensor, agreement: torch.Tensor) -> torch.Tensor:
+    """0..1 by :data:`GATE`, from the share of one side's bend (its size counted up to
+    GATE_CAP) that the other side confirms: a (1, 1, 1, 1) tensor (no wait for the device)."""
+    size = _norm(c).clamp_(max=GATE_CAP)
+    share = (size * agreement).sum() / size.sum().clamp(min=1e-6)
+    lo, hi = GATE
+    return ((share - lo) / (hi - lo)).clamp(0, 1).view(1, 1, 1, 1)
+
+
+def _region(trust: torch.Tensor | None) -> torch.Tensor | None:
+    """The trust averaged over a region around each pixel (:data:`TRUST_REGION`)."""
+    if trust is None or TRUST_REGION <= 0:
+        return trust
+    r = max(1, round(3 * TRUST_REGION))
+    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    g = torch.exp(x * x * (-0.5 / (TRUST_REGION * TRUST_REGION)))
+    return kernels.gaussian_blur(trust.contiguous(), g / g.sum())
 
 
 def _base_grid(h: int, w: int, device, y0: int = 0, x0: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

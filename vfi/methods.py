@@ -422,7 +422,6 @@ class FlowFusionMethod(Method):
     def _frame(self, rgb0, rgb1, motion, t: float):
         """One frame at ``t``, tile by tile (:meth:`vfi.models.Interpolator.tiles`): the
         inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame."""
-        import torch
 
         from .flow import WHOLE_FIELDS_PIXELS, frame_fields, warped_inputs
         from .models import frame_levels

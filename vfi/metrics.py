@@ -123,3 +123,19 @@ def local_blur_factor(img: np.ndarray, tiles=(8, 8)) -> np.ndarray:
 def local_relative_blur_factor(pred: np.ndarray, true: np.ndarray, tiles=(8, 8)) -> np.ndarray:
     vp, vt = local_laplacian_variance(pred, tiles), local_laplacian_variance(true, tiles)
     return np.vectorize(rbf_from_variances)(vp, vt)
+
+
+def error_region(pred: np.ndarray, truth: np.ndarray, size: int = 96) -> tuple[int, int, int, int]:
+    """Where ``pred`` errs most: the ``size`` x ``size`` window (smaller where the frame
+    is) with the largest sum of squared errors over its samples, as (top, left, height,
+    width).  Ties: the first in reading order."""
+    err = (np.asarray(pred, np.float64) - np.asarray(truth, np.float64)) ** 2
+    if err.ndim == 3:
+        err = err.sum(axis=2)
+    h, w = err.shape
+    ch, cw = min(size, h), min(size, w)
+    ii = np.zeros((h + 1, w + 1))
+    ii[1:, 1:] = err.cumsum(0).cumsum(1)
+    sums = ii[ch:, cw:] - ii[:-ch, cw:] - ii[ch:, :-cw] + ii[:-ch, :-cw]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(y), int(x), ch, cw

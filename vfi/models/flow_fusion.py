@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .. import kernels
 from ..flow import FEATURES, FLOW_WIDTH, MOTIONS, PRESETS
