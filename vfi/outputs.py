@@ -54,11 +54,7 @@ def check_writable(path: str | os.PathLike, what: str = "output", overwrite: boo
         raise UsageError(f"{path}: {what} is a folder; give a file name")
     if p.exists() and not overwrite:
         raise UsageError(f"{path}: already exists (use --overwrite to replace it)")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{path}: folder {parent} is not writable")
+    check_parent_writable(path, p)
     return p
 
 
@@ -236,3 +232,12 @@ class OutputSet:
             commit(self.moves)
         else:
             discard(self.moves)
+
+
+def check_parent_writable(label, path: Path) -> None:
+    """The folder ``path`` goes in exists and can be written to (errors name ``label``)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{label}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{label}: folder {parent} is not writable")

@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import OutputError, UsageError
-from ..outputs import check_distinct, check_writable
+from ..errors import UsageError
+from ..outputs import check_distinct, check_parent_writable, check_writable
 from .encoding import EncodeOptions
 from .formats import IMAGE_FORMATS, is_image_pattern
 
@@ -56,11 +56,7 @@ def check_image_target(spec: str, folder: Path, pattern: str, overwrite: bool) -
             raise UsageError(f"{folder}: already holds files (use --overwrite to replace an earlier image sequence)")
         if contents and any(p.is_dir() or (p.suffix.lower() not in IMAGE_FORMATS and p.name != SIDECAR_NAME) for p in contents):
             raise UsageError(f"{folder}: holds other things than images; vfi will not replace it")
-    parent = folder.parent if str(folder.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{spec}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"{spec}: folder {parent} is not writable")
+    check_parent_writable(spec, folder)
 
 
 def sidecar_path(video: str | os.PathLike) -> Path:
