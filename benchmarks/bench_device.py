@@ -44,20 +44,22 @@ from vfi.engine import Job, run
 from vfi.methods import FlowFusionMethod
 FlowFusionMethod.sync_stages = True  # exact stage split on CUDA (no effect on a CPU)
 res = run(Job(input=sys.argv[1], output=sys.argv[2], factor=Fraction(2), device=sys.argv[3], overwrite=True))
+# VmHWM is this process's own peak: the rusage a parent reads after exec also counts
+# the parent's memory from before the exec (Linux carries the old mm's high-water mark).
+with open("/proc/self/status") as f:
+    hwm = next((int(l.split()[1]) / 1024 for l in f if l.startswith("VmHWM:")), None)
 print(json.dumps({"seconds": res.seconds, "frames_out": res.frames_out, "synthesised": res.synthesised,
-                  "profile": res.profile, "method": res.method}))
+                  "profile": res.profile, "method": res.method, "peak_rss_mib": hwm}))
 """
 
 
 def vfi_job(clip: Path, out: Path, device: str) -> tuple[dict, float]:
-    """The job in a child process: its result and its peak RSS in MiB."""
-    p = subprocess.Popen([sys.executable, "-c", DRIVER, str(clip), str(out), device], stdout=subprocess.PIPE, text=True)
-    stdout = p.stdout.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    """The job in a child process: its result and its own peak RSS in MiB."""
+    p = subprocess.run([sys.executable, "-c", DRIVER, str(clip), str(out), device], stdout=subprocess.PIPE, text=True)
     if p.returncode:
         raise SystemExit(f"vfi upsample failed on {clip} ({device})")
-    return json.loads(stdout.strip().splitlines()[-1]), usage.ru_maxrss / 1024
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    return res, res["peak_rss_mib"] or float("nan")
 
 
 def rife_ms(clip: Path, device: str, pairs: int) -> float | None:

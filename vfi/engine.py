@@ -271,7 +271,7 @@ class JobStages:
         # subtitles, data, attachments: as they are
         self.other_streams = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
         self.copy_streams = self.audio_in + self.other_streams  # the packets read with the frames
-        self.streams = _model_streams(job, self.method, self.profile)
+        self.streams = _model_streams(job, self.method, self.profile, info.width * info.height)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
         self.held: list[av.Packet] = []  # audio packets read before the first video frame
@@ -427,11 +427,11 @@ def _chunk_size(info) -> int:
 CHUNK_BYTES = 96 << 20
 
 
-def _model_streams(job: Job, method: Method, profile: Profile) -> ModelStreams | None:
+def _model_streams(job: Job, method: Method, profile: Profile, pixels: int) -> ModelStreams | None:
     """Several frame pairs in the method at once, sharing the CPU threads."""
     if not (method.cpu_bound and job.threads):
         return None
-    n_streams, per_stream = cpu_streams(job.streams)
+    n_streams, per_stream = cpu_streams(job.streams, pixels)
     return ModelStreams(n_streams, per_stream, profile) if n_streams > 1 else None
 
 

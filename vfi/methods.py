@@ -488,7 +488,7 @@ class FlowCache:
     ahead of the pairs, or a model stream; the others wait for it), and the last
     ``keep`` kept (the decoder runs at most a few frames ahead: three entries a frame)."""
 
-    def __init__(self, estimator, keep: int = 64):
+    def __init__(self, estimator, keep: int = 32):
         import threading
         from collections import OrderedDict
 

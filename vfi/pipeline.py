@@ -201,6 +201,11 @@ class ModelStreams:
 
 
 QUEUE_BYTES = 64 << 20  # RGB frames a queue between threads may hold, in bytes
+# Above 1440p the job holds fewer frames at once: one frame pair in the model at a time
+# (each pair in flight holds about 300 MB at 4K) and a shorter x264 lookahead (5 frames,
+# not veryfast's 10: 150 MB less at 4K).  4K peaks at 1.4 GB instead of 2.0
+# (benchmarks/README.md, "4K in 1.5 GB").
+LARGE_FRAME_PIXELS = 2560 * 1440
 
 
 def queue_depth(width: int, height: int) -> int:
@@ -246,12 +251,13 @@ def tune_allocator() -> bool:
     return ok
 
 
-def cpu_streams(requested: int | None = None) -> tuple[int, int]:
+def cpu_streams(requested: int | None = None, pixels: int = 0) -> tuple[int, int]:
     """(streams, threads per stream) for a CPU model: by default two streams sharing
-    the intra-op threads (one each on 2 cores, 8 each on 16), one stream on one core."""
+    the intra-op threads (one each on 2 cores, 8 each on 16), one stream on one core
+    or for frames of more than ``LARGE_FRAME_PIXELS`` (memory)."""
     import torch
 
     total = max(1, torch.get_num_threads())
-    streams = requested if requested else (2 if total >= 2 else 1)
+    streams = requested if requested else (2 if total >= 2 and pixels <= LARGE_FRAME_PIXELS else 1)
     streams = max(1, min(streams, total))
     return streams, max(1, total // streams)
