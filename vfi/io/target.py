@@ -13,6 +13,7 @@ from ..errors import UsageError
 from ..outputs import check_distinct, check_parent_writable, check_writable
 from .encoding import EncodeOptions
 from .formats import IMAGE_FORMATS, is_image_pattern
+from .sources import image_files, is_image_sequence
 
 DEFAULT_PATTERN = "%06d.png"
 SIDECAR_NAME = "vfi.json"  # an image sequence's sidecar, inside its folder
@@ -57,6 +58,27 @@ def check_image_target(spec: str, folder: Path, pattern: str, overwrite: bool) -
         if contents and any(p.is_dir() or (p.suffix.lower() not in IMAGE_FORMATS and p.name != SIDECAR_NAME) for p in contents):
             raise UsageError(f"{folder}: holds other things than images; vfi will not replace it")
     check_parent_writable(spec, folder)
+
+
+def input_files(input: str) -> list[tuple[str, str | os.PathLike]]:
+    """(what, path) pairs of what the job reads: the file, or each image of a sequence
+    (an output may not take the name of any of them)."""
+    if input == "-":
+        return []
+    if is_image_sequence(input):
+        return [("input", input), *(("input image", p) for p in image_files(input))]
+    return [("input", input)]
+
+
+def check_folder_holds_no_input(spec: str, folder: Path, input: str) -> None:
+    """An image sequence replaces its whole folder: the input may not be in it."""
+    if input == "-":
+        return
+    where = Path(input).parent if is_image_pattern(input) else Path(input)
+    out, inp = folder.resolve(), where.resolve()
+    if out == inp or out in inp.parents:
+        raise UsageError(f"{spec}: the input {input} is in this folder, which the output replaces whole; "
+                         "write the images into another folder")
 
 
 def sidecar_path(video: str | os.PathLike) -> Path:
@@ -112,15 +134,16 @@ class OutputTarget:
             early = encode.codec is not None or encode.format is not None  # what was asked for is checked first
             if early:
                 encode.validate("-")
-            check_distinct([("input", input)] if input != "-" else [], extra)
+            check_distinct(input_files(input), extra)
             if not early:
                 encode.validate("-")
             return
         if self.kind == "images":
+            check_folder_holds_no_input(self.spec, self.path, input)
             check_image_target(self.spec, self.path, self.pattern, overwrite)
-            check_distinct([("input", input)], [("output", self.path), *extra])
+            check_distinct(input_files(input), [("output", self.path), *extra])
             return
-        check_distinct([("input", input)], [("output", self.spec), ("sidecar", self.sidecar), *extra])
+        check_distinct(input_files(input), [("output", self.spec), ("sidecar", self.sidecar), *extra])
         out = self.spec
         if self.path.is_dir():
             raise UsageError(f"{out}: is a folder; give a file name such as {self.path / 'out.mp4'}")
