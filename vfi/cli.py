@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import signal
 import sys
-import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,9 +17,10 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .errors import Interrupted, VfiError
-from .outputs import OutputSet, check_distinct, check_writable
+from .errors import VfiError
+from .outputs import OutputSet, check_distinct, check_writable, left_behind, remove_unfinished
 from .scenes import DEFAULT_THRESHOLD
+from .signals import StopSignals
 from .timing import parse_rate, parse_time
 from .io.encoding import EncodeOptions
 
@@ -108,7 +108,7 @@ def handle_errors(fn):
                 raise
             signum = getattr(e, "signum", signal.SIGINT)
             what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-            err_console.print(f"vfi: {what}; {getattr(e, 'message', None) or 'no output was left behind'}", soft_wrap=True)
+            err_console.print(f"vfi: {what}; {getattr(e, 'message', None) or left_behind(remove_unfinished())}", soft_wrap=True)
             ctx.exit(128 + signum)
         except click.exceptions.Exit:
             raise
@@ -132,10 +132,6 @@ def _debug_first(args: list[str]) -> list[str]:
     return args
 
 
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
-
-
 class VfiGroup(click.Group):
     """The ``vfi`` group: every error is one ``Error:`` line (Click's own usage errors
     too, which it otherwise prints as a three-line usage block), and SIGTERM and SIGHUP
@@ -143,10 +139,7 @@ class VfiGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = _debug_first(sys.argv[1:] if args is None else list(args))
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                handlers[sig] = signal.signal(sig, _raise_interrupted)
+        stop_signals = StopSignals().install()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -164,8 +157,8 @@ class VfiGroup(click.Group):
             click.echo("vfi: interrupted", err=True)
             rv = 128 + signum
         finally:
-            for sig, previous in handlers.items():
-                signal.signal(sig, previous)
+            remove_unfinished()
+            stop_signals.restore()
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)

@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,8 +38,8 @@ import av
 import numpy as np
 
 from . import __version__
-from .errors import InputError, OutputError, UsageError, VfiError
-from .outputs import OutputLock, check_distinct
+from .errors import InputError, UsageError, VfiError
+from .outputs import OutputLock, check_distinct, forget, temporary_dir
 from .models.autoencoders import HEIGHT as AE_HEIGHT
 from .models.autoencoders import WIDTH as AE_WIDTH
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
@@ -390,10 +389,7 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
 
 
 def _prep(sources, out: Path, opts: PrepOptions, on_report, on_download, overwrite: bool) -> tuple[Path, list[SourceReport]]:
-    try:
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".vfi-", suffix=".part"))  # renamed to ``out`` at the end
-    except OSError as e:
-        raise OutputError(f"{out}: cannot write in {out.parent}: {e.strerror or e}") from None
+    tmp = temporary_dir(out)  # renamed to ``out`` at the end
     reports: list[SourceReport] = []
     manifest_sources = []
     all_triplets = []
@@ -464,9 +460,11 @@ def _prep(sources, out: Path, opts: PrepOptions, on_report, on_download, overwri
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
+        forget(tmp)
         os.chmod(out, 0o755 & ~_umask())  # mkdtemp makes 0700; a dataset is an ordinary folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        forget(tmp)
         raise
     return out, reports
 

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from ..errors import OutputError, UsageError
-from ..outputs import temporary_dir
+from ..outputs import forget, temporary_dir
 from ..pipeline import BackgroundWorker, Profile, queue_depth
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 from .formats import IMAGE_FORMATS
@@ -143,3 +143,4 @@ class ImageSequenceSink:
     def abort(self) -> None:
         self.worker.abort()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        forget(self.tmp)

@@ -14,7 +14,7 @@ import av
 import av.error
 
 from ..errors import OutputError, UsageError
-from ..outputs import temporary_path
+from ..outputs import forget, temporary_path
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
@@ -223,3 +223,4 @@ class VideoWriter:
                 pass
         if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)
+            forget(self.tmp)
