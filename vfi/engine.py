@@ -33,6 +33,7 @@ from .io.encoding import X265_MIN_WIDTH, EncodeOptions
 from .io.frames import SourceFrame
 from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
+from .io.filters import turned_upright, upright_chain
 from .io.target import OutputTarget, prepare_target
 from .io.writing import VideoWriter
 from .methods import Method, make_method, model_method
@@ -449,8 +450,10 @@ def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output
 
 
 def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method, audio_in, other_streams, profile):
+    turn = None if target.carries_rotation else upright_chain(info.rotation)
+    info = turned_upright(info) if turn else info  # the pixels are turned: the output is told of an upright source
     if target.kind == "images":
-        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height))
+        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height), turn=turn)
     encode_options = job.encode
     if method.cpu_bound and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
@@ -469,7 +472,7 @@ def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method
         options=encode_options, pipe_format=target.pipe_format, audio=audio, carry_streams=other_streams,
         metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
     )
-    return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height))
+    return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height), turn=turn)
 
 
 class FrameLog:

@@ -46,6 +46,14 @@ CONTAINER_CODECS = {
 PIPE_FORMATS = {"nut": ("nut", "rawvideo"), "y4m": ("yuv4mpegpipe", "rawvideo"), "matroska": ("matroska", "ffv1"),
                 "mpegts": ("mpegts", "libx264")}
 Y4M_PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p", "gray", "yuv420p10le", "yuv422p10le", "yuv444p10le", "gray16le")
+# Muxers that store a display matrix (how a player turns the picture); into any other
+# output the pixels are turned instead, as ffmpeg does.
+ROTATION_MUXERS = ("mp4", "mov", "matroska", "webm")
+# Where a sample aspect ratio (non-square pixels) survives: in these codecs' own
+# bitstream, or in these muxers' headers.  Matroska, NUT and YUV4MPEG take it only from
+# the stream, which PyAV cannot set, so FFV1, AV1 and raw video there lose it.
+SAR_CODECS = ("libx264", "libx265")
+SAR_MUXERS = ("mp4", "mov")
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "webvtt", "text")
 TEXT_SUBTITLES_IN = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}  # the text format each container holds
 

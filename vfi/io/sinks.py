@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import OutputError, UsageError
 from ..outputs import forget, temporary_dir
 from ..pipeline import BackgroundWorker, Profile, queue_depth
+from .filters import FrameFilter
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 from .formats import IMAGE_FORMATS
 from .target import OutputTarget
@@ -31,8 +32,9 @@ class VideoFileSink:
     """A video file written with PyAV (:class:`vfi.io.writing.VideoWriter`)."""
 
     def __init__(self, writer: VideoWriter, conv: ColorConverter, profile: Profile, threaded: bool = True,
-                 size: tuple[int, int] = (0, 0)):
+                 size: tuple[int, int] = (0, 0), turn: str | None = None):
         self.writer = writer
+        self.turn = FrameFilter(turn) if turn else None  # turns the picture upright (see vfi.io.filters)
         self.conv = conv
         self.profile = profile
         self.worker = BackgroundWorker(profile, maxsize=queue_depth(*size)) if threaded else _Inline(profile)
@@ -55,6 +57,8 @@ class VideoFileSink:
             frame = self.conv.from_rgb(result, fmt)
         else:
             frame = self.conv.convert(result, fmt) if result.format.name != fmt else result
+        if self.turn is not None:
+            frame = self.turn.push(frame)[0]
         frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder place keyframes
         self.profile.add("convert", time.perf_counter() - t0)
         self.writer.write(frame, pts)
@@ -92,7 +96,7 @@ class ImageSequenceSink:
     to it at the end.  Frames are numbered from 1, as ffmpeg's image2 muxer does."""
 
     def __init__(self, target: OutputTarget, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
-                 size: tuple[int, int] = (0, 0)):
+                 size: tuple[int, int] = (0, 0), turn: str | None = None):
         self.folder, self.pattern = target.path, target.pattern
         ext = Path(self.pattern).suffix.lower()
         self.codec = IMAGE_FORMATS.get(ext)
@@ -101,6 +105,7 @@ class ImageSequenceSink:
         deep = bits_per_sample(source_pix_fmt) > 8 and self.codec in ("png", "tiff")
         self.pix_fmt = "rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24")
         self.conv, self.profile = conv, profile
+        self.turn = FrameFilter(turn) if turn else None  # images cannot say how to turn the picture
         self.tmp = temporary_dir(self.folder)
         self.count = 0
         self.worker = BackgroundWorker(profile, maxsize=queue_depth(*size)) if threaded else _Inline(profile)
@@ -124,6 +129,8 @@ class ImageSequenceSink:
             frame = self.conv.to_rgb_frame(result, "rgb48be" if self.pix_fmt == "rgb48be" else "rgb24")
         if frame.format.name != self.pix_fmt:
             frame = frame.reformat(format=self.pix_fmt)
+        if self.turn is not None:
+            frame = self.turn.push(frame)[0]
         self.profile.add("convert", time.perf_counter() - t0)
         cc = av.CodecContext.create(self.codec, "w")
         cc.width, cc.height, cc.pix_fmt = frame.width, frame.height, self.pix_fmt

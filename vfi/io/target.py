@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..outputs import check_distinct, check_parent_writable, check_writable
 from .encoding import EncodeOptions
-from .formats import IMAGE_FORMATS, is_image_pattern
+from .formats import IMAGE_FORMATS, PIPE_FORMATS, ROTATION_MUXERS, is_image_pattern, muxer_for
 from .sources import image_files, is_image_sequence
 
 DEFAULT_PATTERN = "%06d.png"
@@ -117,6 +117,18 @@ class OutputTarget:
     def carries_audio(self) -> bool:
         """Video files and pipes carry sound; images and YUV4MPEG do not."""
         return self.kind == "file" or (self.kind == "pipe" and self.pipe_format != "y4m")
+
+    @property
+    def muxer(self) -> str | None:
+        """FFmpeg's name for the container written (None for images)."""
+        if self.kind == "pipe":
+            return PIPE_FORMATS[self.pipe_format][0]
+        return muxer_for(self.path) if self.kind == "file" else None
+
+    @property
+    def carries_rotation(self) -> bool:
+        """MP4, MOV and Matroska say how to turn the picture; elsewhere it is turned."""
+        return self.muxer in ROTATION_MUXERS
 
     @property
     def carries_other_streams(self) -> bool:

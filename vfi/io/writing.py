@@ -18,7 +18,7 @@ from ..outputs import forget, temporary_path
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
-from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
+from .formats import PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
 from .frames import VideoInfo
 from .reading import carried_tags, ffmpeg_reason
 
@@ -116,10 +116,19 @@ class VideoWriter:
         cc.color_trc = c.trc
         if source.sample_aspect_ratio:
             cc.sample_aspect_ratio = source.sample_aspect_ratio
+            self.warnings += self._lost_aspect(codec, source.sample_aspect_ratio)
         if source.rotation:
             stream.set_display_rotation(source.rotation)
         stream.metadata.update(source.video_tags)
         return stream
+
+    def _lost_aspect(self, codec: str, sar: Fraction) -> list[str]:
+        """A warning where the output cannot carry non-square pixels."""
+        if sar == 1 or codec in SAR_CODECS or self.container.format.name in SAR_MUXERS:
+            return []
+        where = f"--format {self.pipe_format}" if self.is_pipe else self.path.suffix
+        return [f"sample aspect ratio {sar.numerator}:{sar.denominator} not kept: {codec} in {where} cannot carry it "
+                "(libx264 or libx265, or .mp4 or .mov, can); players will show square pixels"]
 
     def _carry_streams(self, streams) -> None:
         """Subtitle, data and attachment streams: copied where the container holds them,

@@ -1,0 +1,39 @@
+"""Writing video (vfi.io.writing): what the output cannot carry is said, in one
+warning line and in the sidecar."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import pytest
+
+from conftest import make_video, moving_frames
+from vfi.engine import Job, run
+from vfi.io.encoding import EncodeOptions
+
+
+@pytest.fixture
+def anamorphic(tmp_path):
+    return make_video(tmp_path / "dvd.mp4", moving_frames(4, 48, 64), Fraction(24), sar=Fraction(4, 3))
+
+
+@pytest.mark.parametrize("output, codec", [("out.mkv", "ffv1"), ("out.nut", "ffv1"), ("out.webm", None)])
+def test_a_sample_aspect_ratio_the_output_cannot_carry_is_said(anamorphic, tmp_path, output, codec):
+    out = tmp_path / output
+    result = run(Job(input=str(anamorphic), output=str(out), factor=Fraction(2), method="blend", encode=EncodeOptions(codec=codec)))
+    said = [w for w in result.warnings if "sample aspect ratio 4:3 not kept" in w]
+    assert len(said) == 1, result.warnings
+    assert said[0] in json.loads((tmp_path / f"{output}.vfi.json").read_text())["warnings"]
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio in (None, 1)  # the warning is true
+
+
+@pytest.mark.parametrize("output, codec", [("out.mkv", "libx264"), ("out.mp4", None), ("out.mp4", "libsvtav1")])
+def test_a_sample_aspect_ratio_is_kept_where_the_output_can(anamorphic, tmp_path, output, codec):
+    out = tmp_path / output
+    result = run(Job(input=str(anamorphic), output=str(out), factor=Fraction(2), method="blend", encode=EncodeOptions(codec=codec)))
+    assert not [w for w in result.warnings if "aspect" in w]
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
