@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 import pytest
 
-from conftest import make_video, moving_frames
+from conftest import make_video, make_with_cover_art, moving_frames
 from vfi.engine import Job, run
 from vfi.io.encoding import EncodeOptions
 
@@ -37,3 +37,29 @@ def test_a_sample_aspect_ratio_is_kept_where_the_output_can(anamorphic, tmp_path
     assert not [w for w in result.warnings if "aspect" in w]
     with av.open(str(out)) as c:
         assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+
+
+def cover_art(path):
+    with av.open(str(path)) as c:
+        return [s for s in c.streams.video if s.disposition & av.stream.Disposition.attached_pic or s.codec_context.name == "mjpeg"]
+
+
+@pytest.mark.parametrize("output", ["out.mp4", "out.mkv"])
+def test_cover_art_is_kept_where_the_output_can_hold_it(tmp_path, output):
+    src = make_with_cover_art(tmp_path / "in.mp4")
+    result = run(Job(input=str(src), output=str(tmp_path / output), factor=Fraction(2), method="blend"))
+    assert not [w for w in result.warnings if "cover" in w]
+    assert len(cover_art(tmp_path / output)) == 1
+    with av.open(str(tmp_path / output)) as c:  # the video is the video, not the picture
+        assert (c.streams.video[0].codec_context.name, c.streams.video[0].frames or 24) == ("h264", 24)
+
+
+@pytest.mark.parametrize("output", ["out.mov", "out.ts", "out/"])
+def test_cover_art_the_output_cannot_hold_is_said(tmp_path, output):
+    src = make_with_cover_art(tmp_path / "in.mp4")
+    result = run(Job(input=str(src), output=f"{tmp_path}/{output}", factor=Fraction(2), method="blend"))
+    said = [w for w in result.warnings if "cover art" in w and "not carried" in w]
+    assert len(said) == 1, result.warnings
+    if not output.endswith("/"):
+        assert cover_art(tmp_path / output) == []
+        assert said[0] in json.loads((tmp_path / f"{output}.vfi.json").read_text())["warnings"]

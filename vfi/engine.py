@@ -31,6 +31,7 @@ from .io.audio import AudioOutput
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
 from .io.frames import SourceFrame
+from .io.reading import stream_kind
 from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
 from .io.filters import turned_upright, upright_chain
@@ -380,7 +381,7 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
     out = []
     others = source.other_streams()
     if others and (job.mode != "upsample" or not target.carries_other_streams):
-        kinds = ", ".join(sorted({s.type for s in others}))
+        kinds = ", ".join(sorted({stream_kind(s) for s in others}))
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
     audio = source.audio_streams

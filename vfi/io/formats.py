@@ -54,6 +54,9 @@ ROTATION_MUXERS = ("mp4", "mov", "matroska", "webm")
 # the stream, which PyAV cannot set, so FFV1, AV1 and raw video there lose it.
 SAR_CODECS = ("libx264", "libx265")
 SAR_MUXERS = ("mp4", "mov")
+# Muxers that keep a file's cover art (MP4 as its cover, the others as a picture stream);
+# MOV drops it, and WebM and MPEG-TS cannot hold JPEG or PNG.
+COVER_ART_MUXERS = ("mp4", "matroska", "nut", "avi")
 TEXT_SUBTITLE_CODECS = ("subrip", "srt", "ass", "ssa", "webvtt", "text")
 TEXT_SUBTITLES_IN = {"mp4": "mov_text", "mov": "mov_text", "webm": "webvtt"}  # the text format each container holds
 

@@ -58,10 +58,12 @@ class VideoReader:
         except av.error.FFmpegError as e:
             hint = "; a damaged header, or a frame size too large to decode?" if getattr(e, "errno", None) in (errno.EBUSY, errno.ENOMEM) else ""
             raise InputError(f"{self.path}: not a readable video ({ffmpeg_reason(e)}{hint})") from None
-        if not self.container.streams.video:
+        moving = [s for s in self.container.streams.video if not is_cover_art(s)]
+        if not moving:
+            covers = len(self.container.streams.video)
             self.container.close()
-            raise InputError(f"{self.path}: contains no video stream")
-        self.stream = self.container.streams.video[0]
+            raise InputError(f"{self.path}: contains no video stream" + (" (only cover art: a still picture attached to the sound)" if covers else ""))
+        self.stream = moving[0]
         if threads:
             self.stream.thread_type = "AUTO"
         self.info = self._probe()
@@ -147,8 +149,8 @@ class VideoReader:
         stamps: list[Fraction] = []
         for packet in self._packets(demux):
             if packet.stream.index in copy_ids:
-                if packet.dts is not None and _in_range(packet, start, end):
-                    yield packet
+                if packet.size and is_cover_art(packet.stream) or packet.dts is not None and _in_range(packet, start, end):
+                    yield packet  # cover art: its one picture, which has no time
                 continue
             try:
                 frames = packet.decode()
@@ -297,6 +299,16 @@ def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None) -
     s = packet.stream
     t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - Fraction(s.start_time or 0) * s.time_base
     return (start is None or t >= start) and (end is None or t < end)
+
+
+def is_cover_art(stream) -> bool:
+    """A picture attached to the file (an album cover, a thumbnail), not a video."""
+    return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def stream_kind(stream) -> str:
+    """What a stream is, in words: 'cover art', 'subtitle', 'data', 'attachment'..."""
+    return "cover art" if is_cover_art(stream) else stream.type
 
 
 def _rotation(frame: av.VideoFrame) -> int:

@@ -22,7 +22,7 @@ from ..pipeline import BackgroundIterator, Profile, queue_depth
 from .colour import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec
 from .formats import IMAGE_EXTENSIONS, is_image_pattern
 from .frames import SourceFrame, VideoInfo
-from .reading import VideoReader
+from .reading import VideoReader, is_cover_art
 
 
 class VideoFileSource:
@@ -38,8 +38,8 @@ class VideoFileSource:
         return self.reader.audio_streams
 
     def other_streams(self) -> list:
-        """Streams a job does not read or copy today: subtitles, data, attachments."""
-        return [s for s in self.reader.container.streams if s.type in ("subtitle", "data", "attachment")]
+        """The streams copied as they are: subtitles, data, attachments and cover art."""
+        return [s for s in self.reader.container.streams if s.type in ("subtitle", "data", "attachment") or is_cover_art(s)]
 
     @property
     def frames_decoded(self) -> int:

@@ -18,9 +18,9 @@ from ..outputs import forget, temporary_path
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
-from .formats import PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
+from .formats import COVER_ART_MUXERS, PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
 from .frames import VideoInfo
-from .reading import carried_tags, ffmpeg_reason
+from .reading import carried_tags, ffmpeg_reason, is_cover_art, stream_kind
 
 
 class VideoWriter:
@@ -136,12 +136,17 @@ class VideoWriter:
         self.copied = {}  # input stream index -> output stream
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
         for a in streams:
+            if is_cover_art(a) and self.container.format.name not in COVER_ART_MUXERS:
+                self.warnings.append(f"cover art stream {a.index} not carried: {self.path.suffix or 'this format'} "
+                                     "cannot hold it (.mp4 and .mkv can)")
+                continue
             try:
                 self.copied[a.index] = out = self.container.add_stream_from_template(a)
                 out.metadata.update(carried_tags(a.metadata))
+                out.disposition = a.disposition  # cover art stays cover art
             except (av.error.FFmpegError, ValueError):
                 if not self._convert_text_subtitles(a):
-                    self.warnings.append(f"{a.type} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
+                    self.warnings.append(f"{stream_kind(a)} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
                                          f"not carried: {self.path.suffix or 'this format'} cannot hold it (.mkv can)")
 
     def write(self, frame: av.VideoFrame, pts: int) -> None:
