@@ -140,21 +140,17 @@ def busy_flow_fusion():
     return spec, model
 
 
-def make_with_cover_art(path: Path, video: bool = True, fmt: str | None = None, cover_first: bool = False) -> Path:
+def make_with_cover_art(path: Path, video: bool = True, fmt: str | None = None) -> Path:
     """A file with sound and cover art (a JPEG attached as a picture, as music files and
-    phone videos carry), and, with ``video``, 12 frames of video (the first stream
-    unless ``cover_first``)."""
+    phone videos carry), and, with ``video``, 12 frames of video."""
     out = av.open(str(path), "w", format=fmt)
-    if cover_first:
-        cover = out.add_stream("mjpeg")
     vs = None
     if video:
         vs = out.add_stream("libx264", rate=24)
         vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
     aus = out.add_stream("aac", rate=48000)
     aus.codec_context.layout = "stereo"
-    if not cover_first:
-        cover = out.add_stream("mjpeg")
+    cover = out.add_stream("mjpeg")
     cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
     cover.disposition = av.stream.Disposition.attached_pic
     picture = av.VideoFrame.from_ndarray(texture(32, 32), format="rgb24").reformat(format="yuvj420p")
