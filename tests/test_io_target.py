@@ -101,3 +101,16 @@ def test_no_output_replaces_or_deletes_an_input_image(tmp_path, monkeypatch, out
     # beside the input, a video file is fine
     run(Job(input="f/f%03d.png", output="f/x.mkv", factor=Fraction(2), method="blend", overwrite=True))
     assert {p.name: p.read_bytes() for p in files} == before
+
+
+@pytest.mark.parametrize("name", ["100%done.mp4", "2024-01-01T10:30:00.mp4", "%d.mkv"])
+def test_odd_file_names_are_files(tmp_path, monkeypatch, name):
+    from conftest import vfi
+
+    monkeypatch.chdir(tmp_path)  # relative names, as typed
+    make_video(tmp_path / name, moving_frames(4, 16, 16), Fraction(24))
+    res = vfi("upsample", name, "-o", f"out {name}", "--factor", "2", "--method", "blend", "-q")
+    assert res.exit_code == 0, res.output
+    assert output_kind(name) == "file" and (tmp_path / f"out {name}").exists()
+    res = vfi("upsample", name, "-o", f"x{name}", "--factor", "2", "--method", "blend", "-q")
+    assert res.exit_code == 0 and (tmp_path / f"x{name}").exists(), res.output

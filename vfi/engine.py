@@ -37,6 +37,7 @@ from .io.sources import open_source
 from .io.filters import turned_upright, upright_chain
 from .io.target import OutputTarget, prepare_target
 from .io.writing import VideoWriter
+from .job_values import check_job_values
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
@@ -91,6 +92,7 @@ class Job:
                     setattr(self, name, parse_time(value))
                 except (ValueError, TypeError) as e:
                     raise UsageError(f"{name}: {e}") from None
+        check_job_values(self)
 
     def trim(self) -> tuple[Fraction | None, Fraction | None]:
         """(start, end) of the part of the input the job reads, in seconds from its

@@ -68,5 +68,14 @@ def muxer_for(path: Path) -> str:
 
 
 def is_image_pattern(text: str) -> bool:
-    """A printf pattern for numbered files, as ffmpeg takes them: ``frames/%06d.png``."""
-    return re.search(r"%0?\d*d", text) is not None
+    """A printf pattern for numbered files, as ffmpeg takes them: ``frames/%06d.png``; not
+    a file that exists (``100%done.png``) nor a video file's name (``100%done.mp4``)."""
+    if re.search(r"%0?\d*d", text) is None or Path(text).suffix.lower() in VIDEO_FORMATS:
+        return False
+    return not Path(text).is_file()
+
+
+def local_file(path: str | Path) -> str:
+    """A file's name as FFmpeg must be given it: with ``file:`` in front, or a name with
+    a colon (``2024-01-01T10:30:00.mp4``) is taken for a protocol (``2024-01-01T10:``)."""
+    return f"file:{path}"

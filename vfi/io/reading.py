@@ -18,6 +18,7 @@ import av.error
 
 from ..errors import CorruptInputError, InputError
 from .colour import PRI_UNSPECIFIED, RANGE_UNSPECIFIED, SPC_UNSPECIFIED, TRC_UNSPECIFIED, ColorSpec
+from .formats import local_file
 from .frames import SourceFrame, VideoInfo
 
 REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
@@ -54,7 +55,7 @@ class VideoReader:
             if not os.access(p, os.R_OK):
                 raise InputError(f"{self.path}: permission denied")
         try:
-            self.container = av.open("pipe:0" if self.is_pipe else self.path, mode="r")
+            self.container = av.open("pipe:0" if self.is_pipe else local_file(self.path), mode="r")
         except av.error.FFmpegError as e:
             hint = "; a damaged header, or a frame size too large to decode?" if getattr(e, "errno", None) in (errno.EBUSY, errno.ENOMEM) else ""
             raise InputError(f"{self.path}: not a readable video ({ffmpeg_reason(e)}{hint})") from None

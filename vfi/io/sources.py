@@ -20,7 +20,7 @@ import av
 from ..errors import InputError
 from ..pipeline import BackgroundIterator, Profile, queue_depth
 from .colour import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec
-from .formats import IMAGE_EXTENSIONS, is_image_pattern
+from .formats import IMAGE_EXTENSIONS, is_image_pattern, local_file
 from .frames import SourceFrame, VideoInfo
 from .reading import VideoReader, is_cover_art
 
@@ -159,7 +159,7 @@ class ImageSequenceSource:
 
     def _decode(self, path: Path) -> av.VideoFrame:
         try:
-            with av.open(str(path)) as c:
+            with av.open(local_file(path)) as c:
                 return next(c.decode(video=0))
         except (av.error.FFmpegError, StopIteration, OSError) as e:
             raise InputError(f"{path}: not a readable image ({type(e).__name__})") from None

@@ -18,7 +18,7 @@ from ..outputs import forget, temporary_path
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
-from .formats import COVER_ART_MUXERS, PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
+from .formats import COVER_ART_MUXERS, PIPE_FORMATS, local_file, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
 from .frames import VideoInfo
 from .reading import carried_tags, ffmpeg_reason, is_cover_art, stream_kind
 
@@ -59,7 +59,7 @@ class VideoWriter:
                     self.container = av.open("pipe:1", mode="w", format=PIPE_FORMATS[self.pipe_format][0])
                 else:
                     fmt = av.format.ContainerFormat(muxer_for(self.path), "w").name
-                    self.container = av.open(str(self.tmp), mode="w", format=fmt)
+                    self.container = av.open(local_file(self.tmp), mode="w", format=fmt)
             except (av.error.FFmpegError, ValueError) as e:
                 raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
             self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata)
