@@ -278,6 +278,7 @@ class JobStages:
         self.streams = _model_streams(job, self.method, self.profile)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
+        self.source_intervals: list[Fraction] = []  # --dedup: the source's frame intervals, held frames included
         self.held: list[av.Packet] = []  # audio packets read before the first video frame
         for o in observers:
             o.start(_estimate(info, self.source_step, job.trim()), info)
@@ -329,6 +330,8 @@ class JobStages:
         cap = self.info.start + (end - (start or 0)) if end is not None else None
         video_end = self.filler.tail(prev, self.info, cap)
         self.warnings += getattr(getattr(self.sink, "writer", None), "warnings", [])
+        if self.job.dedup:  # the output runs at the source's clock, not at the drawings'
+            self.filler.intervals = self.source_intervals
         return video_end, self.sink.finish()
 
     def _without_repeats(self, items):
@@ -342,6 +345,8 @@ class JobStages:
             if not isinstance(item, SourceFrame):
                 yield item
                 continue
+            if len(self.source_intervals) < 1000 and (held or kept):  # the source's own clock, holds included
+                self.source_intervals.append(item.time - (held or kept).time)
             if kept is not None and _repeats(kept.rgb(self.conv), item.rgb(self.conv), self.job.dedup_threshold):
                 self.duplicates_dropped += 1
                 held = item
