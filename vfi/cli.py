@@ -214,6 +214,8 @@ def job_options(f):
         click.option("--dedup", is_flag=True, help="Drop frames that repeat the one before (animation on twos) so motion is even on every output frame."),
         click.option("--dedup-threshold", type=click.FloatRange(0, 1), default=0.005, show_default=True,
                      help="--dedup: a frame repeats the one before when fewer than this fraction of its samples changed (by more than 4 levels)."),
+        click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="Interlaced sources (tagged so) become frames with FFmpeg's bwdif first; on: every source; off: never."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
@@ -300,7 +302,7 @@ def _job_from_options(mode: str, input: str, opts: dict):
                overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
                precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
                start=opts["start"], duration=opts["duration"], end=opts["end"], input_fps=opts["input_fps"],
-               dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"],
+               dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"], deinterlace=opts["deinterlace"],
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"],
                                     format=opts["pipe_format"]))
 

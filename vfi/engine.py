@@ -75,6 +75,7 @@ class Job:
     input_fps: Fraction | None = None  # image-sequence input: its frame rate (None: 25, as ffmpeg)
     dedup: bool = False  # drop frames that repeat the one before (animation on twos) before interpolating
     dedup_threshold: float = HOLD_FRACTION  # a frame repeats when fewer than this fraction of its samples changed
+    deinterlace: str = "auto"  # auto (interlaced sources: FFmpeg's bwdif), on or off
 
     def __post_init__(self):
         # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
@@ -305,7 +306,8 @@ class JobStages:
     def run(self) -> tuple[Fraction, Path | None]:
         """Every frame through; returns the end of the video and the finished output."""
         start, end = self.job.trim()
-        items = self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end)
+        items = self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end,
+                                  deinterlace=self.job.deinterlace)
         if self.job.dedup:
             items = self._without_repeats(items)
         # A pair is made once the frame after it has come: methods that follow motion
@@ -326,7 +328,7 @@ class JobStages:
             self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
         prev = frames[-1]
         self.filler.drain()
-        self.warnings += _completeness(self.job, self.source)
+        self.warnings += list(self.source.notes) + _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
         video_end = self.filler.tail(prev, self.info, cap)
         self.warnings += getattr(getattr(self.sink, "writer", None), "warnings", [])

@@ -69,3 +69,5 @@ def check_job_values(job) -> None:
     if job.mode not in ("upsample", "slowmo"):
         raise UsageError(f"mode must be upsample or slowmo, not {job.mode!r}")
     check_times(job.start, job.duration, job.end)
+    if job.deinterlace not in ("auto", "on", "off"):
+        raise UsageError(f"deinterlace must be auto, on or off, not {job.deinterlace!r}")

@@ -4,13 +4,18 @@ an output that cannot say how to turn it (:func:`upright_chain`), and deinterlac
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import replace
 from fractions import Fraction
 
 import av
 import av.error
 
-from .frames import VideoInfo
+from .frames import SourceFrame, VideoInfo
+
+DEINTERLACE_MODES = ("auto", "on", "off")
+# FFmpeg's AVFieldOrder: how an interlaced stream is tagged (0 unknown, 1 progressive)
+FIELD_ORDERS = {2: "top field first", 3: "bottom field first", 4: "top field first", 5: "bottom field first"}
 
 
 def upright_chain(rotation: int) -> str | None:
@@ -37,6 +42,7 @@ class FrameFilter:
         self.chain, self.time_base = chain, time_base
         self.graph = None
         self.key = None
+        self.pushed = 0
 
     def _build(self, frame: av.VideoFrame) -> None:
         graph = av.filter.Graph()
@@ -54,6 +60,9 @@ class FrameFilter:
         """The frames the chain gives for ``frame`` (none yet for a filter that looks ahead)."""
         if self.graph is None or self.key != (frame.width, frame.height, frame.format.name):
             self._build(frame)
+        if frame.pts is None:  # made frames: filters that look at neighbours (bwdif) need a clock
+            frame.pts = self.pushed
+        self.pushed += 1
         self.graph.push(frame)
         return self._pull(frame.format.name)
 
@@ -72,3 +81,54 @@ class FrameFilter:
             except (av.error.BlockingIOError, av.error.EOFError):
                 return out
             out.append(frame if frame.format.name == pix_fmt else frame.reformat(format=pix_fmt))
+
+
+def deinterlace_chain(frame: av.VideoFrame, field_order: int, mode: str) -> str | None:
+    """bwdif for an interlaced source (frames flagged interlaced, or a stream tagged with
+    a field order), or for every source with ``on``; None for a progressive one."""
+    tagged = frame.interlaced_frame or field_order in FIELD_ORDERS
+    if mode == "off" or (mode == "auto" and not tagged):
+        return None
+    # One frame out for each frame in (send_frame), so the source's rate stays the rate;
+    # frames not flagged interlaced are left alone where the frames say which are.
+    deint = "interlaced" if frame.interlaced_frame else "all"
+    parity = "bff" if FIELD_ORDERS.get(field_order) == "bottom field first" and not frame.interlaced_frame else "auto"
+    return f"bwdif=mode=send_frame:parity={parity}:deint={deint}"
+
+
+def deinterlaced(items, mode: str, field_order: int, notes: list[str]):
+    """The source's items with its frames deinterlaced (:func:`deinterlace_chain`), in
+    order, each keeping its time; what was done, or not done, is added to ``notes``."""
+    chain = waiting = None
+    for item in items:
+        if not isinstance(item, SourceFrame):
+            yield item
+            continue
+        if waiting is None:  # the first frame decides
+            chain, waiting = deinterlace_chain(item.frame, field_order, mode), deque()
+            notes += _deinterlace_note(item.frame, field_order, mode, chain)
+            graph = FrameFilter(chain) if chain else None
+        if graph is None:
+            yield item
+            continue
+        waiting.append(item)
+        for frame in graph.push(item.frame):
+            yield _with_frame(waiting.popleft(), frame)
+    if chain:
+        for frame in graph.flush():
+            yield _with_frame(waiting.popleft(), frame)
+
+
+def _with_frame(item: SourceFrame, frame: av.VideoFrame) -> SourceFrame:
+    item.frame = frame
+    return item
+
+
+def _deinterlace_note(frame: av.VideoFrame, field_order: int, mode: str, chain: str | None) -> list[str]:
+    order = FIELD_ORDERS.get(field_order, "fields")
+    if chain and (frame.interlaced_frame or field_order in FIELD_ORDERS):
+        return [f"interlaced source ({order}): deinterlaced with bwdif, one frame per frame (--deinterlace off keeps the fields)"]
+    if not chain and mode == "off" and (frame.interlaced_frame or field_order in FIELD_ORDERS):
+        return [f"interlaced source ({order}) made into frames as if progressive (--deinterlace off); "
+                "the fields are combed where things move"]
+    return []

@@ -20,6 +20,7 @@ import av
 from ..errors import InputError
 from ..pipeline import BackgroundIterator, Profile, queue_depth
 from .colour import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec
+from .filters import deinterlaced
 from .formats import IMAGE_EXTENSIONS, is_image_pattern, local_file
 from .frames import SourceFrame, VideoInfo
 from .reading import VideoReader, is_cover_art
@@ -32,6 +33,7 @@ class VideoFileSource:
         self.reader = VideoReader(path)
         self.info = self.reader.info
         self._background: BackgroundIterator | None = None
+        self.notes: list[str] = []  # what reading did to the frames (deinterlacing), for the job's warnings
 
     @property
     def audio_streams(self):
@@ -46,15 +48,17 @@ class VideoFileSource:
         return self.reader.frames_decoded
 
     def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True,
-              start: Fraction | None = None, end: Fraction | None = None):
+              start: Fraction | None = None, end: Fraction | None = None, deinterlace: str = "auto"):
         """Source frames and copied packets, in a decoder thread (``threaded``) or inline.
 
         ``start``/``end``: only that part of the video (seconds from its beginning), moved
         to the front: frame times and packet timestamps lose ``start``, so a trimmed job's
-        output begins where the video did."""
+        output begins where the video did.  ``deinterlace``: auto (interlaced sources),
+        on or off (:func:`vfi.io.filters.deinterlaced`; what was done goes in ``notes``)."""
         reads = self.reader.read(copy_streams=copy_streams, start=start, end=end)
         if start:
             reads = _shifted(reads, start)
+        reads = deinterlaced(reads, deinterlace, self.reader.stream.codec_context.field_order or 0, self.notes)
         if threaded:
             self._background = BackgroundIterator(reads, profile, prepare=prepare, maxsize=queue_depth(self.info.width, self.info.height))
             return self._background
@@ -183,8 +187,10 @@ class ImageSequenceSource:
             self.frames_decoded += 1
             yield sf
 
+    notes: tuple = ()  # images are never deinterlaced
+
     def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True,
-              start: Fraction | None = None, end: Fraction | None = None):
+              start: Fraction | None = None, end: Fraction | None = None, deinterlace: str = "auto"):
         frames = self._frames(start, end)
         if threaded:
             self._background = BackgroundIterator(frames, profile, prepare=prepare, maxsize=queue_depth(self.info.width, self.info.height))
