@@ -28,6 +28,7 @@ import numpy as np
 from . import __version__
 from .errors import CorruptInputError, UsageError
 from .io.audio import AudioOutput
+from .io.alpha import with_alpha
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
 from .io.frames import SourceFrame
@@ -331,7 +332,7 @@ class JobStages:
         self.warnings += list(self.source.notes) + _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
         video_end = self.filler.tail(prev, self.info, cap)
-        self.warnings += getattr(getattr(self.sink, "writer", None), "warnings", [])
+        self.warnings += self.sink.warnings
         if self.job.dedup:  # the output runs at the source's clock, not at the drawings'
             self.filler.intervals = self.source_intervals
         return video_end, self.sink.finish()
@@ -576,7 +577,8 @@ class PairFiller:
                 self._out(s, res, REPEAT if (res is a.frame or res is b.frame) else SYNTH, a, b)
 
     def _out(self, slot: Slot, result, kind: str, a: SourceFrame, b: SourceFrame | None) -> None:
-        self.sink.frame(result, slot.pts)
+        alpha = self.sink.alpha and isinstance(result, np.ndarray)  # made frames: the alpha of their source frames
+        self.sink.frame(with_alpha(result, a.frame, b and b.frame, slot.t) if alpha else result, slot.pts)
         self.log.add(slot, kind, result, self.sink.conv, a, b)
 
     def drain(self) -> None:

@@ -12,6 +12,7 @@ import av
 import av.error
 
 from ..errors import UsageError
+from .alpha import alpha_format
 from .colour import is_rgb_format
 from .formats import CONTAINER_CODECS, IMAGE_EXTENSIONS, PIPE_FORMATS, VIDEO_CONTAINERS, muxer_for
 
@@ -146,6 +147,9 @@ def choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int, 
             raise UsageError(f"--pix-fmt {wanted}: {codec} needs an even width and height for it, and the video is "
                              f"{width}x{height} (leave --pix-fmt out to get 4:4:4)")
         return wanted
+    keep_alpha = alpha_format(codec, source_fmt)
+    if keep_alpha and (not supported or keep_alpha in supported):
+        return keep_alpha  # an RGBA source's transparency
     # Keep the source's format when the encoder takes it: source frames then pass bit for bit.
     candidate = source_fmt.replace("yuvj", "yuv")
     if source_fmt in supported:

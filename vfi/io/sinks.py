@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import OutputError, UsageError
 from ..outputs import forget, temporary_dir
 from ..pipeline import BackgroundWorker, Profile, queue_depth
+from .alpha import alpha_format, has_alpha, lost_alpha, rgba_frame
 from .filters import FrameFilter
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 from .formats import IMAGE_FORMATS
@@ -43,6 +44,15 @@ class VideoFileSink:
     def path(self) -> Path:
         return self.writer.path
 
+    @property
+    def alpha(self) -> bool:
+        """Made frames are to come with an alpha channel (:func:`vfi.io.alpha.with_alpha`)."""
+        return self.writer.keeps_alpha
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.writer.warnings
+
     def frame(self, result, pts: int) -> None:
         """``result``: a source (or FFmpeg-made) ``av.VideoFrame`` or an H x W x 3 RGB array."""
         self.worker.submit(self._encode, result, pts)
@@ -53,7 +63,9 @@ class VideoFileSink:
     def _encode(self, result, pts: int) -> None:
         t0 = time.perf_counter()
         fmt = self.writer.pix_fmt
-        if isinstance(result, np.ndarray):
+        if self.alpha:
+            frame = rgba_frame(result, fmt)
+        elif isinstance(result, np.ndarray):
             frame = self.conv.from_rgb(result, fmt)
         else:
             frame = self.conv.convert(result, fmt) if result.format.name != fmt else result
@@ -103,7 +115,9 @@ class ImageSequenceSink:
         if self.codec is None:
             raise UsageError(f"{target.spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
         deep = bits_per_sample(source_pix_fmt) > 8 and self.codec in ("png", "tiff")
-        self.pix_fmt = "rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24")
+        self.pix_fmt = alpha_format(self.codec, source_pix_fmt) or ("rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24"))
+        self.alpha = has_alpha(self.pix_fmt)
+        self.warnings = lost_alpha(source_pix_fmt, self.pix_fmt, f"{ext} images")
         self.conv, self.profile = conv, profile
         self.turn = FrameFilter(turn) if turn else None  # images cannot say how to turn the picture
         self.tmp = temporary_dir(self.folder)
@@ -119,7 +133,9 @@ class ImageSequenceSink:
 
     def _write(self, result) -> None:
         t0 = time.perf_counter()
-        if isinstance(result, np.ndarray) and self.pix_fmt == "rgb48be":
+        if self.alpha:
+            frame = rgba_frame(result, self.pix_fmt)
+        elif isinstance(result, np.ndarray) and self.pix_fmt == "rgb48be":
             frame = deep_rgb_from_rgb(result, "rgb48be")  # v * 257, as the source frames around it (swscale: 255 -> 65280)
         elif isinstance(result, np.ndarray):
             if result.dtype != np.uint8:  # made at a deep source's precision, written in 8 bits here

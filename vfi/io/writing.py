@@ -15,6 +15,7 @@ import av.error
 
 from ..errors import OutputError, UsageError
 from ..outputs import forget, temporary_path
+from .alpha import alpha_format, has_alpha, lost_alpha
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
@@ -95,6 +96,8 @@ class VideoWriter:
         if self.pipe_format == "y4m" and self.pix_fmt not in Y4M_PIX_FMTS:
             self.pix_fmt = "yuv420p" if self.pix_fmt.startswith("yuvj420") else "yuv444p"  # what YUV4MPEG can say
         cc.pix_fmt = self.pix_fmt
+        self.keeps_alpha = has_alpha(self.pix_fmt) and alpha_format(codec, source.pix_fmt) is not None
+        self.warnings += lost_alpha(source.pix_fmt, self.pix_fmt, f"{codec} in {self.path.suffix or self.pipe_format}")
         # YUV4MPEG has no timestamps: its header's frame rate is the stream's time base
         # (1/25600 said "25600 fps"), and frames simply follow one another at that rate.
         self.frame_clock = self.container.format.name == "yuv4mpegpipe"
