@@ -63,3 +63,24 @@ def test_cover_art_the_output_cannot_hold_is_said(tmp_path, output):
     if not output.endswith("/"):
         assert cover_art(tmp_path / output) == []
         assert said[0] in json.loads((tmp_path / f"{output}.vfi.json").read_text())["warnings"]
+
+
+def test_an_attachment_webm_cannot_hold_is_said(tmp_path):
+    src = tmp_path / "anime.mkv"
+    out = av.open(str(src), "w")
+    vs = out.add_stream("libx264", rate=24)
+    vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+    out.add_attachment("font.ttf", "application/x-truetype-font", b"\x00\x01\x00\x00" * 64)
+    for i, img in enumerate(moving_frames(6, 48, 64)):
+        f = av.VideoFrame.from_ndarray(img, format="rgb24")
+        f.pts, f.time_base = i, Fraction(1, 24)
+        out.mux(vs.encode(f))
+    out.mux(vs.encode(None))
+    out.close()
+    result = run(Job(input=str(src), output=str(tmp_path / "o.webm"), factor=Fraction(2), method="blend"))
+    said = [w for w in result.warnings if "attachment" in w and "font.ttf" in w and ".webm cannot hold" in w]
+    assert len(said) == 1, result.warnings
+    assert said[0] in json.loads((tmp_path / "o.webm.vfi.json").read_text())["warnings"]
+    run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=Fraction(2), method="blend"))
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert [s.type for s in c.streams] == ["video", "attachment"]

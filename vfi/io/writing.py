@@ -143,6 +143,11 @@ class VideoWriter:
                 self.warnings.append(f"cover art stream {a.index} not carried: {self.path.suffix or 'this format'} "
                                      "cannot hold it (.mp4 and .mkv can)")
                 continue
+            if a.type == "attachment" and self.container.format.name == "webm":  # its muxer drops them without a word
+                name = a.metadata.get("filename", "")
+                self.warnings.append(f"attachment stream {a.index} {name}".rstrip() + " not carried: .webm cannot hold "
+                                     "attachments (.mkv can)")
+                continue
             try:
                 self.copied[a.index] = out = self.container.add_stream_from_template(a)
                 out.metadata.update(carried_tags(a.metadata))
