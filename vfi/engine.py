@@ -464,7 +464,8 @@ def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method
     turn = None if target.carries_rotation else upright_chain(info.rotation)
     info = turned_upright(info) if turn else info  # the pixels are turned: the output is told of an upright source
     if target.kind == "images":
-        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height), turn=turn)
+        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height), turn=turn,
+                                 sample_aspect_ratio=info.sample_aspect_ratio)
     encode_options = job.encode
     if method.cpu_bound and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is

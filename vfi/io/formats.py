@@ -54,6 +54,7 @@ ROTATION_MUXERS = ("mp4", "mov", "matroska", "webm")
 # the stream, which PyAV cannot set, so FFV1, AV1 and raw video there lose it.
 SAR_CODECS = ("libx264", "libx265")
 SAR_MUXERS = ("mp4", "mov")
+SAR_IMAGE_CODECS = ("png", "mjpeg", "tiff")
 # Muxers that keep a file's cover art (MP4 as its cover, the others as a picture stream);
 # MOV drops it, and WebM and MPEG-TS cannot hold JPEG or PNG.
 COVER_ART_MUXERS = ("mp4", "matroska", "nut", "avi")

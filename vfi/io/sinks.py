@@ -24,7 +24,7 @@ from ..pipeline import BackgroundWorker, Profile, queue_depth
 from .alpha import alpha_format, has_alpha, lost_alpha, rgba_frame
 from .filters import FrameFilter
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
-from .formats import IMAGE_FORMATS
+from .formats import IMAGE_FORMATS, SAR_IMAGE_CODECS
 from .target import OutputTarget
 from .writing import VideoWriter
 
@@ -108,7 +108,7 @@ class ImageSequenceSink:
     to it at the end.  Frames are numbered from 1, as ffmpeg's image2 muxer does."""
 
     def __init__(self, target: OutputTarget, conv: ColorConverter, source_pix_fmt: str, profile: Profile, threaded: bool = True,
-                 size: tuple[int, int] = (0, 0), turn: str | None = None):
+                 size: tuple[int, int] = (0, 0), turn: str | None = None, sample_aspect_ratio: Fraction | None = None):
         self.folder, self.pattern = target.path, target.pattern
         ext = Path(self.pattern).suffix.lower()
         self.codec = IMAGE_FORMATS.get(ext)
@@ -118,6 +118,10 @@ class ImageSequenceSink:
         self.pix_fmt = alpha_format(self.codec, source_pix_fmt) or ("rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24"))
         self.alpha = has_alpha(self.pix_fmt)
         self.warnings = lost_alpha(source_pix_fmt, self.pix_fmt, f"{ext} images")
+        self.sar = sample_aspect_ratio if sample_aspect_ratio and sample_aspect_ratio != 1 else None
+        if self.sar and self.codec not in SAR_IMAGE_CODECS:  # PNG (pHYs), JPEG (JFIF) and TIFF store it
+            self.warnings.append(f"sample aspect ratio {self.sar.numerator}:{self.sar.denominator} not kept: {ext} images "
+                                 "cannot carry it (PNG, JPEG and TIFF can); viewers will show square pixels")
         self.conv, self.profile = conv, profile
         self.turn = FrameFilter(turn) if turn else None  # images cannot say how to turn the picture
         self.tmp = temporary_dir(self.folder)
@@ -151,6 +155,8 @@ class ImageSequenceSink:
         cc = av.CodecContext.create(self.codec, "w")
         cc.width, cc.height, cc.pix_fmt = frame.width, frame.height, self.pix_fmt
         cc.time_base = Fraction(1, 25)
+        if self.sar:
+            cc.sample_aspect_ratio = self.sar
         frame.pts = None
         data = b"".join(bytes(p) for p in [*cc.encode(frame), *cc.encode(None)])
         self.count += 1
