@@ -8,6 +8,7 @@ import os
 from fractions import Fraction
 
 from .errors import UsageError
+from .io.filters import DEINTERLACE_MODES
 
 FLAGS = ("overwrite", "salvage", "threads", "dedup")
 # name: (lowest, highest or None); integers
@@ -69,5 +70,5 @@ def check_job_values(job) -> None:
     if job.mode not in ("upsample", "slowmo"):
         raise UsageError(f"mode must be upsample or slowmo, not {job.mode!r}")
     check_times(job.start, job.duration, job.end)
-    if job.deinterlace not in ("auto", "on", "off"):
+    if job.deinterlace not in DEINTERLACE_MODES:
         raise UsageError(f"deinterlace must be auto, on or off, not {job.deinterlace!r}")

@@ -54,7 +54,8 @@ class VideoFileSink:
         return self.writer.warnings
 
     def frame(self, result, pts: int) -> None:
-        """``result``: a source (or FFmpeg-made) ``av.VideoFrame`` or an H x W x 3 RGB array."""
+        """``result``: a source (or FFmpeg-made) ``av.VideoFrame`` or an H x W x 3 RGB array (x 4, RGBA,
+        where the sink keeps transparency: :attr:`alpha`)."""
         self.worker.submit(self._encode, result, pts)
 
     def packet(self, packet: av.Packet) -> None:
