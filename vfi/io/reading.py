@@ -259,8 +259,11 @@ class VideoReader:
         elif self.info.duration:
             lenient = self.info.audio_streams > 0
             declared.append((self.info.duration, max(Fraction(1), self.info.duration / 10)) if lenient else strict(self.info.duration))
-        if self.info.frame_count:
-            declared.append(strict(self.info.frame_count * step))
+        counted = self.info.frame_count * step if self.info.frame_count else None
+        # An edit list (an MP4 cut with -c copy) counts the frames before the cut that it
+        # discards; the stream's duration does not: the shorter of the two is declared.
+        if counted and not (self.stream.duration and counted > self.info.duration):
+            declared.append(strict(counted))
         end = self.last_time + step if self.last_time is not None else self.info.start
         missing = [d for d, slack in declared if end < self.info.start + d - slack]
         short = bool(missing) and not self.reached_end  # stopping at --end/--duration is no truncation
