@@ -72,3 +72,47 @@ def test_an_mp4_cut_with_an_edit_list_is_whole(tmp_path):
     assert sidecar_warnings(out) == []
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames == 72 and abs(c.streams.video[0].duration * c.streams.video[0].time_base - Fraction(3, 2)) < 0.05
+
+
+def test_a_source_that_starts_late_starts_at_0(tmp_path):
+    # ffmpeg -i clip.mp4 -c copy -output_ts_offset 3600 late.ts: a broadcast recording
+    clip = make_video(tmp_path / "clip.mp4", moving_frames(48, 64, 96), Fraction(24), audio=True)
+    late = remux(clip, tmp_path / "late.ts", shift=Fraction(3600))
+    assert start_of(late) > 3599
+    out = tmp_path / "o.mp4"
+    res = blend(late, out)
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+    assert start_of(out) == 0 and abs(duration_of(out) - 2) < 0.1
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == 96
+    # a trim counts from the start too
+    res = blend(late, tmp_path / "trim.mkv", "--start", "0.5", "--duration", "1")
+    assert res.exit_code == 0, res.output
+    assert start_of(tmp_path / "trim.mkv") < 0.05 and abs(duration_of(tmp_path / "trim.mkv") - 1) < 0.1
+
+
+def test_ts_files_joined_with_cat_go_on_where_they_were(tmp_path):
+    clip = make_video(tmp_path / "clip.mp4", moving_frames(48, 64, 96), Fraction(24), audio=True)
+    part = remux(clip, tmp_path / "part.ts").read_bytes()
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part + part)  # cat part.ts part.ts: the timestamps jump back
+    out = tmp_path / "o.mp4"
+    res = blend(joined, out)
+    assert res.exit_code == 0 and "timestamps jump back" in res.output, res.output
+    assert any("timestamps jump back" in w for w in sidecar_warnings(out))
+    assert abs(duration_of(out) - 4) < 0.1
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == 192 and c.streams.audio[0].frames > 180
+
+
+def test_a_change_of_size_midstream_is_scaled_to_the_first(tmp_path):
+    small = make_video(tmp_path / "a.mp4", moving_frames(24, 64, 96), Fraction(24), audio=True)
+    large = make_video(tmp_path / "b.mp4", moving_frames(24, 80, 128), Fraction(24), audio=True)
+    joined = tmp_path / "sizes.ts"
+    joined.write_bytes(remux(small, tmp_path / "a.ts").read_bytes() + remux(large, tmp_path / "b.ts").read_bytes())
+    out = tmp_path / "o.mkv"
+    res = blend(joined, out)
+    assert res.exit_code == 0 and "changes size" in res.output and "frame 24 to 128x80" in res.output, res.output
+    with av.open(str(out)) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 96 and {(f.width, f.height) for f in frames} == {(96, 64)}

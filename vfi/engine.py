@@ -394,14 +394,15 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
 
 
 def _completeness(job: Job, source) -> list[str]:
-    """Raises if part of the input was lost (a warning instead with --salvage)."""
+    """Raises if part of the input was lost (a warning instead with --salvage); what
+    the source put right in reading."""
     try:
         source.check_complete()
     except CorruptInputError as e:
         if not job.salvage:
             raise
-        return [str(e) + " (kept what was decoded: --salvage)"]
-    return []
+        return [str(e) + " (kept what was decoded: --salvage)", *source.warnings]
+    return list(source.warnings)
 
 
 def _estimate(info, source_step: Fraction, trim=(None, None)) -> int | None:

@@ -21,6 +21,10 @@ from .colour import PRI_UNSPECIFIED, RANGE_UNSPECIFIED, SPC_UNSPECIFIED, TRC_UNS
 from .frames import SourceFrame, VideoInfo
 
 REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
+TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: formats whose timestamps may jump (MPEG-TS, MPEG-PS)
+JUMP_BACK = Fraction(1, 10)  # a timestamp this far behind its stream's last one starts a new segment (as ffmpeg)
+JUMP_AHEAD = Fraction(10)  # and this far ahead of it (ffmpeg's -dts_delta_threshold)
+TS_SEEK_LEAD = Fraction(10)  # seconds before a trim's start that a seek in MPEG-TS/PS goes to
 
 
 def _fraction(x) -> Fraction | None:
@@ -64,7 +68,14 @@ class VideoReader:
         self.stream = self.container.streams.video[0]
         if threads:
             self.stream.thread_type = "AUTO"
+        # Every timestamp is read from the input's start (a TS starts near 1.4 s, an
+        # MPEG-PS near 0.5 s, a broadcast recording anywhere), as ffmpeg writes it.
+        self.origin = max(Fraction(0), Fraction(self.container.start_time or 0, av.time_base))
         self.info = self._probe()
+        self.timestamps = TimestampMender(self.origin, bool(self.container.format.flags & TS_DISCONT))
+        self.resized = 0  # frames scaled to the first frame's size
+        self.frames_seen = 0  # frames out of the decoder, before the reorder window
+        self.size_change = ""  # where the first change of size was, as said in the warning
         self.decode_errors = 0
         self.restamped = 0  # frames whose timestamp repeated an earlier one
         self.corrupt_frames = 0  # frames the decoder flagged as damaged (concealed errors)
@@ -89,7 +100,7 @@ class VideoReader:
             rate = guessed
         else:
             rate = average or guessed
-        start = Fraction(s.start_time) * tb if s.start_time is not None else Fraction(0)
+        start = Fraction(s.start_time) * tb - self.origin if s.start_time is not None else Fraction(0)
         if s.duration:
             duration = Fraction(s.duration) * tb
         elif self.container.duration:
@@ -147,7 +158,7 @@ class VideoReader:
         stamps: list[Fraction] = []
         for packet in self._packets(demux):
             if packet.stream.index in copy_ids:
-                if packet.dts is not None and _in_range(packet, start, end):
+                if packet.dts is not None and _in_range(packet, start, end, self.origin):
                     yield packet
                 continue
             try:
@@ -156,6 +167,7 @@ class VideoReader:
                 self.decode_errors += 1
                 continue
             for frame in frames:
+                frame = self._sized(frame)
                 if frame.is_corrupt:
                     self.corrupt_frames += 1
                 if not first_rotation_seen:
@@ -181,7 +193,7 @@ class VideoReader:
     def _packets(self, demux):
         while True:
             try:
-                yield next(demux)
+                yield self.timestamps.mend(next(demux))
             except StopIteration:
                 return
             except av.error.FFmpegError:
@@ -191,7 +203,14 @@ class VideoReader:
 
     def _seek(self, start: Fraction) -> None:
         """To the key frame at or before ``start`` (frames before it are decoded and dropped)."""
-        target = start + self.info.start
+        target = start + self.info.start + self.origin
+        if self.timestamps.jumps:
+            # MPEG-TS and PS have no index: a seek lands on the packet at that time, not
+            # on a key frame, and the decoder has nothing to start from; ten seconds
+            # earlier there is one in any broadcast's GOP.
+            target -= TS_SEEK_LEAD
+            if target <= self.info.start + self.origin:
+                return
         try:
             self.container.seek(int(target / self.info.time_base), stream=self.stream, backward=True, any_frame=False)
         except (av.error.FFmpegError, OverflowError):
@@ -232,6 +251,33 @@ class VideoReader:
         sf = SourceFrame(self.frames_decoded, t, frame, duration)
         self.frames_decoded += 1
         return sf
+
+    def _sized(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """A frame of another size than the first (a stream whose resolution changes,
+        files of two sizes joined) is scaled to the first's, as ffmpeg's filters do."""
+        info = self.info
+        self.frames_seen += 1
+        if (frame.width, frame.height) == (info.width, info.height) and frame.format.name == info.pix_fmt:
+            return frame
+        if not self.resized:
+            self.size_change = f"at frame {self.frames_seen - 1} to {frame.width}x{frame.height} {frame.format.name}"
+        self.resized += 1
+        scaled = frame.reformat(width=info.width, height=info.height, format=info.pix_fmt)
+        scaled.pts, scaled.time_base = frame.pts, frame.time_base
+        return scaled
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was put right in reading: jumps in the timestamps, changes of size."""
+        out = []
+        if self.timestamps.mended:
+            out.append(f"{self.path}: timestamps jump back or far ahead {max(self.timestamps.mended.values())} time(s) (files joined?); "
+                       "each stream goes on where it was")
+        if self.resized:
+            info = self.info
+            out.append(f"{self.path}: the video changes size or pixel format {self.size_change}; {self.resized} frame(s) "
+                       f"scaled to the first frames' {info.width}x{info.height} {info.pix_fmt}")
+        return out
 
     def frames(self) -> Iterator[SourceFrame]:
         for item in self.read():
@@ -293,12 +339,48 @@ class VideoReader:
 _PAST_END = object()
 
 
-def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None) -> bool:
-    """Whether a copied packet starts inside [start, end) (start time of its stream 0)."""
+class TimestampMender:
+    """Puts every packet's timestamps on one clock from 0: the input's start
+    (``origin``, seconds) taken off and, in formats whose timestamps may jump (MPEG-TS
+    files joined with ``cat``, a broadcast's clock reset), each jump taken out so that
+    the stream goes on where it was.  Each stream mends its own jumps: a demuxer still
+    hands out the last packets of one stream after the jump of another."""
+
+    def __init__(self, origin: Fraction, jumps: bool):
+        self.origin = origin
+        self.jumps = jumps
+        self.offsets: dict[int, Fraction] = {}  # stream index -> seconds added to its timestamps
+        self.next_dts: dict[int, Fraction] = {}  # stream index -> where its next packet should be, mended
+        self.mended: dict[int, int] = {}  # stream index -> jumps taken out
+
+    def mend(self, packet: av.Packet) -> av.Packet:
+        tb = packet.stream.time_base
+        if tb is None or packet.dts is None:
+            return packet
+        index = packet.stream.index
+        offset = self.offsets.get(index, -self.origin)
+        dts = packet.dts * tb + offset
+        expected = self.next_dts.get(index)
+        if self.jumps and expected is not None and (dts < expected - JUMP_BACK or dts > expected + JUMP_AHEAD):
+            offset += expected - dts
+            self.mended[index] = self.mended.get(index, 0) + 1
+        self.offsets[index] = offset
+        ticks = round(offset / tb)
+        if ticks:
+            packet.dts += ticks
+            if packet.pts is not None:
+                packet.pts += ticks
+        self.next_dts[index] = packet.dts * tb + (packet.duration or 0) * tb
+        return packet
+
+
+def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None, origin: Fraction = Fraction(0)) -> bool:
+    """Whether a copied packet (its timestamps mended: the input's start is 0) starts
+    inside [start, end) (start time of its stream 0)."""
     if start is None and end is None:
         return True
     s = packet.stream
-    t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - Fraction(s.start_time or 0) * s.time_base
+    t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - (Fraction(s.start_time or 0) * s.time_base - origin)
     return (start is None or t >= start) and (end is None or t < end)
 
 

@@ -63,6 +63,11 @@ class VideoFileSource:
     def check_complete(self) -> None:
         self.reader.check_complete()
 
+    @property
+    def warnings(self) -> list[str]:
+        """What was put right in reading (timestamp jumps, size changes)."""
+        return self.reader.warnings
+
     def stop(self) -> None:
         """Stops the decoder thread (a failing job)."""
         if self._background is not None:
@@ -156,6 +161,7 @@ class ImageSequenceSource:
         )
         self.frames_decoded = 0
         self.audio_streams: list = []
+        self.warnings: list[str] = []
 
     def _decode(self, path: Path) -> av.VideoFrame:
         try:

@@ -180,8 +180,13 @@ class VideoWriter:
         out = self.copied.get(packet.stream.index)
         if out is None:
             return
+        kind, index = packet.stream.type, packet.stream.index
         packet.stream = out
-        self.container.mux(packet)
+        try:
+            self.container.mux(packet)
+        except av.error.FFmpegError as e:
+            raise OutputError(f"{self.path}: cannot write {kind} stream {index}'s packet at {packet.dts} "
+                              f"({ffmpeg_reason(e)}); --audio none or .mkv may do") from None
 
     def _mux_converted_subtitle(self, packet: av.Packet) -> None:
         decoder, out = self.subtitle_converters[packet.stream.index]
