@@ -5,9 +5,11 @@ with PyAV as ffmpeg would make it, and each comes out whole or with one clear li
 from __future__ import annotations
 
 import json
+import struct
 from fractions import Fraction
 
 import av
+import pytest
 
 from conftest import make_video, moving_frames, vfi
 
@@ -32,6 +34,51 @@ def remux(src, dst, *, shift=Fraction(0), start=None, end=None, fmt=None, option
             p.pts, p.dts = (p.pts + ticks if p.pts is not None else None), p.dts + ticks
             p.stream = streams[p.stream.index]
             o.mux(p)
+    return dst
+
+
+def with_extras(src, dst, *, font=False, timecode=None, chapters=False):
+    """``src`` copied into ``dst`` with what anime, camera and DVD files carry: a font
+    attachment (``-attach font.ttf``), a timecode (``-timecode 01:00:00:00``: a tmcd
+    track in MOV/MP4) and two chapters, at 0 and 1 s."""
+    with av.open(str(src)) as i, av.open(str(dst), "w") as o:
+        streams = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        if timecode:
+            o.metadata["timecode"] = timecode
+        if font:
+            o.add_attachment("font.ttf", "application/x-truetype-font", b"\0\1\0\0" + bytes(200))
+        if chapters:
+            ms = Fraction(1, 1000)
+            o.set_chapters([{"id": 1, "start": 0, "end": 1000, "time_base": ms, "metadata": {"title": "One"}},
+                            {"id": 2, "start": 1000, "end": 2000, "time_base": ms, "metadata": {"title": "Two"}}])
+        for p in i.demux():
+            if p.dts is not None:
+                p.stream = streams[p.stream.index]
+                o.mux(p)
+    return dst
+
+
+def _ogg_crc(data: bytes) -> int:
+    crc = 0
+    for b in data:
+        crc ^= b << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) & 0xFFFFFFFF if crc & 0x80000000 else (crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def _ogg_page(flags: int, serial: int, seq: int, data: bytes) -> bytes:
+    lacing = [255] * (len(data) // 255) + [len(data) % 255]
+    page = bytearray(b"OggS" + bytes([0, flags]) + struct.pack("<qII", 0, serial, seq) + bytes(4) + bytes([len(lacing)])
+                     + bytes(lacing) + data)
+    page[22:26] = struct.pack("<I", _ogg_crc(bytes(page)))
+    return bytes(page)
+
+
+def with_skeleton(ogv, dst):
+    """An Ogg video with a Skeleton 3.0 stream in front, as Wikimedia's .ogv files have."""
+    fishead = b"fishead\0" + struct.pack("<HHqqqq", 3, 0, 0, 1000, 0, 1000) + bytes(20)
+    dst.write_bytes(_ogg_page(2, 0x5EE1, 0, fishead) + ogv.read_bytes() + _ogg_page(4, 0x5EE1, 1, b""))
     return dst
 
 
@@ -116,3 +163,77 @@ def test_a_change_of_size_midstream_is_scaled_to_the_first(tmp_path):
     with av.open(str(out)) as c:
         frames = list(c.decode(video=0))
     assert len(frames) == 96 and {(f.width, f.height) for f in frames} == {(96, 64)}
+
+
+@pytest.fixture(scope="module")
+def extras(tmp_path_factory):
+    d = tmp_path_factory.mktemp("extras")
+    clip = make_video(d / "clip.mp4", moving_frames(48, 64, 96), Fraction(24), audio=True)
+    ogv = make_video(d / "vp8.ogv", moving_frames(24, 64, 96), Fraction(24), codec="libvpx", options={"b": "500k"})
+    return {"font.mkv": with_extras(clip, d / "font.mkv", font=True), "tc.mov": with_extras(clip, d / "tc.mov", timecode="01:00:00:00"),
+            "chapters.mp4": with_extras(clip, d / "chapters.mp4", chapters=True),
+            "chapters.mkv": with_extras(clip, d / "chapters.mkv", chapters=True), "skeleton.ogv": with_skeleton(ogv, d / "skeleton.ogv")}
+
+
+def _streams(path) -> list[str]:
+    """The kinds of the streams a player sees (not an MP4's chapter track, which the demuxer hides)."""
+    with av.open(str(path)) as c:
+        return [s.type for s in c.streams if s.discard != av.stream.Discard.all]
+
+
+def _timecode(path) -> str | None:
+    with av.open(str(path)) as c:
+        tags = {k.lower(): v for s in c.streams for k, v in s.metadata.items()}
+    return tags.get("timecode")
+
+
+def test_a_font_attachment_goes_into_mkv_and_is_said_elsewhere(extras, tmp_path):
+    res = blend(extras["font.mkv"], tmp_path / "o.mkv")
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        (font,) = c.streams.attachments
+        assert font.name == "font.ttf" or font.metadata.get("filename") == "font.ttf"
+    for ext in ("mp4", "webm", "avi", "ts"):
+        out = tmp_path / f"o.{ext}"
+        res = blend(extras["font.mkv"], out, "--audio", "none", "--crf", "50")
+        assert res.exit_code == 0, res.output
+        said = [line for line in res.output.splitlines() if "font.ttf" in line]
+        assert len(said) == 1 and said[0].startswith("warning") and "(.mkv can)" in said[0], res.output
+        assert any("font.ttf" in w for w in sidecar_warnings(out))
+        assert _streams(out) == ["video"]  # no junk data stream in .ts
+
+
+def test_a_timecode_track_becomes_the_outputs_timecode(extras, tmp_path):
+    for ext in ("mov", "mp4", "mkv", "nut"):
+        out = tmp_path / f"o.{ext}"
+        res = blend(extras["tc.mov"], out)
+        assert res.exit_code == 0 and "warning" not in res.output, (ext, res.output)
+        assert _timecode(out) == "01:00:00:00", ext
+    res = blend(extras["tc.mov"], tmp_path / "o.avi")
+    assert res.exit_code == 0 and "timecode 01:00:00:00 not carried" in res.output, res.output
+
+
+def test_chapters_are_kept_and_follow_trims_and_slow_motion(extras, tmp_path):
+    for name in ("chapters.mp4", "chapters.mkv"):
+        for ext in ("mp4", "mkv", "mov"):
+            out = tmp_path / f"{name}.{ext}"
+            res = blend(extras[name], out)
+            assert res.exit_code == 0 and "warning" not in res.output, (name, ext, res.output)
+            with av.open(str(out)) as c:
+                assert [(float(ch["start"] * ch["time_base"]), ch["metadata"]["title"]) for ch in c.chapters()] == [(0, "One"), (1, "Two")]
+                assert _streams(out) == ["video", "audio"]  # the MP4 chapter track is not copied as data
+    out = tmp_path / "slow.mkv"
+    res = vfi("slowmo", extras["chapters.mkv"], "-o", out, "--factor", "2", "--method", "blend", "--start", "0.5")
+    assert res.exit_code == 0, res.output
+    with av.open(str(out)) as c:
+        assert [(float(ch["start"] * ch["time_base"]), float(ch["end"] * ch["time_base"])) for ch in c.chapters()] == [(0, 1), (1, 3)]
+    res = blend(extras["chapters.mkv"], tmp_path / "o.ts")
+    assert res.exit_code == 0 and "2 chapter(s) not carried" in res.output, res.output
+
+
+def test_an_ogg_skeleton_is_said_not_fatal(extras, tmp_path):
+    for ext in ("mp4", "mkv", "webm"):
+        out = tmp_path / f"o.{ext}"
+        res = blend(extras["skeleton.ogv"], out, "--crf", "50")
+        assert res.exit_code == 0 and "cannot hold data stream 0" in res.output, (ext, res.output)
+        assert _streams(out) == ["video"]

@@ -129,7 +129,17 @@ class VideoReader:
             audio_streams=len(self.container.streams.audio),
             tags=carried_tags(self.container.metadata),
             video_tags=carried_tags(s.metadata),
+            chapters=self._chapters(),
         )
+
+    def _chapters(self) -> list[tuple[Fraction, Fraction, dict]]:
+        """The container's chapters: (start, end, metadata), in seconds from its start."""
+        try:
+            chapters = self.container.chapters()
+        except (AttributeError, av.error.FFmpegError):
+            return []
+        return [(c["start"] * c["time_base"] - self.origin, c["end"] * c["time_base"] - self.origin, dict(c["metadata"]))
+                for c in chapters]
 
     @property
     def audio_streams(self):

@@ -38,8 +38,10 @@ class VideoFileSource:
         return self.reader.audio_streams
 
     def other_streams(self) -> list:
-        """Streams a job does not read or copy today: subtitles, data, attachments."""
-        return [s for s in self.reader.container.streams if s.type in ("subtitle", "data", "attachment")]
+        """Subtitles, data and attachments; not the tracks a demuxer hides (an MP4's
+        chapter track: its chapters come as chapters)."""
+        return [s for s in self.reader.container.streams
+                if s.type in ("subtitle", "data", "attachment") and s.discard != av.stream.Discard.all]
 
     @property
     def frames_decoded(self) -> int:

@@ -6,6 +6,7 @@ attachments."""
 
 from __future__ import annotations
 
+import io
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +22,56 @@ from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_opt
 from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
 from .frames import VideoInfo
 from .reading import carried_tags, ffmpeg_reason
+
+
+CHAPTER_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that write chapters
+TIMECODE_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that keep a timecode (tag or track)
+ATTACHMENT_FORMATS = ("matroska",)  # muxers that hold attached files (fonts); WebM's would drop them
+
+
+def is_timecode_track(stream) -> bool:
+    """A QuickTime/MP4 timecode track (tmcd): a data stream whose one value is its tag."""
+    return stream.type == "data" and "timecode" in stream.metadata
+
+
+def describe(stream) -> str:
+    """A stream as a warning names it: its kind, number and codec or file name."""
+    if stream.type == "attachment":
+        name = stream.metadata.get("filename") or "a file"
+    else:
+        name = stream.codec_context.name if stream.codec_context else stream.metadata.get("handler_name")
+    return f"{stream.type} stream {stream.index}" + (f" ({name})" if name else "")
+
+
+def holds(fmt: str, stream) -> bool:
+    """Whether muxer ``fmt`` takes ``stream`` copied as it is: tried on a scratch file in
+    memory (the header and trailer written), since many muxers accept a stream they
+    cannot write and fail only when the file starts or ends."""
+    if stream.type == "attachment":
+        return fmt in ATTACHMENT_FORMATS
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as scratch:
+            scratch.add_stream_from_template(stream)
+            scratch.start_encoding()
+    except (av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
+        return False
+    return True
+
+
+def output_chapters(chapters, trim=(None, None), scale=1) -> list[dict]:
+    """The input's chapters (``VideoInfo.chapters``: (start, end, metadata), seconds)
+    on the output's clock: a trim's part from its start, slowed ``scale`` times."""
+    start, end = trim
+    out = []
+    for a, b, metadata in chapters:
+        a, b = max(a - (start or 0), Fraction(0)), b - (start or 0)
+        if end is not None:
+            b = min(b, end - (start or 0))
+        if b > a:
+            ms = Fraction(1, 1000)
+            out.append({"id": len(out) + 1, "start": round(a * scale / ms), "end": round(b * scale / ms), "time_base": ms,
+                        "metadata": dict(metadata)})
+    return out
 
 
 class VideoWriter:
@@ -43,6 +94,7 @@ class VideoWriter:
         audio: AudioOutput | None = None,
         carry_streams=(),
         metadata: dict[str, str] | None = None,
+        chapters=(),
     ):
         self.is_pipe = str(path) == "-"  # a stream on stdout: written as it goes, no temporary file
         self.path = Path(path)
@@ -62,12 +114,12 @@ class VideoWriter:
                     self.container = av.open(str(self.tmp), mode="w", format=fmt)
             except (av.error.FFmpegError, ValueError) as e:
                 raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
-            self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata)
+            self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata, chapters)
         except BaseException:
             self.abort()
             raise
 
-    def _setup(self, codec, width, height, rate, time_base, source, options, carry_streams, metadata):
+    def _setup(self, codec, width, height, rate, time_base, source, options, carry_streams, metadata, chapters):
         self.warnings: list[str] = []  # what could not be carried
         self.container.metadata.update(source.tags)
         if metadata:
@@ -77,6 +129,7 @@ class VideoWriter:
             self.audio.add_to(self.container, self.path)
             self.warnings += self.audio.warnings
         self._carry_streams(carry_streams)
+        self._add_chapters(list(chapters))
         try:
             self.container.start_encoding()
         except av.error.FFmpegError as e:
@@ -123,17 +176,38 @@ class VideoWriter:
 
     def _carry_streams(self, streams) -> None:
         """Subtitle, data and attachment streams: copied where the container holds them,
-        text subtitles converted where it cannot, else said in a warning."""
+        converted where there is a standard conversion (text subtitles to the
+        container's own text format, a timecode track to the timecode tag that MOV, MP4
+        and Matroska keep), else said in a warning."""
         self.copied = {}  # input stream index -> output stream
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
+        fmt = self.container.format.name
+        dropped = []
         for a in streams:
-            try:
+            if is_timecode_track(a):
+                self.stream.metadata.setdefault("timecode", a.metadata["timecode"])  # the muxer writes its own track
+            elif holds(fmt, a):
                 self.copied[a.index] = out = self.container.add_stream_from_template(a)
                 out.metadata.update(carried_tags(a.metadata))
-            except (av.error.FFmpegError, ValueError):
-                if not self._convert_text_subtitles(a):
-                    self.warnings.append(f"{a.type} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
-                                         f"not carried: {self.path.suffix or 'this format'} cannot hold it (.mkv can)")
+            elif not self._convert_text_subtitles(a):
+                dropped.append(a)
+        if dropped:
+            mkv = fmt != "matroska" and all(holds("matroska", a) for a in dropped)
+            self.warnings.append(f"{len(dropped)} stream(s) not carried: {self.path.suffix or 'this format'} cannot hold "
+                                 f"{', '.join(describe(a) for a in dropped)}{' (.mkv can)' if mkv else ''}")
+        if "timecode" in self.stream.metadata and fmt not in TIMECODE_FORMATS:
+            self.warnings.append(f"timecode {self.stream.metadata['timecode']} not carried: "
+                                 f"{self.path.suffix or 'this format'} cannot hold it (.mov, .mp4 and .mkv can)")
+
+    def _add_chapters(self, chapters: list[dict]) -> None:
+        """The input's chapters (already on the output's clock), where the format has them."""
+        if not chapters:
+            return
+        if self.container.format.name in CHAPTER_FORMATS:
+            self.container.set_chapters(chapters)
+        else:
+            self.warnings.append(f"{len(chapters)} chapter(s) not carried: {self.path.suffix or 'this format'} "
+                                 "cannot hold chapters (.mkv, .mp4, .mov, .nut and .webm can)")
 
     def write(self, frame: av.VideoFrame, pts: int) -> None:
         frame.pts = self.frames_written if self.frame_clock else pts
