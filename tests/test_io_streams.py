@@ -9,6 +9,7 @@ import struct
 from fractions import Fraction
 
 import av
+import numpy as np
 import pytest
 
 from conftest import make_video, moving_frames, vfi
@@ -237,3 +238,72 @@ def test_an_ogg_skeleton_is_said_not_fatal(extras, tmp_path):
         res = blend(extras["skeleton.ogv"], out, "--crf", "50")
         assert res.exit_code == 0 and "cannot hold data stream 0" in res.output, (ext, res.output)
         assert _streams(out) == ["video"]
+
+
+def with_sound(dst, codec: str, layout: str = "stereo", rate: int = 48000, seconds: int = 1):
+    """A 24 fps clip with one second of a 440 Hz tone in ``codec``, muxed by ``dst``'s
+    extension (MPEG-4 Part 2 video in ASF and AVI, as old cameras and Windows wrote)."""
+    with av.open(str(dst), "w") as o:
+        old = dst.suffix in (".asf", ".avi")
+        vs = o.add_stream("mpeg4" if old else "libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
+        a = o.add_stream(codec, rate=rate)
+        a.codec_context.layout, a.bit_rate = layout, 128000
+        for i, img in enumerate(moving_frames(24 * seconds, 64, 96)):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 24)
+            o.mux(vs.encode(f))
+        o.mux(vs.encode(None))
+        n = a.codec_context.frame_size or 1024
+        to_codec = av.AudioResampler(format=a.codec_context.format.name, layout=layout, rate=rate)
+        channels = av.AudioLayout(layout).nb_channels
+        for k in range(rate * seconds // n):
+            t = (np.arange(n) + k * n) / rate
+            tone = np.repeat((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], channels, 0)
+            frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout=layout)
+            frame.sample_rate, frame.pts, frame.time_base = rate, k * n, Fraction(1, rate)
+            for f in to_codec.resample(frame):
+                o.mux(a.encode(f))
+        o.mux(a.encode(None))
+    return dst
+
+
+def _sound(path) -> tuple[str, str, int]:
+    """(codec, layout, samples) of the first audio stream, decoded."""
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        return a.codec_context.codec.canonical_name, a.codec_context.layout.name, sum(f.samples for f in c.decode(a))
+
+
+@pytest.mark.parametrize("codec, layout, rate, src, ext, expect", [
+    ("ac3", "5.1(side)", 48000, "mkv", "webm", ("opus", "5.1")),  # Opus takes 5.1, not 5.1(side)
+    ("flac", "5.1(side)", 48000, "mkv", "webm", ("opus", "5.1")),
+    ("wmav2", "stereo", 44100, "asf", "mp4", ("aac", "stereo")),  # no channel layout in ASF
+    ("pcm_u8", "stereo", 22050, "avi", "mp4", ("aac", "stereo")),  # nor in AVI
+    ("pcm_s16le", "stereo", 48000, "mkv", "mp4", ("aac", "stereo")),  # MP4's muxer fails on PCM at its end
+])
+def test_audio_that_must_be_re_encoded_is(tmp_path, codec, layout, rate, src, ext, expect):
+    source = with_sound(tmp_path / f"in.{src}", codec, layout, rate)
+    out = tmp_path / f"o.{ext}"
+    res = blend(source, out, "--crf", "50")
+    assert res.exit_code == 0, res.output
+    (said,) = [line for line in res.output.splitlines() if line.startswith("warning")]
+    assert f"re-encoded as {'libopus' if expect[0] == 'opus' else 'aac'}" in said and f"cannot hold {codec}" in said, said
+    name, got_layout, samples = _sound(out)
+    assert (name, got_layout) == expect and abs(samples - rate) < rate // 10, (name, got_layout, samples)
+    if layout == "5.1(side)":
+        res = vfi("slowmo", source, "-o", tmp_path / "slow.webm", "--factor", "2", "--method", "blend", "--audio", "stretch",
+                  "--crf", "50")
+        assert res.exit_code == 0 and _sound(tmp_path / "slow.webm")[:2] == expect, res.output
+
+
+@pytest.mark.parametrize("codec, src", [("aac", "mp4"), ("ac3", "mkv"), ("libmp3lame", "mkv")])
+def test_ts_takes_aac_ac3_and_mp3_as_they_are(tmp_path, codec, src):
+    source = with_sound(tmp_path / f"in.{src}", codec, rate=44100 if codec == "libmp3lame" else 48000)
+    out = tmp_path / "o.ts"
+    res = blend(source, out)
+    assert res.exit_code == 0 and "warning" not in res.output, res.output
+    with av.open(str(source)) as a, av.open(str(out)) as b:
+        before = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        after = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+    assert len(after) == len(before) and all(x.endswith(y) for x, y in zip(after, before))  # copied (ADTS header added to AAC)

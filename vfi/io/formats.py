@@ -4,8 +4,12 @@ they agree on what a video file is."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
+
+import av
+import av.error
 
 # Video files by extension, with the muxer vfi writes them with (None: read only).
 VIDEO_FORMATS = {
@@ -59,3 +63,23 @@ def muxer_for(path: Path) -> str:
 def is_image_pattern(text: str) -> bool:
     """A printf pattern for numbered files, as ffmpeg takes them: ``frames/%06d.png``."""
     return re.search(r"%0?\d*d", text) is not None
+
+
+ATTACHMENT_FORMATS = ("matroska",)  # muxers that hold attached files (fonts); WebM's would drop them
+
+
+def holds(fmt: str, stream) -> bool:
+    """Whether muxer ``fmt`` takes ``stream`` copied as it is: tried on a scratch file in
+    memory (the header and trailer written), since many muxers accept a stream they
+    cannot write and fail only when the file starts or ends."""
+    if stream.type == "attachment":
+        return fmt in ATTACHMENT_FORMATS
+    if fmt == "mp4" and stream.codec_context is not None and stream.codec_context.name.startswith("pcm_"):
+        return False  # the MP4 muxer takes PCM and fails at its trailer
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as scratch:
+            scratch.add_stream_from_template(stream)
+            scratch.start_encoding()
+    except (av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
+        return False
+    return True

@@ -6,7 +6,6 @@ attachments."""
 
 from __future__ import annotations
 
-import io
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -19,14 +18,13 @@ from ..outputs import temporary_path
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
 from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
-from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
+from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, holds, muxer_for
 from .frames import VideoInfo
 from .reading import carried_tags, ffmpeg_reason
 
 
 CHAPTER_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that write chapters
 TIMECODE_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that keep a timecode (tag or track)
-ATTACHMENT_FORMATS = ("matroska",)  # muxers that hold attached files (fonts); WebM's would drop them
 
 
 def is_timecode_track(stream) -> bool:
@@ -41,21 +39,6 @@ def describe(stream) -> str:
     else:
         name = stream.codec_context.name if stream.codec_context else stream.metadata.get("handler_name")
     return f"{stream.type} stream {stream.index}" + (f" ({name})" if name else "")
-
-
-def holds(fmt: str, stream) -> bool:
-    """Whether muxer ``fmt`` takes ``stream`` copied as it is: tried on a scratch file in
-    memory (the header and trailer written), since many muxers accept a stream they
-    cannot write and fail only when the file starts or ends."""
-    if stream.type == "attachment":
-        return fmt in ATTACHMENT_FORMATS
-    try:
-        with av.open(io.BytesIO(), "w", format=fmt) as scratch:
-            scratch.add_stream_from_template(stream)
-            scratch.start_encoding()
-    except (av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
-        return False
-    return True
 
 
 def output_chapters(chapters, trim=(None, None), scale=1) -> list[dict]:
@@ -287,7 +270,7 @@ class VideoWriter:
             self.container.close()
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
-            raise OutputError(f"{self.path}: could not finish the file: {e}") from None
+            raise OutputError(f"{self.path}: could not finish the file: {e.strerror or e}") from None  # not the hidden file's name
         self.closed = True
         return self.tmp
 
