@@ -307,3 +307,51 @@ def test_ts_takes_aac_ac3_and_mp3_as_they_are(tmp_path, codec, src):
         before = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
         after = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
     assert len(after) == len(before) and all(x.endswith(y) for x, y in zip(after, before))  # copied (ADTS header added to AAC)
+
+
+def test_webm_above_240_fps_is_vp9_and_av1_asked_for_is_refused(tmp_path):
+    src = make_video(tmp_path / "in.mp4", moving_frames(12, 64, 96), Fraction(24))
+    out = tmp_path / "o.webm"
+    res = vfi("upsample", src, "-o", out, "--fps", "480", "--method", "blend")
+    assert res.exit_code == 0 and "encoded as VP9" in res.output, res.output
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert v.codec_context.name == "vp9" and v.average_rate == 480 and len(list(c.decode(v))) == 240
+    assert any("VP9" in w for w in sidecar_warnings(out))
+    res = vfi("upsample", src, "-o", tmp_path / "o.mkv", "--fps", "480", "--method", "blend", "--codec", "libsvtav1")
+    assert res.exit_code == 2 and res.output.count("Error:") == 1 and "up to 240 fps" in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o.webm", "o.webm.vfi.json"]  # nothing left behind
+
+
+def test_bmp_images_out_keep_source_frames(tmp_path):
+    frames = list(moving_frames(6, 32, 48))
+    src = make_video(tmp_path / "in.mkv", frames, Fraction(24), codec="ffv1", pix_fmt="bgr0")  # lossless RGB
+    res = vfi("upsample", src, "-o", f"{tmp_path}/out/%04d.bmp", "--factor", "2", "--method", "blend")
+    assert res.exit_code == 0, res.output
+    bmps = sorted((tmp_path / "out").glob("*.bmp"))
+    assert len(bmps) == 12
+    for k in range(6):
+        with av.open(str(bmps[2 * k])) as c:
+            assert np.array_equal(next(c.decode(video=0)).to_ndarray(format="rgb24"), frames[k]), k
+
+
+def test_h264_copied_into_avi_keeps_its_rate(tmp_path):
+    # ffmpeg -i in.mp4 -c copy out.avi: the AVI ticks at 50 for 25 fps H.264, every
+    # other packet empty, and its average rate reads 50
+    path = tmp_path / "h264.avi"
+    with av.open(str(path), "w") as o:
+        s = o.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        s.codec_context.time_base = s.time_base = Fraction(1, 50)
+        for i, img in enumerate(moving_frames(50, 64, 96)):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = 2 * i, Fraction(1, 50)
+            o.mux(s.encode(f))
+        o.mux(s.encode(None))
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].average_rate == 50
+    out = tmp_path / "o.mkv"
+    res = blend(path, out)
+    assert res.exit_code == 0, res.output
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == 50 and len(list(c.decode(video=0))) == 100

@@ -39,6 +39,7 @@ VIDEO_CONTAINERS = tuple(ext for ext, muxer in VIDEO_FORMATS.items() if muxer)
 # Images by extension, with the encoder vfi writes them with; read and written as numbered sequences.
 IMAGE_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
 IMAGE_EXTENSIONS = tuple(IMAGE_FORMATS)
+IMAGE_PIX_FMTS = {"mjpeg": "yuvj444p", "bmp": "bgr24"}  # 8-bit images in another format than rgb24 (BMP is BGR)
 
 CONTAINER_CODECS = {
     # codecs a container cannot hold: an early, clear error instead of a muxer failure

@@ -96,7 +96,9 @@ class VideoReader:
         # The average is frames/duration and goes off when the container's duration does
         # (30.12 for a 30 fps phone clip); the guessed rate is the one every timestamp
         # fits, so it wins whenever the two roughly agree.
-        if guessed and (not average or abs(guessed / average - 1) < Fraction(1, 20)):
+        if guessed and (not average or abs(guessed / average - 1) < Fraction(1, 20) or _whole_multiple(average, guessed)):
+            # ... and an average 2, 3, ... times the guessed rate counts packets that are
+            # not frames: H.264 copied into AVI ticks at 50 for 25 fps, every other packet empty.
             rate = guessed
         else:
             rate = average or guessed
@@ -392,6 +394,12 @@ def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None, o
     s = packet.stream
     t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - (Fraction(s.start_time or 0) * s.time_base - origin)
     return (start is None or t >= start) and (end is None or t < end)
+
+
+def _whole_multiple(a: Fraction, b: Fraction) -> bool:
+    """Whether ``a`` is 2, 3, ... times ``b``, to 0.5 %."""
+    k = round(a / b)
+    return k >= 2 and abs(a / (k * b) - 1) < Fraction(1, 200)
 
 
 def _rotation(frame: av.VideoFrame) -> int:

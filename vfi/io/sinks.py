@@ -22,7 +22,7 @@ from ..errors import OutputError, UsageError
 from ..outputs import temporary_dir
 from ..pipeline import BackgroundWorker, Profile, queue_depth
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
-from .formats import IMAGE_FORMATS
+from .formats import IMAGE_FORMATS, IMAGE_PIX_FMTS
 from .target import OutputTarget
 from .writing import VideoWriter
 
@@ -99,7 +99,7 @@ class ImageSequenceSink:
         if self.codec is None:
             raise UsageError(f"{target.spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
         deep = bits_per_sample(source_pix_fmt) > 8 and self.codec in ("png", "tiff")
-        self.pix_fmt = "rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24")
+        self.pix_fmt = "rgb48be" if deep else IMAGE_PIX_FMTS.get(self.codec, "rgb24")
         self.conv, self.profile = conv, profile
         self.tmp = temporary_dir(self.folder)
         self.count = 0

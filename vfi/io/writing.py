@@ -17,7 +17,7 @@ from ..errors import OutputError, UsageError
 from ..outputs import temporary_path
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
-from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
+from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, codec_for_rate, encoder_options
 from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, holds, muxer_for
 from .frames import VideoInfo
 from .reading import carried_tags, ffmpeg_reason
@@ -103,7 +103,7 @@ class VideoWriter:
             raise
 
     def _setup(self, codec, width, height, rate, time_base, source, options, carry_streams, metadata, chapters):
-        self.warnings: list[str] = []  # what could not be carried
+        codec, self.warnings = codec_for_rate(codec, rate, options.codec is not None)  # and then what could not be carried
         self.container.metadata.update(source.tags)
         if metadata:
             self.container.metadata.update(metadata)
