@@ -66,6 +66,7 @@ def is_image_pattern(text: str) -> bool:
     return re.search(r"%0?\d*d", text) is not None
 
 
+TS_AUDIO_CODECS = ("aac", "aac_latm", "mp2", "mp3", "ac3", "eac3", "dts", "truehd", "opus", "s302m")  # what MPEG-TS can signal
 ATTACHMENT_FORMATS = ("matroska",)  # muxers that hold attached files (fonts); WebM's would drop them
 
 
@@ -75,8 +76,11 @@ def holds(fmt: str, stream) -> bool:
     cannot write and fail only when the file starts or ends."""
     if stream.type == "attachment":
         return fmt in ATTACHMENT_FORMATS
-    if fmt == "mp4" and stream.codec_context is not None and stream.codec_context.name.startswith("pcm_"):
+    codec = stream.codec_context.codec.canonical_name if stream.codec_context is not None else None
+    if fmt == "mp4" and codec and codec.startswith("pcm_"):
         return False  # the MP4 muxer takes PCM and fails at its trailer
+    if fmt == "mpegts" and stream.type == "audio" and codec not in TS_AUDIO_CODECS:
+        return False  # written as private data that no player (nor FFmpeg) reads back as sound
     try:
         with av.open(io.BytesIO(), "w", format=fmt) as scratch:
             scratch.add_stream_from_template(stream)
