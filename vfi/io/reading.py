@@ -76,6 +76,7 @@ class VideoReader:
         self.resized = 0  # frames scaled to the first frame's size
         self.frames_seen = 0  # frames out of the decoder, before the reorder window
         self.size_change = ""  # where the first change of size was, as said in the warning
+        self.first_format: str | None = None
         self.decode_errors = 0
         self.restamped = 0  # frames whose timestamp repeated an earlier one
         self.corrupt_frames = 0  # frames the decoder flagged as damaged (concealed errors)
@@ -269,12 +270,13 @@ class VideoReader:
         files of two sizes joined) is scaled to the first's, as ffmpeg's filters do."""
         info = self.info
         self.frames_seen += 1
-        if (frame.width, frame.height) == (info.width, info.height) and frame.format.name == info.pix_fmt:
+        self.first_format = self.first_format or frame.format.name  # the format the frames come in, as they always did
+        if (frame.width, frame.height) == (info.width, info.height) and frame.format.name == self.first_format:
             return frame
         if not self.resized:
             self.size_change = f"at frame {self.frames_seen - 1} to {frame.width}x{frame.height} {frame.format.name}"
         self.resized += 1
-        scaled = frame.reformat(width=info.width, height=info.height, format=info.pix_fmt)
+        scaled = frame.reformat(width=info.width, height=info.height, format=self.first_format)
         scaled.pts, scaled.time_base = frame.pts, frame.time_base
         return scaled
 
@@ -288,7 +290,7 @@ class VideoReader:
         if self.resized:
             info = self.info
             out.append(f"{self.path}: the video changes size or pixel format {self.size_change}; {self.resized} frame(s) "
-                       f"scaled to the first frames' {info.width}x{info.height} {info.pix_fmt}")
+                       f"scaled to the first frames' {info.width}x{info.height} {self.first_format}")
         return out
 
     def frames(self) -> Iterator[SourceFrame]:

@@ -169,9 +169,8 @@ class VideoWriter:
         for a in streams:
             if is_timecode_track(a):
                 self.stream.metadata.setdefault("timecode", a.metadata["timecode"])  # the muxer writes its own track
-            elif holds(fmt, a):
-                self.copied[a.index] = out = self.container.add_stream_from_template(a)
-                out.metadata.update(carried_tags(a.metadata))
+            elif holds(fmt, a) and self._copy_stream(a):
+                continue
             elif not self._convert_text_subtitles(a):
                 dropped.append(a)
         if dropped:
@@ -181,6 +180,14 @@ class VideoWriter:
         if "timecode" in self.stream.metadata and fmt not in TIMECODE_FORMATS:
             self.warnings.append(f"timecode {self.stream.metadata['timecode']} not carried: "
                                  f"{self.path.suffix or 'this format'} cannot hold it (.mov, .mp4 and .mkv can)")
+
+    def _copy_stream(self, a) -> bool:
+        try:
+            self.copied[a.index] = out = self.container.add_stream_from_template(a)
+        except (av.error.FFmpegError, ValueError):
+            return False
+        out.metadata.update(carried_tags(a.metadata))
+        return True
 
     def _add_chapters(self, chapters: list[dict]) -> None:
         """The input's chapters (already on the output's clock), where the format has them."""
