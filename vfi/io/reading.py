@@ -72,7 +72,7 @@ class VideoReader:
         # MPEG-PS near 0.5 s, a broadcast recording anywhere), as ffmpeg writes it.
         self.origin = max(Fraction(0), Fraction(self.container.start_time or 0, av.time_base))
         self.info = self._probe()
-        self.timestamps = TimestampMender(self.origin, bool(self.container.format.flags & TS_DISCONT))
+        self.timestamps = TimestampMender(self.origin, bool(self.container.format.flags & TS_DISCONT), self.stream.index)
         self.resized = 0  # frames scaled to the first frame's size
         self.frames_seen = 0  # frames out of the decoder, before the reorder window
         self.size_change = ""  # where the first change of size was, as said in the warning
@@ -357,12 +357,15 @@ class TimestampMender:
     """Puts every packet's timestamps on one clock from 0: the input's start
     (``origin``, seconds) taken off and, in formats whose timestamps may jump (MPEG-TS
     files joined with ``cat``, a broadcast's clock reset), each jump taken out so that
-    the stream goes on where it was.  Each stream mends its own jumps: a demuxer still
-    hands out the last packets of one stream after the jump of another."""
+    the stream goes on where it was.  Video and audio mend their own jumps (a demuxer
+    still hands out the last packets of one stream after the jump of another);
+    subtitles and data, whose gaps are long by nature, follow the video's clock
+    (``lead``: its stream index)."""
 
-    def __init__(self, origin: Fraction, jumps: bool):
+    def __init__(self, origin: Fraction, jumps: bool, lead: int | None = None):
         self.origin = origin
         self.jumps = jumps
+        self.lead = lead
         self.offsets: dict[int, Fraction] = {}  # stream index -> seconds added to its timestamps
         self.next_dts: dict[int, Fraction] = {}  # stream index -> where its next packet should be, mended
         self.mended: dict[int, int] = {}  # stream index -> jumps taken out
@@ -372,10 +375,11 @@ class TimestampMender:
         if tb is None or packet.dts is None:
             return packet
         index = packet.stream.index
-        offset = self.offsets.get(index, -self.origin)
+        sparse = packet.stream.type not in ("video", "audio")
+        offset = self.offsets.get(self.lead if sparse else index, -self.origin)
         dts = packet.dts * tb + offset
         expected = self.next_dts.get(index)
-        if self.jumps and expected is not None and (dts < expected - JUMP_BACK or dts > expected + JUMP_AHEAD):
+        if self.jumps and not sparse and expected is not None and (dts < expected - JUMP_BACK or dts > expected + JUMP_AHEAD):
             offset += expected - dts
             self.mended[index] = self.mended.get(index, 0) + 1
         self.offsets[index] = offset
