@@ -355,3 +355,32 @@ def test_h264_copied_into_avi_keeps_its_rate(tmp_path):
     assert res.exit_code == 0, res.output
     with av.open(str(out)) as c:
         assert c.streams.video[0].average_rate == 50 and len(list(c.decode(video=0))) == 100
+
+
+def test_data_in_joined_ts_follows_the_video_clock(tmp_path):
+    # KLV metadata, as drones write it: sparse packets, at 0 s and 1.5 s of each part
+    part = tmp_path / "part.ts"
+    with av.open(str(part), "w") as o:
+        v = o.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 96, 64, "yuv420p"
+        klv = o.add_data_stream("klv")
+        for i, img in enumerate(moving_frames(48, 64, 96)):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 24)
+            o.mux(v.encode(f))
+            if i in (0, 36):
+                p = av.Packet(bytes(16))
+                p.stream, p.time_base = klv, Fraction(1, 90000)
+                p.pts = p.dts = i * 90000 // 24
+                o.mux(p)
+        o.mux(v.encode(None))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(part.read_bytes() * 2)
+    out = tmp_path / "o.ts"
+    res = blend(joined, out)
+    assert res.exit_code == 0, res.output
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        first = v.start_time * v.time_base
+        times = [p.pts * p.time_base - first for p in c.demux(c.streams.data[0]) if p.pts is not None]
+    assert times == [0, Fraction(3, 2), 2, Fraction(7, 2)], times
