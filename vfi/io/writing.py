@@ -36,6 +36,8 @@ def describe(stream) -> str:
     """A stream as a warning names it: its kind, number and codec or file name."""
     if stream.type == "attachment":
         name = stream.metadata.get("filename") or "a file"
+    elif stream.type == "data" and stream.container.format.name == "ogg":
+        name = "Ogg Skeleton, a seeking index"  # Ogg's one data stream; FFmpeg names no codec for it
     else:
         name = stream.codec_context.name if stream.codec_context else stream.metadata.get("handler_name")
     return f"{stream.type} stream {stream.index}" + (f" ({name})" if name else "")
