@@ -161,6 +161,7 @@ class VfiGroup(click.Group):
             stop_signals.restore()
         if not standalone_mode:
             return rv
+        stop_signals.ignore_repeats()
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -37,7 +37,7 @@ from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
 from .io.filters import turned_upright, upright_chain
 from .io.target import OutputTarget, prepare_target
-from .io.writing import VideoWriter
+from .io.writing import VideoWriter, output_chapters
 from .job_values import check_job_values
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
@@ -394,6 +394,8 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
         kinds = ", ".join(sorted({stream_kind(s) for s in others}))
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
+    if source.info.chapters and target.kind == "images":
+        out.append(f"{len(source.info.chapters)} chapter(s) of the input are not carried: images have none")
     audio = source.audio_streams
     if audio and not target.carries_audio:
         return out + [f"{len(audio)} audio stream(s) dropped: {'images' if target.kind == 'images' else 'YUV4MPEG'} carry no sound"]
@@ -406,14 +408,15 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
 
 
 def _completeness(job: Job, source) -> list[str]:
-    """Raises if part of the input was lost (a warning instead with --salvage)."""
+    """Raises if part of the input was lost (a warning instead with --salvage); what
+    the source put right in reading."""
     try:
         source.check_complete()
     except CorruptInputError as e:
         if not job.salvage:
             raise
-        return [str(e) + " (kept what was decoded: --salvage)"]
-    return []
+        return [str(e) + " (kept what was decoded: --salvage)", *source.warnings]
+    return list(source.warnings)
 
 
 def _estimate(info, source_step: Fraction, trim=(None, None)) -> int | None:
@@ -482,7 +485,7 @@ def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method
     writer = VideoWriter(
         target.path, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
         options=encode_options, pipe_format=target.pipe_format, audio=audio, carry_streams=other_streams,
-        metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
+        chapters=output_chapters(info.chapters, job.trim(), job.factor if job.mode == "slowmo" else 1), metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
     )
     return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height), turn=turn)
 

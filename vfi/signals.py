@@ -40,6 +40,15 @@ class StopSignals:
                 signal.signal(sig, previous)
         self.previous = {}
 
+    def ignore_repeats(self) -> None:
+        """For a process about to exit after a signal: later stop signals are ignored.
+        Python puts the default handlers back as it shuts down, and a late repeat (the
+        second half of ``timeout``'s pair) would then kill it with a signal instead of
+        letting it exit 128 + the first signal."""
+        if self.received and threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
+
     def _handle(self, signum, frame) -> None:
         self.received.append(signum)
         if len(self.received) == 1:

@@ -4,8 +4,12 @@ they agree on what a video file is."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
+
+import av
+import av.error
 
 # Video files by extension, with the muxer vfi writes them with (None: read only).
 VIDEO_FORMATS = {
@@ -35,6 +39,7 @@ VIDEO_CONTAINERS = tuple(ext for ext, muxer in VIDEO_FORMATS.items() if muxer)
 # Images by extension, with the encoder vfi writes them with; read and written as numbered sequences.
 IMAGE_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".bmp": "bmp", ".jpg": "mjpeg", ".jpeg": "mjpeg"}
 IMAGE_EXTENSIONS = tuple(IMAGE_FORMATS)
+IMAGE_PIX_FMTS = {"mjpeg": "yuvj444p", "bmp": "bgr24"}  # 8-bit images in another format than rgb24 (BMP is BGR)
 
 CONTAINER_CODECS = {
     # codecs a container cannot hold: an early, clear error instead of a muxer failure
@@ -80,3 +85,27 @@ def local_file(path: str | Path) -> str:
     """A file's name as FFmpeg must be given it: with ``file:`` in front, or a name with
     a colon (``2024-01-01T10:30:00.mp4``) is taken for a protocol (``2024-01-01T10:``)."""
     return f"file:{path}"
+
+
+TS_AUDIO_CODECS = ("aac", "aac_latm", "mp2", "mp3", "ac3", "eac3", "dts", "truehd", "opus", "s302m")  # what MPEG-TS can signal
+ATTACHMENT_FORMATS = ("matroska",)  # muxers that hold attached files (fonts); WebM's would drop them
+
+
+def holds(fmt: str, stream) -> bool:
+    """Whether muxer ``fmt`` takes ``stream`` copied as it is: tried on a scratch file in
+    memory (the header and trailer written), since many muxers accept a stream they
+    cannot write and fail only when the file starts or ends."""
+    if stream.type == "attachment":
+        return fmt in ATTACHMENT_FORMATS
+    codec = stream.codec_context.codec.canonical_name if stream.codec_context is not None else None
+    if fmt == "mp4" and codec and codec.startswith("pcm_"):
+        return False  # the MP4 muxer takes PCM and fails at its trailer
+    if fmt == "mpegts" and stream.type == "audio" and codec not in TS_AUDIO_CODECS:
+        return False  # written as private data that no player (nor FFmpeg) reads back as sound
+    try:
+        with av.open(io.BytesIO(), "w", format=fmt) as scratch:
+            scratch.add_stream_from_template(stream)
+            scratch.start_encoding()
+    except (av.error.FFmpegError, ValueError, TypeError, NotImplementedError):
+        return False
+    return True

@@ -24,7 +24,7 @@ from ..pipeline import BackgroundWorker, Profile, queue_depth
 from .alpha import alpha_format, has_alpha, lost_alpha, rgba_frame
 from .filters import FrameFilter
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
-from .formats import IMAGE_FORMATS, SAR_IMAGE_CODECS
+from .formats import IMAGE_FORMATS, IMAGE_PIX_FMTS, SAR_IMAGE_CODECS
 from .target import OutputTarget
 from .writing import VideoWriter
 
@@ -116,7 +116,7 @@ class ImageSequenceSink:
         if self.codec is None:
             raise UsageError(f"{target.spec}: images are written as {', '.join(IMAGE_FORMATS)}, not {ext or 'no extension'}")
         deep = bits_per_sample(source_pix_fmt) > 8 and self.codec in ("png", "tiff")
-        self.pix_fmt = alpha_format(self.codec, source_pix_fmt) or ("rgb48be" if deep else ("yuvj444p" if self.codec == "mjpeg" else "rgb24"))
+        self.pix_fmt = alpha_format(self.codec, source_pix_fmt) or ("rgb48be" if deep else IMAGE_PIX_FMTS.get(self.codec, "rgb24"))
         self.alpha = has_alpha(self.pix_fmt)
         self.warnings = lost_alpha(source_pix_fmt, self.pix_fmt, f"{ext} images")
         self.sar = sample_aspect_ratio if sample_aspect_ratio and sample_aspect_ratio != 1 else None

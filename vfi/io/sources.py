@@ -40,8 +40,10 @@ class VideoFileSource:
         return self.reader.audio_streams
 
     def other_streams(self) -> list:
-        """The streams copied as they are: subtitles, data, attachments and cover art."""
-        return [s for s in self.reader.container.streams if s.type in ("subtitle", "data", "attachment") or is_cover_art(s)]
+        """The streams copied as they are: subtitles, data, attachments and cover art; not
+        the tracks a demuxer hides (an MP4's chapter track: its chapters come as chapters)."""
+        return [s for s in self.reader.container.streams
+                if (s.type in ("subtitle", "data", "attachment") or is_cover_art(s)) and s.discard != av.stream.Discard.all]
 
     @property
     def frames_decoded(self) -> int:
@@ -66,6 +68,11 @@ class VideoFileSource:
 
     def check_complete(self) -> None:
         self.reader.check_complete()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was put right in reading (timestamp jumps, size changes)."""
+        return self.reader.warnings
 
     def stop(self) -> None:
         """Stops the decoder thread (a failing job)."""
@@ -160,6 +167,7 @@ class ImageSequenceSource:
         )
         self.frames_decoded = 0
         self.audio_streams: list = []
+        self.warnings: list[str] = []
 
     def _decode(self, path: Path) -> av.VideoFrame:
         try:
