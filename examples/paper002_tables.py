@@ -50,7 +50,7 @@ def references(dataset):
 
     from vfi.data import TripletDataset
     from vfi.evaluate import summarise
-    from vfi.metrics import laplacian_variance, psnr, rbf_from_variances
+    from vfi.metrics import bf_from_variance, laplacian_variance, psnr, rbf_from_variances
 
     data = TripletDataset(dataset)
     holds = 0
@@ -60,10 +60,10 @@ def references(dataset):
         a, m, b = (np.asarray(f, np.float64) for f in data.frames(int(t)))
         holds += bool(np.array_equal(a, m))
         vt = laplacian_variance(m / 255)
-        rows["truth"]["bf"].append(float("inf") if vt == 0 else 1 / vt)
+        rows["truth"]["bf"].append(bf_from_variance(vt))
         for name, pred in (("repeat t-1", a), ("blend of t-1 and t+1", (a + b) / 2)):
             vp = laplacian_variance(pred / 255)
-            rows[name]["bf"].append(float("inf") if vp == 0 else 1 / vp)
+            rows[name]["bf"].append(bf_from_variance(vp))
             rows[name]["rbf"].append(rbf_from_variances(vp, vt))
             rows[name]["psnr"].append(psnr(pred, m))
             if not np.array_equal(a, m):

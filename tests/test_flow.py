@@ -120,7 +120,9 @@ def test_a_window_of_the_inputs_is_that_crop_of_the_whole():
 
 def test_reversed_time_swaps_the_inputs_exactly():
     """What training's time-reversal augmentation assumes."""
-    from vfi.train import FEATURE_T, REVERSED_FEATURES
+    from vfi.models.adapters import reversed_time_features
+
+    REVERSED_FEATURES, FEATURE_T = reversed_time_features()
 
     frames = list(moving_frames(7, 48, 64, speed=2, accel=1))  # speeding up: the paths bend
     before, a, b, after = frames[0], frames[2], frames[4], frames[6]

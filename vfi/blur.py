@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .io.colour import ColorConverter
 from .io.reading import VideoReader
 from .io.target import sidecar_path
-from .metrics import laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
+from .metrics import bf_from_variance, laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
 from .outputs import OutputSet, check_distinct, check_writable
 
 KIND_NAMES = {SOURCE: "source", SYNTH: "synthesised", REPEAT: "repeated", "?": "frame"}
@@ -125,7 +125,7 @@ def blur_report(video: str, reference: str | None = None, local_frames: tuple[in
             t0 = sf.time if t0 is None else t0
             kind = kinds[sf.index] if kinds and sf.index < len(kinds) else "?"
             v_pred = laplacian_variance(rgb)
-            fs = FrameScore(sf.index, float(sf.time - t0), kind, math.inf if v_pred == 0 else 1 / v_pred)
+            fs = FrameScore(sf.index, float(sf.time - t0), kind, bf_from_variance(v_pred))
             ref_rgb = None
             if ref_iter is not None:
                 rf = next(ref_iter, None)
@@ -306,7 +306,7 @@ class BlurObserver(Observer):
         v = laplacian_variance(rgb())
         prev_rbf = rbf_from_variances(v, self._var(a))
         next_rbf = rbf_from_variances(v, self._var(b)) if b is not None else None
-        self.writer.writerow([index, KIND_NAMES[kind], f"{t:.4f}", _num(math.inf if v == 0 else 1 / v), _num(prev_rbf), _num(next_rbf)])
+        self.writer.writerow([index, KIND_NAMES[kind], f"{t:.4f}", _num(bf_from_variance(v)), _num(prev_rbf), _num(next_rbf)])
 
     def finish(self):
         if self.file:

@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import UsageError
 from .methods import CLASSICAL, Method, make_method, model_method
-from .metrics import error_region, laplacian_variance, psnr, rbf_from_variances, ssim
+from .metrics import bf_from_variance, error_region, laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .io.colour import ColorConverter
 from .io.reading import VideoReader
@@ -128,7 +128,7 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                 vals = res.values[c.label]
                 vals["psnr"].append(psnr(pred, truth))
                 vals["ssim"].append(ssim(pred, truth))
-                vals["bf"].append(math.inf if v == 0 else 1 / v)
+                vals["bf"].append(bf_from_variance(v))
                 vals["rbf"].append(r)
                 vals["abs_rbf"].append(abs(r))
                 for key, e in zip(CHANNEL_ERRORS, (pred.astype(np.float64) - truth).mean(axis=(0, 1))):
@@ -319,32 +319,40 @@ def sheet(results: list[ClipResult], path: str, crop: int = 96) -> None:
 
 
 def evaluate_dataset(dataset: str, models: list[tuple[str, str]], device: str = "cpu", max_triplets: int | None = None) -> dict:
-    """Each (model, weights) on the dataset's validation split, in the model's domain:
-    BF and RBF on the dataset's scale (0..1 for paper002, 0..255 for paper000)."""
+    """Each (model, weights) on the dataset's validation split, each prediction made by
+    the model's adapter on whole frames: BF and RBF on the scale its adapter reports
+    (0..1 for paper 002's autoencoders, as in its tables; 0..255 otherwise), PSNR on
+    0..255."""
     import torch
 
     from .data import TripletDataset
-    from .models import load_model, model_inputs, resolve_device
+    from .models import check_dataset_fits, load_model, resolve_device
 
     data = TripletDataset(dataset)
     idx = data.val[:max_triplets] if max_triplets else data.val
-    scale = 255.0 if data.preset == "paper002" else 1.0
     dev = resolve_device(device)
     out = {}
     for name, weights in models:
         spec, model, meta = load_model(weights, expected=name)
+        check_dataset_fits(spec, data)
         model = model.to(dev).eval()
         bfs, rbfs, psnrs = [], [], []
         with torch.inference_mode():
             for t in idx:
-                a, m, b = data.frames(int(t))
-                prev, nxt = (torch.from_numpy(np.array(f)).permute(2, 0, 1).float().unsqueeze(0).to(dev) / scale for f in (a, b))
-                pred = model(model_inputs(spec, prev, nxt))[0].permute(1, 2, 0).float().cpu().numpy()
-                truth = m.astype(np.float64) / scale
+                pred, truth = _dataset_prediction(spec.adapter, model, data, int(t), dev)
                 vp, vt = laplacian_variance(pred), laplacian_variance(truth)
-                bfs.append(math.inf if vp == 0 else 1 / vp)
+                bfs.append(bf_from_variance(vp))
                 rbfs.append(rbf_from_variances(vp, vt))
-                psnrs.append(psnr(np.clip(pred * scale, 0, 255), m))  # PSNR on 0..255 either way
+                to_255 = 255.0 / spec.adapter.report_levels
+                psnrs.append(psnr(np.clip(pred * to_255, 0, 255), truth * to_255))
         out[Path(weights).stem] = {"model": name, "loss": meta.get("recipe", {}).get("loss"), "triplets": len(idx),
                                    "bf": summarise({"bf": bfs}), "rbf": summarise({"rbf": rbfs}), "psnr": summarise({"psnr": psnrs})["psnr"]}
     return out
+
+
+def _dataset_prediction(adapter, model, data, index: int, device) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, truth) of dataset triplet ``index``, H x W x C float64 on the scale
+    the adapter reports on."""
+    truth = data.frames(index)[1].astype(np.float64) / (255.0 / adapter.report_levels)
+    pred = adapter.predict(model, data, index, device).astype(np.float64) * (adapter.report_levels / adapter.levels)
+    return pred, truth

@@ -525,10 +525,9 @@ class FlowCache:
 
 
 def model_method(interpolator, depth: int = 3) -> Method:
-    """The method that runs a loaded model: at any t (flow-fusion) or by bisection."""
-    if interpolator.spec.takes_t:
-        return FlowFusionMethod(interpolator)
-    return LearnedMidpoint(interpolator, depth)
+    """The method that runs a loaded model, as its adapter says: at any t (flow-fusion)
+    or by bisection."""
+    return interpolator.spec.adapter.method(interpolator, depth)
 
 
 CLASSICAL = {"dup": Duplicate, "blend": Blend, "mci": MotionCompensated}
