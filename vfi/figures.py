@@ -10,7 +10,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 
 def loss_curve(history: list[dict], path: Path, loss_name: str, model_name: str) -> None:
@@ -29,14 +28,16 @@ def loss_curve(history: list[dict], path: Path, loss_name: str, model_name: str)
     plt.close(fig)
 
 
-@torch.no_grad()
 def predict_triplet(model, spec, data, t: int, device, crop: int | None = 256):
     """(previous, predicted, truth, next) as uint8 images for one dataset triplet, the
     prediction made on whole frames by the model's adapter; the centre ``crop`` pixels
     shown."""
+    import torch  # here, so that the plots of vfi blur-report start without PyTorch
+
     model.eval()
     a, m, b = data.frames(t)
-    y = spec.adapter.predict(model, data, t, device) * (255.0 / spec.adapter.levels)
+    with torch.no_grad():
+        y = spec.adapter.predict(model, data, t, device) * (255.0 / spec.adapter.levels)
     pred = np.clip(y, 0, 255).round().astype(np.uint8)
     if crop:
         h, w = a.shape[:2]
