@@ -372,3 +372,15 @@ def test_shipped_sparse_cnn_is_unbiased_on_real_footage():
     # Within 0.01 dB of the blend (measured: 0.002 dB under it here; on the eight
     # held-out clips 0.005 dB either side): what it adds to the blend is that small.
     assert 10 * np.log10(np.mean(mse_model) / np.mean(mse_blend)) <= 0.01, (np.mean(mse_model), np.mean(mse_blend))
+
+
+def test_the_model_of_a_weights_file_is_read_from_its_metadata_alone(tmp_path):
+    from vfi.models import describe_models, weights_metadata, weights_model
+
+    spec = MODELS["conv-ae"]
+    path = save_weights(tmp_path / "w.safetensors", spec, spec.create())
+    assert weights_model(path) == "conv-ae" and weights_metadata(path)["parameters"] == str(count_parameters(spec.create()))
+    (tmp_path / "junk.safetensors").write_bytes(b"not weights")
+    with pytest.raises(InputError):
+        weights_model(tmp_path / "junk.safetensors")
+    assert [r["name"] for r in describe_models()] == list(MODELS)

@@ -318,3 +318,28 @@ class BlurObserver(Observer):
 
     def finished_files(self):
         return [(self.tmp, Path(self.path))] if self.tmp is not None else []
+
+
+SUMMARY_COLUMNS = {"bf": "BF mean (std)", "rbf": "RBF mean (std)", "abs_rbf": "|RBF| mean", "psnr": "PSNR dB", "ssim": "SSIM"}
+
+
+def summary_table(report: Report, title: str):
+    """The report's summary as a Rich table: a row per kind of frame (source,
+    synthesised, repeated, all), a column per measure."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("frames of")
+    table.add_column("frames")
+    for name in SUMMARY_COLUMNS.values():
+        table.add_column(name)
+    for kind, row in report.summary().items():
+        table.add_row(kind, str(row["frames"]), *(_summary_cell(c, row.get(c)) for c in SUMMARY_COLUMNS))
+    return table
+
+
+def _summary_cell(column: str, v: dict | None) -> str:
+    if v is None:
+        return "-"
+    inf = f" ({v['infinite']} inf)" if v["infinite"] else ""
+    return f"{v['mean']:.4g} ({v['std']:.3g}){inf}" if column in ("bf", "rbf") else f"{v['mean']:.4g}{inf}"

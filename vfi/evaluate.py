@@ -17,6 +17,7 @@ on the 0..1 scale, so that is where its Blur Factor tables can be compared).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import deque
@@ -25,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import InputError, UsageError
+from .outputs import OutputSet, check_distinct, check_writable
 from .methods import CLASSICAL, Method, make_method, model_method
 from .metrics import bf_from_variance, error_region, laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
@@ -316,6 +318,72 @@ def sheet(results: list[ClipResult], path: str, crop: int = 96) -> None:
     import matplotlib.pyplot as _plt
 
     _plt.close(fig)
+
+
+def model_weight_pairs(models: list[str], weights: list[str], dataset: bool = False) -> list[tuple[str, str | None]]:
+    """(model, weights file or None for the shipped ones) as --model and --weights pair
+    up by position; on a dataset every model needs its weights file."""
+    if len(weights) > len(models):
+        raise UsageError("each --weights needs a --model before it")
+    pairs = [(m, weights[i] if i < len(weights) else None) for i, m in enumerate(models)]
+    if dataset and (not pairs or any(w is None for _, w in pairs)):
+        raise UsageError("--dataset evaluates weights files: give --model NAME --weights FILE pairs")
+    return pairs
+
+
+def check_report_paths(clips: list[str], json_path: str | None, md_path: str | None, sheet_path: str | None) -> None:
+    """Before any work: each report file can be written and none of them is a clip."""
+    written = [(what, p) for what, p in (("--json", json_path), ("--markdown", md_path), ("--sheet", sheet_path)) if p]
+    for what, p in written:
+        check_writable(p, what)
+    check_distinct([("clip", c) for c in clips], written)
+
+
+def usable_results(results: list[ClipResult]) -> tuple[list[ClipResult], list[str]]:
+    """The clips that gave triplets, and a warning for each that gave none; no clip with
+    a triplet is bad input."""
+    usable = [r for r in results if r.triplets > 0]
+    if not usable:
+        raise InputError(f"no usable triplets in {', '.join(r.clip for r in results)}: each clip needs three frames in a row "
+                         "without a cut or a hold")
+    return usable, [f"{r.clip}: no usable triplets (too short, or only cuts and holds); left out" for r in results if r.triplets == 0]
+
+
+def write_reports(rep: dict, results: list[ClipResult], json_path: str | None = None, md_path: str | None = None,
+                  sheet_path: str | None = None) -> None:
+    """The JSON, Markdown and worst-triplet sheet asked for, all written or none."""
+    with OutputSet() as out:
+        if json_path:
+            out.path(json_path).write_text(json.dumps(rep, indent=1))
+        if md_path:
+            out.path(md_path).write_text(markdown(rep))
+        if sheet_path:
+            sheet(results, str(out.path(sheet_path)))
+
+
+def dataset_report(dataset: str, pairs: list[tuple[str, str]], json_path: str | None = None, device: str = "cpu",
+                   max_triplets: int | None = None) -> dict:
+    """:func:`evaluate_dataset`, written to ``json_path`` too when given (checked first)."""
+    if json_path:
+        check_writable(json_path, "--json")
+    rep = evaluate_dataset(dataset, pairs, device=device, max_triplets=max_triplets)
+    if json_path:
+        with OutputSet() as out:
+            out.path(json_path).write_text(json.dumps(rep, indent=1))
+    return rep
+
+
+def dataset_table(rep: dict, title: str):
+    """:func:`evaluate_dataset`'s report as a Rich table, a row per weights file."""
+    from rich.table import Table
+
+    out = Table(title=title)
+    for col in ("weights", "model", "loss", "triplets", "BF mean", "BF std", "RBF mean", "RBF std", "PSNR dB"):
+        out.add_column(col)
+    for k, v in rep.items():
+        out.add_row(k, v["model"], str(v["loss"]), str(v["triplets"]), f"{v['bf']['bf']:.4g}", f"{v['bf']['bf_std']:.4g}",
+                    f"{v['rbf']['rbf']:.4g}", f"{v['rbf']['rbf_std']:.4g}", f"{v['psnr']:.2f}")
+    return out
 
 
 def evaluate_dataset(dataset: str, models: list[tuple[str, str]], device: str = "cpu", max_triplets: int | None = None) -> dict:

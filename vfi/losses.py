@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .loss_names import LOSS_NAMES, PLAIN_LOSSES
+
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
 
 
@@ -103,8 +105,7 @@ class NoWorseThanBlend:
         return ours.mean() + self.hinge * worse.mean() + self.mean_weight * (added_light ** 2).mean()
 
 
-LOSSES = {"mse": mse, "msle": msle, "cosine": cosine_proximity, "log-mse": log_mse, "charbonnier": charbonnier}
-LOSS_NAMES = (*LOSSES, "blur", "log-mse-blur", "charbonnier-blur", "no-worse-than-blend")
+LOSSES = dict(zip(PLAIN_LOSSES, (mse, msle, cosine_proximity, log_mse, charbonnier)))
 
 
 def get_loss(name: str, blur_weight: float = 0.1):

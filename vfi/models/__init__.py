@@ -294,7 +294,8 @@ def save_weights(path: str | os.PathLike, spec: ModelSpec, model: nn.Module, met
     return path
 
 
-def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _safetensors(path: str | os.PathLike, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, or {} unless asked for; metadata) of a vfi weights file."""
     from safetensors import safe_open
 
     p = Path(path)
@@ -303,12 +304,45 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     try:
         with safe_open(str(p), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            found = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as e:  # noqa: BLE001 - safetensors raises several types for bad files
         raise InputError(f"{path}: not a readable weights file (corrupt or not safetensors: {type(e).__name__})") from None
     if metadata.get("format") != WEIGHTS_FORMAT or "model" not in metadata:
         raise InputError(f"{path}: not a vfi weights file (no vfi model metadata)")
-    return tensors, metadata
+    return found, metadata
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    return _safetensors(path, tensors=True)
+
+
+def weights_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """A weights file's metadata (its model's name, config, training record) without
+    reading its tensors."""
+    return _safetensors(path, tensors=False)[1]
+
+
+def weights_model(path: str | os.PathLike) -> str:
+    """The registered model a weights file is for."""
+    name = weights_metadata(path)["model"]
+    get_spec(name)  # one the registry knows
+    return name
+
+
+def describe_models() -> list[dict]:
+    """Each registered model for ``vfi models``: paper, parameters, input, shipped
+    weights and their validation figures."""
+    rows = []
+    for name, spec in MODELS.items():
+        path = shipped_weights(name)
+        quality = ""
+        if path is not None:
+            v = json.loads(weights_metadata(path).get("meta") or "{}").get("validation", {})
+            quality = ", ".join(f"{k} {v[k]:.3g}" for k in ("psnr", "psnr_blend", "abs_rbf") if k in v)
+        rows.append({"name": name, "paper": spec.paper, "parameters": count_parameters(spec.create()),
+                     "input": spec.input_description, "weights": str(path) if path else None, "quality": quality,
+                     "summary": spec.summary})
+    return rows
 
 
 def load_model(path: str | os.PathLike, expected: str | None = None) -> tuple[ModelSpec, nn.Module, dict]:
