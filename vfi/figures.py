@@ -38,7 +38,7 @@ def predict_triplet(model, spec, data, t: int, device, crop: int | None = 256):
     a, m, b = data.frames(t)
     with torch.no_grad():
         y = spec.adapter.predict(model, data, t, device) * (255.0 / spec.adapter.levels)
-    pred = np.clip(y, 0, 255).round().astype(np.uint8)
+    pred = np.clip(np.nan_to_num(y), 0, 255).round().astype(np.uint8)  # a diverged model draws black, not a warning
     if crop:
         h, w = a.shape[:2]
         y0, x0 = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
