@@ -120,7 +120,9 @@ def test_a_window_of_the_inputs_is_that_crop_of_the_whole():
 
 def test_reversed_time_swaps_the_inputs_exactly():
     """What training's time-reversal augmentation assumes."""
-    from vfi.train import FEATURE_T, REVERSED_FEATURES
+    from vfi.models.adapters import reversed_time_features
+
+    REVERSED_FEATURES, FEATURE_T = reversed_time_features()
 
     frames = list(moving_frames(7, 48, 64, speed=2, accel=1))  # speeding up: the paths bend
     before, a, b, after = frames[0], frames[2], frames[4], frames[6]
@@ -252,12 +254,12 @@ def test_flow_dataset_holds_both_flows_of_every_window(flow_dataset):
     assert times == [0.3333, 0.5, 0.6667]
     for i in (0, len(data.triplets) // 2, len(data.triplets) - 1):
         _, a, m, b = data.triplets[i]
-        f01, f10 = data.flows(i)
+        motion = data.motion(i)
+        f01, f10 = hwc(motion.f01), hwc(motion.f10)
         want01, want10 = FlowEstimator()(np.asarray(data.arrays[0][a]), np.asarray(data.arrays[0][b]))
         assert np.allclose(f01, want01, atol=0.02) and np.allclose(f10, want10, atol=0.02)  # stored as float16
         assert abs(np.median(f01[8:-8, 8:-8, 0]) + 3 * (b - a)) < 0.5  # the view pans right: content moves left
         # and to the frames as far again beyond the pair, where the clip has them
-        motion = data.motion(i)
         span, n = b - a, len(data.arrays[0])
         assert (motion.f0b is not None) == (a - span >= 0) and (motion.f1a is not None) == (b + span < n)
         if motion.f0b is not None:

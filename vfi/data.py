@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -301,6 +300,7 @@ def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_fil
     or a held frame, by the rules inference follows).  Beside it, ``*_around.npy`` says
     which of those two exist.  Returns each triplet's row."""
     from .flow import FlowEstimator, to_size, usable_neighbour
+    from .methods import FlowCache
 
     frames = np.load(frames_file, mmap_mode="r")
     n, size = len(frames), frames.shape[1:3]
@@ -308,20 +308,16 @@ def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_fil
     row = {p: i for i, p in enumerate(pairs)}
     flows = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.float16, shape=(len(pairs), 4, *size, 2))
     around = np.zeros((len(pairs), 2), dtype=bool)
-    estimate = FlowEstimator(opts.flow_preset, opts.flow_width)
-    recent: OrderedDict = OrderedDict()  # (from, to) -> flow: a pair's flow to a neighbour is an earlier pair's own
+    cache = FlowCache(FlowEstimator(opts.flow_preset, opts.flow_width))  # a pair's flow to a neighbour is an earlier pair's own
+
+    def frame(k):
+        return lambda: np.asarray(frames[k])
 
     def grey(k):
-        if ("grey", k) not in recent:
-            recent[("grey", k)] = estimate.grey(np.asarray(frames[k]))
-        return recent[("grey", k)]
+        return cache.grey_of(k, frame(k))
 
     def flow(x, y):
-        if (x, y) not in recent:
-            recent[(x, y)] = to_size(estimate.flow(grey(x), grey(y)), size)
-            while len(recent) > 64:
-                recent.popitem(last=False)
-        return recent[(x, y)]
+        return to_size(cache.flow_between(x, y, frame(x), frame(y)), size)
 
     for i, (a, b) in enumerate(pairs):
         span = b - a
@@ -532,12 +528,6 @@ class TripletDataset:
         """Where the middle frame of triplet ``t`` lies between its outer frames."""
         _, a, m, b = self.triplets[t]
         return float((m - a) / (b - a))
-
-    def flows(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """(F01, F10) between the outer frames of triplet ``t`` (flow datasets), float32."""
-        s = int(self.triplets[t][0])
-        pair = self.flow_arrays[s][int(self.flow_rows[t])]
-        return pair[0].astype(np.float32), pair[1].astype(np.float32)
 
     def motion(self, t: int, kind: str = "quadratic"):
         """Triplet ``t``'s :class:`vfi.flow.PairMotion` (flow datasets), with the flows to

@@ -275,6 +275,12 @@ class OutputSet:
             discard(self.moves)
 
 
+def check_stdout_free(output: str, json_summary: bool) -> None:
+    """A JSON summary goes to stdout, so the video cannot (``-o -``)."""
+    if output == "-" and json_summary:
+        raise UsageError("--json prints to stdout, which -o - fills with video; use one or the other")
+
+
 def check_parent_writable(label, path: Path) -> None:
     """The folder ``path`` goes in exists and can be written to (errors name ``label``)."""
     parent = path.parent if str(path.parent) else Path(".")
