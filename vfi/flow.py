@@ -303,7 +303,7 @@ class PairMotion:
         scale = torch.tensor([1 / sx, 1 / sy], dtype=fields.dtype, device=fields.device).view(1, 2, 1, 1)
         near = torch.maximum(_read(u0, fields[:, 0:2] * scale), _read(u1, fields[:, 2:4] * scale))
         near = torch.nn.functional.max_pool2d(near, 3, 1, 1)  # a glyph's rim with it
-        return _region(near, 1.0).clamp_(0, 1)
+        return torch.maximum(_region(near, 1.0), near).clamp_(0, 1)
 
     def paths(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(d0, d1) on the splat grid, (1, 2, h, w): how far each pixel of frame 0 moves
