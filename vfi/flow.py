@@ -290,7 +290,8 @@ class PairMotion:
             return None
         f01, f10, *_ = self._grid
         g0, g1 = self._greys
-        return _changed_in_place(g0, g1, f01), _changed_in_place(g1, g0, f10)
+        u0, u1 = _changed_in_place(g0, g1, f01), _changed_in_place(g1, g0, f10)
+        return (u0, u1) if bool(torch.maximum(u0.amax(), u1.amax()) > 0) else None  # most pairs: nothing to fade
 
     def changed(self, fields: torch.Tensor) -> torch.Tensor | None:
         """Where the frame at t (whose :meth:`at` is ``fields``) should be the cross-fade,
@@ -424,8 +425,15 @@ def _match_weight(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor) -> torc
 
 
 def _box(x: torch.Tensor, k: int) -> torch.Tensor:
-    """The mean over a k x k box (k odd) around each pixel, within the frame."""
-    return torch.nn.functional.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
+    """The mean over a k x k box (k odd) around each pixel, within the frame, of a
+    (1, 1, h, w) plane (on a CPU by OpenCV: 10x faster than PyTorch's pooling)."""
+    if not kernels.use_cv2(x):
+        return torch.nn.functional.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
+    cv2 = _cv2()
+    plane = np.ascontiguousarray(x[0, 0].numpy())
+    total = cv2.boxFilter(plane, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    count = cv2.boxFilter(np.ones_like(plane), -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    return torch.from_numpy(total / count)[None, None]
 
 
 def _ramp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -449,8 +457,13 @@ def cross_fade_where_changed(y: torch.Tensor, rgb0: torch.Tensor, rgb1: torch.Te
                              changed: torch.Tensor) -> torch.Tensor:
     """The made frame ``y`` (1, 3, h, w on 0..1) with the cross-fade of the unmoved source
     frames (:func:`frame_tensor` windows, levels) mixed in as far as ``changed`` (1, 1, h, w) says."""
-    fade = torch.lerp(rgb0.float(), rgb1.float(), float(t)).mul_(1.0 / 255)
-    return torch.lerp(y, fade, changed)
+    rows, cols = changed.amax(dim=(0, 1, 3)).nonzero(), changed.amax(dim=(0, 1, 2)).nonzero()
+    if not len(rows):
+        return y
+    box = (..., slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))  # only where it fades
+    fade = torch.lerp(rgb0[box].float(), rgb1[box].float(), float(t)).mul_(1.0 / 255)
+    y[box] = torch.lerp(y[box], fade, changed[box])
+    return y
 
 
 def _splat_back(d: torch.Tensor, weight: torch.Tensor | None, fill: torch.Tensor) -> torch.Tensor:
