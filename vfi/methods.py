@@ -423,14 +423,16 @@ class FlowFusionMethod(Method):
         """One frame at ``t``, tile by tile (:meth:`vfi.models.Interpolator.tiles`): the
         inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame."""
 
-        from .flow import WHOLE_FIELDS_PIXELS, frame_fields, warped_inputs
+        from .flow import WHOLE_FIELDS_PIXELS, _upsample_window, cross_fade_where_changed, frame_fields, frame_tensor, warped_inputs
         from .models import frame_levels
 
         interp, net = self.model, self.model.model
+        (rgb0, _), (rgb1, _) = (frame_tensor(x, motion.device) for x in (rgb0, rgb1))  # tiles of the frames fade too
         h, w = motion.size
         with self._stage("motion"):
             fields = motion.at(t)
             whole = frame_fields(fields, (h, w)) if h * w <= WHOLE_FIELDS_PIXELS else None
+            changed = motion.changed(fields)
         frame = np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8)  # on the host: the encoder's
         scale = net.working_scale(w)
         for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
@@ -440,6 +442,10 @@ class FlowFusionMethod(Method):
                 decisions = interp.decide(w0, w1, cues, t, scale)
             with self._stage("fusion"):
                 y = net.combine(w0, w1, t, decisions)
+                if changed is not None:  # content that changed in place: the cross-fade, not strokes
+                    window = (ya, xa, yb - ya, xb - xa)
+                    y = cross_fade_where_changed(y, rgb0[..., ya:yb, xa:xb], rgb1[..., ya:yb, xa:xb], t,
+                                                 _upsample_window(changed, (h, w), window))
                 frame[y0:y1, x0:x1] = frame_levels(y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa], self.precise)
         return frame
 
