@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import av
 import numpy as np
@@ -40,6 +40,9 @@ from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
 from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
+
+if TYPE_CHECKING:
+    from .chunks import ChunkOptions
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -72,6 +75,7 @@ class Job:
     input_fps: Fraction | None = None  # image-sequence input: its frame rate (None: 25, as ffmpeg)
     dedup: bool = False  # drop frames that repeat the one before (animation on twos) before interpolating
     dedup_threshold: float = HOLD_FRACTION  # a frame repeats when fewer than this fraction of its samples changed
+    chunks: ChunkOptions | None = None  # split into chunks (resumable, on many workers): vfi.chunks
 
     def __post_init__(self):
         # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
@@ -199,6 +203,10 @@ def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     """Runs one job end to end; the output (and every file beside it: sidecar, blur
     report) appears only if everything succeeded.  A pipe (``-o -``) is written as the
     job goes: a failure says so."""
+    if job.chunks is not None:
+        from .chunks import run_chunked
+
+        return run_chunked(job, observers)
     started = time.perf_counter()
     job = checked_job(job)
     extra = [(what, path) for o in observers for what, path in o.outputs]

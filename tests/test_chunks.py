@@ -1,0 +1,102 @@
+"""Chunked jobs: planned on source-frame boundaries (scene cuts first), made apart,
+joined without re-encoding into the output the one-process job writes."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import pytest
+
+from conftest import audio_packets, make_video, moving_frames, read_frames, vfi
+from vfi.chunks import ChunkOptions, make_plan
+from vfi.engine import Job, run
+from vfi.io.sources import open_source
+
+RATE = Fraction(10)
+CUTS = [70, 140]
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    """20 s at 10 fps, 160x90, three shots (scene cuts at frames 70 and 140), with sound."""
+    shots = [list(moving_frames(70, 90, 160, seed=1)), list(moving_frames(70, 90, 160, seed=2, speed=3)),
+             list(moving_frames(60, 90, 160, seed=3))]
+    return make_video(tmp_path_factory.mktemp("film") / "film.mp4", [f for s in shots for f in s], RATE, audio=True)
+
+
+def video_times(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return sorted(Fraction(p.pts) * s.time_base for p in c.demux(s) if p.size)  # presentation order
+
+
+def audio_length(path):
+    packets = audio_packets(path)
+    return len(packets), packets[-1][1]
+
+
+def test_the_plan_ends_chunks_at_scene_cuts_and_makes_every_pair_once(film):
+    job = Job(input=str(film), output="x.mkv", factor=Fraction(2), method="blend")
+    with open_source(str(film)) as source:
+        plan = make_plan(job, source, 4.0)
+    firsts = [c.first for c in plan.chunks]
+    assert set(CUTS) <= set(firsts) and firsts[0] == 0
+    assert all(a.end == b.first for a, b in zip(plan.chunks, plan.chunks[1:]))  # the pair across a boundary: the chunk before
+    assert plan.chunks[-1].end == 199 and plan.chunks[-1].last
+    assert all(float(b.start_time - a.start_time) <= 4.0 for a, b in zip(plan.chunks, plan.chunks[1:]))
+    assert sum(c.frames_out for c in plan.chunks) == 400 and plan.cuts == CUTS
+
+
+def test_chunks_equal_the_one_process_job_frame_for_frame(film, tmp_path):
+    one = run(Job(input=str(film), output=str(tmp_path / "one.mkv"), factor=2, method="blend", encode=_ffv1()))
+    split = run(Job(input=str(film), output=str(tmp_path / "split.mkv"), factor=2, method="blend", encode=_ffv1(),
+                    chunks=ChunkOptions(seconds=3)))
+    a, b = read_frames(tmp_path / "one.mkv"), read_frames(tmp_path / "split.mkv")
+    assert len(a) == len(b) == 400
+    assert all(ta == tb and (fa == fb).all() for (ta, fa), (tb, fb) in zip(a, b))
+    assert audio_length(tmp_path / "one.mkv") == audio_length(tmp_path / "split.mkv")
+    sidecars = [json.loads((tmp_path / f"{n}.mkv.vfi.json").read_text()) for n in ("one", "split")]
+    assert sidecars[0]["frames"] == sidecars[1]["frames"] and split.cuts == one.cuts == CUTS
+    assert (split.frames_out, split.synthesised, split.output_rate) == (one.frames_out, one.synthesised, one.output_rate)
+    assert not list(tmp_path.glob(".*chunks*")) and not list(tmp_path.glob(".vfi-*"))  # the work folder went with the job
+
+
+def test_two_workers_equal_one_process(film, tmp_path):
+    args = ["--factor", "2", "--method", "blend", "-q"]
+    assert vfi("upsample", film, "-o", tmp_path / "one.mkv", "--codec", "ffv1", *args).exit_code == 0
+    r = vfi("upsample", film, "-o", tmp_path / "two.mkv", "--codec", "ffv1", "--workers", "2", "--chunk-seconds", "5", *args)
+    assert r.exit_code == 0, r.output
+    a, b = read_frames(tmp_path / "one.mkv"), read_frames(tmp_path / "two.mkv")
+    assert len(a) == len(b) and all(ta == tb and (fa == fb).all() for (ta, fa), (tb, fb) in zip(a, b))
+    # the default codec (x264 in MP4): each chunk is its own encode, but the frames, their times and the sound are the same
+    assert vfi("upsample", film, "-o", tmp_path / "one.mp4", *args).exit_code == 0
+    r = vfi("upsample", film, "-o", tmp_path / "two.mp4", "--workers", "2", "--chunk-seconds", "5", *args)
+    assert r.exit_code == 0, r.output
+    assert video_times(tmp_path / "one.mp4") == video_times(tmp_path / "two.mp4")
+    assert len(video_times(tmp_path / "two.mp4")) == 400
+    assert audio_length(tmp_path / "one.mp4") == audio_length(tmp_path / "two.mp4")
+    assert [t for t, _ in read_frames(tmp_path / "two.mp4")] == video_times(tmp_path / "one.mp4")  # it decodes whole
+
+
+def test_the_default_model_in_chunks_makes_the_same_frames(tmp_path):
+    src = make_video(tmp_path / "in.mp4", moving_frames(20, 36, 64, speed=3, cut_at=9), Fraction(10))
+    one = run(Job(input=str(src), output=str(tmp_path / "one.mkv"), factor=2, encode=_ffv1()))
+    split = run(Job(input=str(src), output=str(tmp_path / "split.mkv"), factor=2, encode=_ffv1(), chunks=ChunkOptions(seconds=0.5)))
+    assert split.method == one.method and split.synthesised == one.synthesised
+    a, b = read_frames(tmp_path / "one.mkv"), read_frames(tmp_path / "split.mkv")
+    assert len(a) == len(b) == 40 and all(ta == tb and (fa == fb).all() for (ta, fa), (tb, fb) in zip(a, b))
+
+
+def test_what_chunks_cannot_do_is_a_usage_error(film, tmp_path):
+    for extra in (["-o", tmp_path / "x_%04d.png"], ["-o", tmp_path / "x.mkv", "--dedup"], ["-o", tmp_path / "x.mkv", "-t", "2"],
+                  ["-o", tmp_path / "x.mkv", "--chunk-seconds", "0"]):
+        r = vfi("upsample", film, "--factor", "2", "--method", "blend", "--workers", "1", *extra)
+        assert r.exit_code == 2 and "Error:" in r.output and "Traceback" not in r.output, r.output
+
+
+def _ffv1():
+    from vfi.io.encoding import EncodeOptions
+
+    return EncodeOptions(codec="ffv1")

@@ -1,0 +1,86 @@
+"""Chunks on this machine: one after another in this process, or ``workers`` at once in
+processes of their own, each with its share of the cores (PyTorch's and OpenCV's
+thread pools) so that they do not fight over them."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+_progress = None  # a worker process's queue to the job's progress bar
+
+
+def run_local(job, plan, todo: list, folder: Path, digests: dict, report) -> dict:
+    """Makes the chunks of ``todo``; returns their records by number."""
+    from .chunks import make_chunk
+
+    if not todo:
+        return {}
+    workers = min(job.chunks.workers, len(todo))
+    if workers == 1:
+        return {c.number: make_chunk(job, plan.first_time, c, str(folder), digests[c.number], report) for c in todo}
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a model in it
+    progress = context.Queue()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    records = {}
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(progress, threads)) as pool:
+        futures = {pool.submit(_make_in_worker, job, plan.first_time, c, str(folder), digests[c.number]): c for c in todo}
+        try:
+            while futures:
+                done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(progress, report)
+                for f in done:
+                    records[futures.pop(f).number] = f.result()
+            _drain(progress, report)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return records
+
+
+def _drain(progress, report) -> None:
+    while True:
+        try:
+            report(progress.get_nowait())
+        except queue.Empty:
+            return
+
+
+def share_cores(threads: int) -> None:
+    """This process's thread pools sized to its share of the machine."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except ImportError:
+        pass
+
+
+def _start_worker(progress, threads: int) -> None:
+    import signal
+
+    global _progress
+    _progress = progress
+    share_cores(threads)
+    # Ctrl-C reaches the whole process group: the job's process stops the pool, and a
+    # worker stops at once with its partial chunk removed (as SIGTERM does).
+    signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _interrupted(signum, frame):
+    from .errors import Interrupted
+
+    raise Interrupted(signum)
+
+
+def _make_in_worker(job, first_time, chunk, folder: str, digest: str) -> dict:
+    from .chunks import make_chunk
+
+    return make_chunk(job, first_time, chunk, folder, digest, _progress.put)
