@@ -100,3 +100,59 @@ def _ffv1():
     from vfi.io.encoding import EncodeOptions
 
     return EncodeOptions(codec="ffv1")
+
+
+def _cli(*args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    return subprocess.Popen([sys.executable, "-m", "vfi", *map(str, args)], env=env, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigterm_then_resume_makes_only_the_remaining_chunks(film, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.mkv"
+    args = ["upsample", film, "-o", out, "--factor", "2", "--method", "blend", "--codec", "ffv1", "--chunk-seconds", "1"]
+    folder = tmp_path / ".out.mkv.vfi-chunks"
+    job = _cli(*args, "--resume")
+    deadline = time.monotonic() + 120
+    while not (folder / "chunk-0002.json").exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 128 + signal.SIGTERM, err
+    assert "chunks are finished" in err and "Traceback" not in err and not out.exists()
+    kept = sorted(p.stem for p in folder.glob("chunk-*.json"))
+    assert len(kept) >= 2 and not list(folder.glob(".*.part"))  # finished chunks stay, the partial one went
+    job = _cli(*args, "--resume")
+    _, err = job.communicate(timeout=300)
+    assert job.returncode == 0, err
+    made = [line.split(" ")[0] for line in err.splitlines() if line.endswith(": made")]
+    assert sorted(line.split(" ")[0] for line in err.splitlines() if line.endswith(": kept")) == kept
+    assert made and not set(made) & set(kept) and len(made) + len(kept) == 20  # 1 s chunks of a 20 s film
+    assert not folder.exists()
+    whole = tmp_path / "whole.mkv"
+    assert vfi(*args[:3], whole, *args[4:], "-q").exit_code == 0
+    a, b = read_frames(whole), read_frames(out)
+    assert len(a) == len(b) == 400 and all(ta == tb and (fa == fb).all() for (ta, fa), (tb, fb) in zip(a, b))
+
+
+def test_without_resume_a_stopped_job_leaves_no_chunks(film, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.mkv"
+    folder = tmp_path / ".out.mkv.vfi-chunks"
+    job = _cli("upsample", film, "-o", out, "--factor", "2", "--method", "blend", "--chunk-seconds", "1")
+    deadline = time.monotonic() + 120
+    while not (folder / "chunk-0001.json").exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 128 + signal.SIGTERM, err
+    assert not folder.exists() and not out.exists() and not list(tmp_path.glob(".vfi-*"))

@@ -13,7 +13,6 @@ from .engine import JobStages, Observer, PairFiller, _chunk_size, _open_sink, ma
 from .io.frames import SourceFrame
 from .io.target import OutputTarget
 from .packets import PacketFile
-from .pipeline import BackgroundIterator, queue_depth
 
 REPORT_EVERY = 0.5  # seconds between progress reports from a chunk
 
@@ -62,26 +61,22 @@ class ChunkStages(JobStages):
         self.packets = writer.container = PacketFile(writer.container, self.packets_path)
         self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
 
-    def _frames(self):
-        """The chunk's source frames with the one-process job's numbers and times."""
+    def _renumber(self, sf: SourceFrame) -> None:
+        """A frame of the chunk's part with the one-process job's number and time, before
+        anything (scene cuts, flows) keys on them."""
         c = self.chunk
-        offset = c.first - (1 if c.read_start is not None else 0)
-        items = self.source.items(self.profile, (), None, threaded=False, start=c.read_start, end=c.read_end)
-        for sf in items:
-            sf.index += offset
-            sf.time += c.read_start or 0  # reading a part moves its times to the front; put back
-            yield sf
+        sf.index += c.first - (1 if c.read_start is not None else 0)
+        sf.time += c.read_start or 0  # reading a part moves its times to the front; put back
+
+    def _prepare(self, sf: SourceFrame) -> None:
+        self._renumber(sf)
+        self.prepare(sf)
 
     def run(self) -> tuple[Path, Fraction | None]:
         """The chunk's pairs (and, for the last, the tail); returns the finished
         temporary file and, for the last chunk, the end of the video."""
         c = self.chunk
-        items = self._frames()
-        if self.job.threads:
-            items = BackgroundIterator(items, self.profile, prepare=self.prepare, maxsize=queue_depth(self.info.width, self.info.height))
-            self._background = items
-        else:
-            items = (self.prepare(sf) or sf for sf in items)
+        items = self.source.items(self.profile, (), self._prepare, threaded=self.job.threads, start=c.read_start, end=c.read_end)
         frames: deque[SourceFrame] = deque(maxlen=4)
         for sf in items:
             if self.sink is None:
@@ -98,10 +93,6 @@ class ChunkStages(JobStages):
         self.sink.finish().unlink()  # the container's file: only its header
         return self.packets_path, end
 
-    _background = None
-
     def abort(self) -> None:
-        if self._background is not None:
-            self._background.stop()
         super().abort()
         self.packets_path.unlink(missing_ok=True)

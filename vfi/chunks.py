@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .errors import UsageError
+from .errors import Interrupted, UsageError
 from .io.sources import open_source
 from .packets import count_packets
 from .io.target import OutputTarget
@@ -326,13 +326,17 @@ def _run_in(job, target: OutputTarget, folder: Path, observers: list, started: f
     digests = {c.number: settings_hash(job, c) for c in plan.chunks}
     records = {c.number: r for c in plan.chunks if (r := finished(folder, c, digests[c.number])) is not None}
     todo = [c for c in plan.chunks if c.number not in records]
-    log = _chunk_log(observers)
+    tracker = Tracker(observers, plan)
     for c in plan.chunks:
-        log(f"{c.name} ({float(c.start_time - plan.first_time):.2f} s on, {c.frames_out} frames): "
-            + ("kept" if c.number in records else "to make"))
-    records.update(_make(job, plan, todo, folder, digests, observers))
-    for c in todo:
-        log(f"{c.name}: made")
+        if c.number in records:
+            tracker.note(f"{c.name} ({tracker.span(c)}): kept")
+    try:
+        records.update(_make(job, plan, todo, folder, digests, tracker))
+    except KeyboardInterrupt as e:
+        if job.chunks.resume and isinstance(e, Interrupted):
+            kept = sum(1 for c in plan.chunks if finished(folder, c, digests[c.number]) is not None)
+            e.message = f"{kept} of {len(plan.chunks)} chunks are finished in {folder}: the same command goes on from them"
+        raise
     result = join_and_commit(job, target, plan, records, folder, observers, started)
     shutil.rmtree(folder, ignore_errors=True)
     return result
@@ -349,44 +353,50 @@ def _plan(job, folder: Path) -> Plan:
     return plan
 
 
-def _chunk_log(observers) -> Callable[[str], None]:
-    """Where 'kept'/'made' lines go: the progress observer's log, else stderr."""
-    for o in observers:
-        if hasattr(o, "note"):
-            return o.note
-    import sys
-
-    return lambda line: print(line, file=sys.stderr, flush=True)
-
-
-def _make(job, plan: Plan, todo: list[Chunk], folder: Path, digests: dict, observers: list) -> dict:
-    """Runs the chunks on the job's backend, the observers told of every frame made."""
-    total = sum(c.frames_out for c in todo)
-    for o in observers:
-        o.start(total, None)
-    counter = _FrameCounter(observers)
+def _make(job, plan: Plan, todo: list[Chunk], folder: Path, digests: dict, tracker: Tracker) -> dict:
+    """Runs the chunks on the job's backend."""
+    tracker.start(todo)
     try:
         if job.chunks.ray:
             from .ray_workers import run_on_ray
 
-            return run_on_ray(job, plan, todo, folder, digests, counter)
+            return run_on_ray(job, plan, todo, folder, digests, tracker)
         from .workers import run_local
 
-        return run_local(job, plan, todo, folder, digests, counter)
+        return run_local(job, plan, todo, folder, digests, tracker)
     finally:
-        for o in observers:
-            o.finish()
+        tracker.finish()
 
 
-class _FrameCounter:
-    """Frames made so far, across chunks and workers, handed to the observers as one job."""
+class Tracker:
+    """The job's progress across chunks and workers, as one: every frame made goes to the
+    observers (one progress bar), and each chunk kept or made to the log."""
 
-    def __init__(self, observers: list):
-        self.observers = observers
+    def __init__(self, observers: list, plan: Plan):
+        self.observers, self.plan = observers, plan
         self.done = 0
 
-    def __call__(self, frames: int) -> None:
-        for _ in range(frames):
+    def span(self, c: Chunk) -> str:
+        return f"{float(c.start_time - self.plan.first_time):.2f} s on, {c.frames_out} frames"
+
+    def note(self, line: str) -> None:
+        for o in self.observers:
+            if hasattr(o, "note"):
+                o.note(line)
+
+    def start(self, todo: list[Chunk]) -> None:
+        for o in self.observers:
+            o.start(sum(c.frames_out for c in todo), None)
+
+    def frames(self, n: int) -> None:
+        for _ in range(n):
             for o in self.observers:
                 o.frame(self.done, "I", None, None, None, 0.0)
             self.done += 1
+
+    def made(self, c: Chunk, where: str = "") -> None:
+        self.note(f"{c.name} ({self.span(c)}): made{where}")
+
+    def finish(self) -> None:
+        for o in self.observers:
+            o.finish()

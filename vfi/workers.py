@@ -13,33 +13,54 @@ from pathlib import Path
 _progress = None  # a worker process's queue to the job's progress bar
 
 
-def run_local(job, plan, todo: list, folder: Path, digests: dict, report) -> dict:
+def run_local(job, plan, todo: list, folder: Path, digests: dict, tracker) -> dict:
     """Makes the chunks of ``todo``; returns their records by number."""
     from .chunks import make_chunk
 
     if not todo:
         return {}
     workers = min(job.chunks.workers, len(todo))
+    records = {}
     if workers == 1:
-        return {c.number: make_chunk(job, plan.first_time, c, str(folder), digests[c.number], report) for c in todo}
+        for c in todo:
+            records[c.number] = make_chunk(job, plan.first_time, c, str(folder), digests[c.number], tracker.frames)
+            tracker.made(c)
+        return records
+    return _in_processes(job, plan, todo, folder, digests, tracker, workers)
+
+
+def _in_processes(job, plan, todo: list, folder: Path, digests: dict, tracker, workers: int) -> dict:
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a model in it
     progress = context.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
     records = {}
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(progress, threads)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(progress, threads))
+    try:
         futures = {pool.submit(_make_in_worker, job, plan.first_time, c, str(folder), digests[c.number]): c for c in todo}
-        try:
-            while futures:
-                done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-                _drain(progress, report)
-                for f in done:
-                    records[futures.pop(f).number] = f.result()
-            _drain(progress, report)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        while futures:
+            done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+            _drain(progress, tracker.frames)
+            for f in done:
+                c = futures.pop(f)
+                records[c.number] = f.result()
+                tracker.made(c)
+        _drain(progress, tracker.frames)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
     return records
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stops the workers at once: each removes its partial chunk (SIGTERM, as for vfi)."""
+    processes = list((pool._processes or {}).values())  # the executor has no public way to stop running calls
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=10)
 
 
 def _drain(progress, report) -> None:
