@@ -112,12 +112,14 @@ def _cli(*args):
     return subprocess.Popen([sys.executable, "-m", "vfi", *map(str, args)], env=env, stderr=subprocess.PIPE, text=True)
 
 
-def test_sigterm_then_resume_makes_only_the_remaining_chunks(film, tmp_path):
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_sigterm_then_resume_makes_only_the_remaining_chunks(film, tmp_path, workers):
     import signal
     import time
 
     out = tmp_path / "out.mkv"
-    args = ["upsample", film, "-o", out, "--factor", "2", "--method", "blend", "--codec", "ffv1", "--chunk-seconds", "1"]
+    args = ["upsample", film, "-o", out, "--factor", "2", "--method", "blend", "--codec", "ffv1", "--chunk-seconds", "1",
+            "--workers", workers]
     folder = tmp_path / ".out.mkv.vfi-chunks"
     job = _cli(*args, "--resume")
     deadline = time.monotonic() + 120
@@ -137,7 +139,7 @@ def test_sigterm_then_resume_makes_only_the_remaining_chunks(film, tmp_path):
     assert made and not set(made) & set(kept) and len(made) + len(kept) == 20  # 1 s chunks of a 20 s film
     assert not folder.exists()
     whole = tmp_path / "whole.mkv"
-    assert vfi(*args[:3], whole, *args[4:], "-q").exit_code == 0
+    assert vfi(*args[:3], whole, *args[4:-2], "-q").exit_code == 0
     a, b = read_frames(whole), read_frames(out)
     assert len(a) == len(b) == 400 and all(ta == tb and (fa == fb).all() for (ta, fa), (tb, fb) in zip(a, b))
 

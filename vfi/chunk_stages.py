@@ -43,7 +43,7 @@ class ChunkStages(JobStages):
     def __init__(self, job, source, chunk, first_time: Fraction, path: Path, report=None):
         self.reporter = _Reporter(report)
         target = OutputTarget.parse(str(path.with_suffix(".nut")), None)
-        self.packets_path = path.with_name(f".{path.name}.part")
+        self.packets_path = path.with_name(f".{path.name}.part")  # renamed to ``path`` when whole
         super().__init__(job, target, source, [self.reporter])
         self.chunk, self.first_time = chunk, first_time
         # the video alone: the sound, subtitles and tags are muxed once, when joining

@@ -262,17 +262,22 @@ def make_chunk(job, plan_first_time: Fraction, chunk: Chunk, folder: str, digest
     from .chunk_stages import ChunkStages
 
     folder = Path(folder)
-    with open_source(job.input, job.input_fps) as source:
-        stages = ChunkStages(job, source, chunk, plan_first_time, folder / f"{chunk.name}{CHUNK_SUFFIX}", report)
-        try:
-            tmp, end = stages.run()
-        except BaseException:
-            stages.abort()
-            raise
-        finally:
-            stages.close()
     final = folder / f"{chunk.name}{CHUNK_SUFFIX}"
-    os.replace(tmp, final)
+    try:
+        with open_source(job.input, job.input_fps) as source:
+            stages = ChunkStages(job, source, chunk, plan_first_time, final, report)
+            try:
+                tmp, end = stages.run()
+            except BaseException:
+                stages.abort()
+                raise
+            finally:
+                stages.close()  # its last progress report may be where a stop request is raised
+        os.replace(tmp, final)
+    except BaseException:
+        stages_tmp = final.with_name(f".{final.name}.part")
+        stages_tmp.unlink(missing_ok=True)
+        raise
     err = stages.method.time_error if stages.method.takes_t else stages.filler.max_time_error
     record = {"settings": digest, "bytes": final.stat().st_size, "frames_out": len(stages.log),
               "kinds": stages.log.kinds.decode(), "cuts": list(stages.cuts.cuts), "time_error": err,

@@ -53,14 +53,17 @@ def _in_processes(job, plan, todo: list, folder: Path, digests: dict, tracker, w
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stops the workers at once: each removes its partial chunk (SIGTERM, as for vfi)."""
+    """Stops the workers at once: each removes its partial chunk (SIGTERM, as for vfi),
+    then the pool's own thread is joined (left running, it fails at exit)."""
     processes = list((pool._processes or {}).values())  # the executor has no public way to stop running calls
-    pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
             p.terminate()
     for p in processes:
         p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _drain(progress, report) -> None:
@@ -90,18 +93,42 @@ def _start_worker(progress, threads: int) -> None:
     global _progress
     _progress = progress
     share_cores(threads)
-    # Ctrl-C reaches the whole process group: the job's process stops the pool, and a
-    # worker stops at once with its partial chunk removed (as SIGTERM does).
-    signal.signal(signal.SIGTERM, _interrupted)
+    # Ctrl-C reaches the whole process group: the job's process stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_requested)
 
 
-def _interrupted(signum, frame):
-    from .errors import Interrupted
+_stopping = 0  # the signal that asked this worker to stop
+_in_chunk = False
 
-    raise Interrupted(signum)
+
+def _stop_requested(signum, frame):
+    """Between chunks a worker leaves at once; in one it stops at its next progress
+    report (within a second), where its partial chunk is removed: an exception raised
+    here could land anywhere, even in a callback that swallows it."""
+    global _stopping
+    if not _in_chunk:
+        os._exit(128 + signum)
+    _stopping = signum
+
+
+def _report(frames: int) -> None:
+    if _stopping:
+        from .errors import Interrupted
+
+        raise Interrupted(_stopping)
+    _progress.put(frames)
 
 
 def _make_in_worker(job, first_time, chunk, folder: str, digest: str) -> dict:
+    global _in_chunk
     from .chunks import make_chunk
+    from .errors import Interrupted
 
-    return make_chunk(job, first_time, chunk, folder, digest, _progress.put)
+    _in_chunk = True
+    try:
+        return make_chunk(job, first_time, chunk, folder, digest, _report)
+    except Interrupted as e:
+        os._exit(128 + e.signum)  # the partial chunk is gone; the pool would hand this process the next one
+    finally:
+        _in_chunk = False
