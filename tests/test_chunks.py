@@ -158,3 +158,26 @@ def test_without_resume_a_stopped_job_leaves_no_chunks(film, tmp_path):
     _, err = job.communicate(timeout=60)
     assert job.returncode == 128 + signal.SIGTERM, err
     assert not folder.exists() and not out.exists() and not list(tmp_path.glob(".vfi-*"))
+
+
+def test_one_progress_across_chunks_and_workers(tmp_path):
+    from vfi.engine import Observer
+
+    class Record(Observer):
+        def __init__(self):
+            self.total, self.indices, self.notes = None, [], []
+
+        def start(self, total, info):
+            self.total = total
+
+        def frame(self, index, kind, rgb, a, b, t):
+            self.indices.append(index)
+
+        def note(self, line):
+            self.notes.append(line)
+
+    src = make_video(tmp_path / "in.mp4", moving_frames(30, 36, 64), Fraction(10))
+    seen = Record()
+    run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend", chunks=ChunkOptions(seconds=1, workers=2)), [seen])
+    assert seen.total == 60 and seen.indices == list(range(60))  # every frame once, as one job
+    assert sorted(n.split(" ")[0] for n in seen.notes if n.endswith(": made")) == [f"chunk-{i:04d}" for i in range(1, 4)]
