@@ -60,12 +60,15 @@ class Interpolator:
     def _rgb(self, result) -> np.ndarray:
         return result if isinstance(result, np.ndarray) else self.conv.to_rgb(result)
 
-    def between(self, rgb0: np.ndarray, rgb1: np.ndarray, times: Iterable[float]) -> list[np.ndarray]:
-        """Frames at ``times`` (0 < t < 1: where between ``rgb0`` and ``rgb1``), as RGB arrays."""
+    def between(self, rgb0: np.ndarray, rgb1: np.ndarray, times: Iterable[float], hold_cuts: bool = False) -> list[np.ndarray]:
+        """Frames at ``times`` (0 < t < 1: where between ``rgb0`` and ``rgb1``), as RGB
+        arrays; with ``hold_cuts``, the nearer of the two where a scene cut lies between them."""
         ts = [float(t) for t in times]
         if any(not 0 < t < 1 for t in ts):
             raise ValueError("times lie strictly between the two frames: 0 < t < 1")
         a, b = self._frame(rgb0, Fraction(0)), self._frame(rgb1, Fraction(1))
+        if ts and hold_cuts and self.cuts.is_cut(a, b):
+            return [rgb0 if t < 0.5 else rgb1 for t in ts]
         return [self._rgb(r) for r in self.method.interpolate(a, b, ts)] if ts else []
 
     def stream(self, frames: Iterable[np.ndarray], factor: int = 2) -> Iterator[np.ndarray]:
