@@ -5,7 +5,8 @@ ratio of --workers 2 to --workers 1 (median over rounds).
 
     python benchmarks/bench_workers.py [CLIP] [--method flow-fusion] [--rounds 1] [--chunk-seconds 2.5]
 
-CLIP (default: a panning texture made here) is cut to its first 10 s and scaled to 640x360.
+CLIP (default: a 10 s panning texture made here) is cut to its first 10 s (or all of it, if
+shorter) and scaled to 640x360.
 """
 
 from __future__ import annotations
@@ -25,17 +26,22 @@ import numpy as np
 W, H, SECONDS = 640, 360, 10
 
 
-def ten_seconds(src: str | None, path: Path) -> None:
-    """The first 10 s of ``src`` at 640x360 (x264, CRF 16), or a panning texture at 25 fps."""
+def ten_seconds(src: str | None, path: Path) -> float:
+    """The first 10 s of ``src`` at 640x360 and its rate (x264, CRF 16), or a panning texture at 25 fps."""
+    rate = Fraction(25)
+    if src is not None:
+        with av.open(src) as c:
+            rate = Fraction(c.streams.video[0].average_rate or 25)
     with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=25)
+        s = out.add_stream("libx264", rate=rate)
         s.width, s.height, s.pix_fmt = W, H, "yuv420p"
         s.codec_context.options = {"preset": "veryfast", "crf": "16"}
         for i, rgb in enumerate(_frames(src)):
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            f.pts, f.time_base = i, Fraction(1, 25)
+            f.pts, f.time_base = i, 1 / rate
             out.mux(s.encode(f))
         out.mux(s.encode(None))
+    return float((i + 1) / rate)
 
 
 def _frames(src: str | None):
@@ -79,14 +85,14 @@ def main():
              "--workers 2": ["--workers", "2", "--chunk-seconds", args.chunk_seconds]}
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
-        ten_seconds(args.clip, clip)
+        seconds = ten_seconds(args.clip, clip)
         walls: dict[str, list[float]] = {k: [] for k in sides}
         for r in range(args.rounds):
             for name, extra in sides.items():
-                seconds, frames = timed(clip, Path(tmp) / "out.mkv", args.method, extra)
-                walls[name].append(seconds)
-                print(f"round {r + 1}: {name}: {seconds:.1f} s, {frames / seconds:.1f} output frames/s", flush=True)
-        print(f"{args.clip or 'panning texture'}, {W}x{H}, {SECONDS} s, --factor 2, method {args.method}, "
+                wall, frames = timed(clip, Path(tmp) / "out.mkv", args.method, extra)
+                walls[name].append(wall)
+                print(f"round {r + 1}: {name}: {wall:.1f} s, {frames / wall:.1f} output frames/s", flush=True)
+        print(f"{args.clip or 'panning texture'}, {W}x{H}, {seconds:.1f} s, --factor 2, method {args.method}, "
               f"{args.chunk_seconds} s chunks, median of {args.rounds} round(s):")
         for name in sides:
             print(f"  {name}: {statistics.median(walls[name]):.1f} s")
