@@ -105,7 +105,8 @@ class BackgroundIterator:
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.thread.join(timeout=5)
+        if self.thread.ident is not None:  # not yet started (stopped as it starts): it sees the event first thing
+            self.thread.join(timeout=5)
 
 
 class BackgroundWorker:
