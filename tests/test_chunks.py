@@ -181,3 +181,22 @@ def test_one_progress_across_chunks_and_workers(tmp_path):
     run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend", chunks=ChunkOptions(seconds=1, workers=2)), [seen])
     assert seen.total == 60 and seen.indices == list(range(60))  # every frame once, as one job
     assert sorted(n.split(" ")[0] for n in seen.notes if n.endswith(": made")) == [f"chunk-{i:04d}" for i in range(1, 4)]
+
+
+def test_a_chunk_is_kept_only_whole_and_made_with_the_same_settings(tmp_path):
+    from dataclasses import replace
+
+    from vfi.chunks import finished, make_chunk, settings_hash
+    from vfi.engine import checked_job
+
+    src = make_video(tmp_path / "in.mp4", moving_frames(20, 36, 64), Fraction(10))
+    job = checked_job(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend", chunks=ChunkOptions(seconds=1)))
+    with open_source(str(src)) as source:
+        chunk = make_plan(job, source, 1).chunks[0]
+    record = make_chunk(job, Fraction(0), chunk, str(tmp_path), settings_hash(job, chunk))
+    assert finished(tmp_path, chunk, settings_hash(job, chunk)) == record
+    assert finished(tmp_path, chunk, settings_hash(replace(job, method="dup"), chunk)) is None
+    assert finished(tmp_path, chunk, settings_hash(replace(job, chunks=ChunkOptions(seconds=1, workers=3)), chunk)) == record
+    packets = tmp_path / f"{chunk.name}.packets"
+    packets.write_bytes(packets.read_bytes()[:-10])  # cut short, as by a power cut
+    assert finished(tmp_path, chunk, settings_hash(job, chunk)) is None

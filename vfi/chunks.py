@@ -211,11 +211,14 @@ IGNORED_SETTINGS = ("output", "overwrite", "threads", "streams", "chunks", "salv
 def settings_hash(job, chunk: Chunk | None = None) -> str:
     """What decides a chunk's frames: vfi's version, the input file (path, size,
     modification time), the job's settings (not where the output goes or how it is
-    scheduled) and the chunk itself."""
+    scheduled), the weights file and the chunk itself."""
     st = os.stat(job.input)
     settings = {k: v for k, v in asdict(job).items() if k not in IGNORED_SETTINGS}
     data = {"vfi": __version__, "input": [os.path.abspath(job.input), st.st_size, st.st_mtime_ns], "job": settings,
             "chunk": chunk.as_json() if chunk is not None else None}
+    if job.weights:  # weights trained again under the same name make other frames
+        w = os.stat(job.weights)
+        data["weights"] = [os.path.abspath(job.weights), w.st_size, w.st_mtime_ns]
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
