@@ -220,6 +220,10 @@ def job_options(f):
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
         click.option("--json", "as_json", is_flag=True, help="Print the job's summary as one JSON object on stdout."),
         click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, prepare, scenes, model (summed over streams), convert, encode, wait."),
+        click.option("--chunk-seconds", type=float, default=None, help="Split the job into chunks of about this many source seconds (ending at scene cuts where there are any), joined at the end; default 60 with --workers, --ray or --resume."),
+        click.option("--workers", type=click.IntRange(1), default=None, help="Make this many chunks at once, in processes sharing the cores."),
+        click.option("--resume", is_flag=True, help="Keep the finished chunks of this job when it stops, and go on from them when run again."),
+        click.option("--ray", "ray_address", default=None, metavar="ADDRESS", help="Make the chunks as tasks on a Ray cluster (an address, or auto); pip install 'vfi[ray]'."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
@@ -268,6 +272,7 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False
 
 def _job_from_options(mode: str, input: str, opts: dict):
     """Parse -> context: the shared options of upsample and slowmo become a Job."""
+    from .chunks import chunk_options
     from .engine import Job
 
     return Job(input=input, output=opts["output"], mode=mode, fps=opts["fps"], factor=opts["factor"],
@@ -277,6 +282,7 @@ def _job_from_options(mode: str, input: str, opts: dict):
                precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
                start=opts["start"], duration=opts["duration"], end=opts["end"], input_fps=opts["input_fps"],
                dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"], deinterlace=opts["deinterlace"],
+               chunks=chunk_options(opts.get("chunk_seconds"), opts.get("workers"), opts.get("resume"), opts.get("ray_address")),
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"],
                                     format=opts["pipe_format"]))
 

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import av
 import numpy as np
@@ -43,7 +43,10 @@ from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
-from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
+from .timing import Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
+
+if TYPE_CHECKING:
+    from .chunks import ChunkOptions
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -77,6 +80,7 @@ class Job:
     dedup: bool = False  # drop frames that repeat the one before (animation on twos) before interpolating
     dedup_threshold: float = HOLD_FRACTION  # a frame repeats when fewer than this fraction of its samples changed
     deinterlace: str = "auto"  # auto (interlaced sources: FFmpeg's bwdif), on or off
+    chunks: ChunkOptions | None = None  # split into chunks (resumable, on many workers): vfi.chunks
 
     def __post_init__(self):
         # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
@@ -205,6 +209,10 @@ def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     """Runs one job end to end; the output (and every file beside it: sidecar, blur
     report) appears only if everything succeeded.  A pipe (``-o -``) is written as the
     job goes: a failure says so."""
+    if job.chunks is not None:
+        from .chunks import run_chunked
+
+        return run_chunked(job, observers)
     started = time.perf_counter()
     job = checked_job(job)
     extra = [(what, path) for o in observers for what, path in o.outputs]
@@ -448,19 +456,6 @@ def _model_streams(job: Job, method: Method, profile: Profile) -> ModelStreams |
         return None
     n_streams, per_stream = cpu_streams(job.streams)
     return ModelStreams(n_streams, per_stream, profile) if n_streams > 1 else None
-
-
-def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output_step: Fraction) -> Timeline | SourceLockedTimeline:
-    """A whole --factor follows the source's clock; any other rate is a constant grid."""
-    whole = job.factor is not None and job.factor.denominator == 1
-    if whole and (job.mode == "upsample" or job.fps is None):
-        n = int(job.factor)
-        return SourceLockedTimeline(first, n, 1 if job.mode == "upsample" else n, source_step, info.time_base)
-    # Container timestamps are rounded (to the time base, or to 1 ms by many muxers
-    # whatever their time base): within 1/32 of an output interval (or half a tick) an
-    # output time *is* the source frame; capped for coarse AVI bases.
-    tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
-    return Timeline(first, source_step, output_step, tolerance)
 
 
 def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method, audio_in, other_streams, profile):

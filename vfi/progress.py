@@ -87,6 +87,7 @@ class LogLines:
 class ProgressObserver(Observer):
     def __init__(self, description: str, quiet: bool = False, plain: bool | None = None):
         self.progress = make_progress(disable=quiet)
+        self.quiet = quiet
         self.description = description
         self.task = None
         if plain is None:
@@ -95,6 +96,15 @@ class ProgressObserver(Observer):
 
     def start(self, total, info) -> None:
         self.total = total
+
+    def note(self, line: str) -> None:
+        """A line of the job's log (chunks kept and made), above the bar."""
+        if self.quiet:
+            return
+        if self.task is not None:
+            self.progress.console.print(line, soft_wrap=True, highlight=False)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def frame(self, index, kind, rgb, a, b, t) -> None:
         if self.lines is not None:
