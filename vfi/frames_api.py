@@ -29,7 +29,8 @@ class Interpolator:
                  scene_threshold: float = DEFAULT_THRESHOLD):
         from .engine import Job, build_method, checked_job
 
-        job = checked_job(Job(input="", output="", method=method, weights=weights, device=device, threads=False))
+        # frames come from and go to the calling program: "-" as for pipes
+        job = checked_job(Job(input="-", output="-", method=method, weights=weights, device=device, threads=False))
         self.method = build_method(job)
         self.name = self.method.name
         self.cuts = CutDetector(scene_threshold)
