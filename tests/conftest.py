@@ -138,3 +138,36 @@ def busy_flow_fusion():
         for p in model.parameters():
             p.normal_(0, 0.3)
     return spec, model
+
+
+def make_with_cover_art(path: Path, video: bool = True, fmt: str | None = None) -> Path:
+    """A file with sound and cover art (a JPEG attached as a picture, as music files and
+    phone videos carry), and, with ``video``, 12 frames of video."""
+    out = av.open(str(path), "w", format=fmt)
+    vs = None
+    if video:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+    aus = out.add_stream("aac", rate=48000)
+    aus.codec_context.layout = "stereo"
+    cover = out.add_stream("mjpeg")
+    cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+    cover.disposition = av.stream.Disposition.attached_pic
+    picture = av.VideoFrame.from_ndarray(texture(32, 32), format="rgb24").reformat(format="yuvj420p")
+    for p in [*cover.encode(picture), *cover.encode(None)]:
+        p.stream, p.pts, p.dts = cover, 0, 0
+        out.mux(p)
+    for i, img in enumerate(moving_frames(12, 48, 64) if video else []):
+        f = av.VideoFrame.from_ndarray(img, format="rgb24")
+        f.pts, f.time_base = i, Fraction(1, 24)
+        out.mux(vs.encode(f))
+    if vs is not None:
+        out.mux(vs.encode(None))
+    silence = np.zeros((2, 1024), np.float32)
+    for k in range(0, 24000, 1024):
+        af = av.AudioFrame.from_ndarray(silence, format="fltp", layout="stereo")
+        af.sample_rate, af.pts, af.time_base = 48000, k, Fraction(1, 48000)
+        out.mux(aus.encode(af))
+    out.mux(aus.encode(None))
+    out.close()
+    return path

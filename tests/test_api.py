@@ -39,7 +39,7 @@ def test_the_default_method_is_the_clis():
     opts = dict(output="b.mkv", fps=None, factor=Fraction(2), method=None, model=None, weights=None, depth=3,
                 scene_threshold=0.3, audio="copy", overwrite=False, salvage=False, device="auto", tile=None, precision="auto",
                 batch_size=4, streams=None, start=None, duration=None, end=None, input_fps=None, dedup=False,
-                dedup_threshold=0.005, codec=None, crf=None, pix_fmt=None, preset=None, pipe_format=None)
+                dedup_threshold=0.005, deinterlace="auto", codec=None, crf=None, pix_fmt=None, preset=None, pipe_format=None)
     job = _job_from_options("upsample", "a.mp4", opts)
     assert job.method is None and checked_job(job).method == default_method()
 

@@ -101,3 +101,19 @@ def test_knows_synthesised_frames_and_inline_report(tmp_path):
     kinds = [f["kind"] for f in data["frames"]]
     assert kinds[:4] == ["source", "synthesised", "source", "synthesised"]
     assert set(data["summary"]) == {"all", "source", "synthesised", "repeated"}
+
+
+def test_blur_report_runs_without_pytorch(pair, tmp_path):
+    """Every output of vfi blur-report, in a fresh interpreter that never imports torch."""
+    import subprocess
+    import sys
+
+    sharp, soft = pair
+    args = ["blur-report", str(soft), "--reference", str(sharp), "--csv", str(tmp_path / "r.csv"), "--json", str(tmp_path / "r.json"),
+            "--plot", str(tmp_path / "p.png"), "--local", str(tmp_path / "h.png")]
+    code = ("import sys\nfrom vfi.cli import main\nrc = main(sys.argv[1:], standalone_mode=False)\n"
+            "print('torch' in sys.modules, rc or 0)")
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-2:] == ["False", "0"], run.stdout
+    assert all((tmp_path / n).stat().st_size > 0 for n in ("r.csv", "r.json", "p.png", "h.png"))

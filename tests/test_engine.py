@@ -1,6 +1,7 @@
 """End-to-end runs of the engine on generated videos: counts, timestamps, pass-through,
 audio, scene cuts, sizes, VFR, colour metadata."""
 
+import json
 from fractions import Fraction
 
 import av
@@ -472,8 +473,17 @@ def test_dedup_makes_animation_on_twos_move_on_every_frame(tmp_path):
         got = [f for _, f in read_frames(out)]
         same = [np.array_equal(a, b) for a, b in zip(got[1:-5], got[2:-4])]  # away from the ends (the last drawing is held)
         assert any(same) == expect_repeats, (dedup, same)
+        assert res.output_rate == 48, (dedup, res.output_rate)  # the file's rate, not the drawings'
         if dedup:
             assert res.duplicates_dropped == 11 and res.frames_out == 48  # the same length
+
+
+def test_dedup_on_a_still_reports_the_files_rate(tmp_path):
+    still = [next(moving_frames(1, 32, 48))] * 48
+    src = make_video(tmp_path / "still.mkv", still, Fraction(24), codec="ffv1")
+    res = run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend", dedup=True, encode=EncodeOptions(codec="ffv1")))
+    assert res.output_rate == 48 and res.frames_out == 96, (res.output_rate, res.frames_out)
+    assert json.loads((tmp_path / "o.mkv.vfi.json").read_text())["output_rate"] == "48"
 
 
 def test_the_reported_rate_is_the_outputs_real_rate(tmp_path):

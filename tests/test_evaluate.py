@@ -204,3 +204,35 @@ def test_neighbours_option_reaches_flow_fusion(tmp_path):
     from conftest import vfi
 
     assert vfi("eval", src, "--neighbours", "sideways").exit_code == 2
+
+
+def test_models_and_weights_pair_up_by_position():
+    import pytest
+
+    from vfi.errors import UsageError
+    from vfi.evaluate import model_weight_pairs
+
+    assert model_weight_pairs(["a", "b"], ["w"]) == [("a", "w"), ("b", None)]
+    with pytest.raises(UsageError, match="needs a --model"):
+        model_weight_pairs(["a"], ["w", "v"])
+    with pytest.raises(UsageError, match="weights files"):
+        model_weight_pairs(["a", "b"], ["w"], dataset=True)
+    r = vfi_eval_cli("--dataset", ".", "--model", "sparse-cnn")
+    assert r.exit_code == 2 and r.output.startswith("Error: --dataset evaluates weights files")
+
+
+def test_clips_without_triplets_are_left_out_with_a_warning():
+    import pytest
+
+    from vfi.errors import InputError
+    from vfi.evaluate import ClipResult, usable_results
+
+    good, empty = ClipResult("good.mp4", 8, 8, triplets=3), ClipResult("short.mp4", 8, 8)
+    kept, warnings = usable_results([good, empty])
+    assert kept == [good] and warnings == ["short.mp4: no usable triplets (too short, or only cuts and holds); left out"]
+    with pytest.raises(InputError, match="no usable triplets in short.mp4"):
+        usable_results([empty])
+
+
+def vfi_eval_cli(*args):
+    return CliRunner().invoke(main, ["eval", *args])

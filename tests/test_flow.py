@@ -120,7 +120,9 @@ def test_a_window_of_the_inputs_is_that_crop_of_the_whole():
 
 def test_reversed_time_swaps_the_inputs_exactly():
     """What training's time-reversal augmentation assumes."""
-    from vfi.train import FEATURE_T, REVERSED_FEATURES
+    from vfi.models.adapters import reversed_time_features
+
+    REVERSED_FEATURES, FEATURE_T = reversed_time_features()
 
     frames = list(moving_frames(7, 48, 64, speed=2, accel=1))  # speeding up: the paths bend
     before, a, b, after = frames[0], frames[2], frames[4], frames[6]
@@ -252,12 +254,12 @@ def test_flow_dataset_holds_both_flows_of_every_window(flow_dataset):
     assert times == [0.3333, 0.5, 0.6667]
     for i in (0, len(data.triplets) // 2, len(data.triplets) - 1):
         _, a, m, b = data.triplets[i]
-        f01, f10 = data.flows(i)
+        motion = data.motion(i)
+        f01, f10 = hwc(motion.f01), hwc(motion.f10)
         want01, want10 = FlowEstimator()(np.asarray(data.arrays[0][a]), np.asarray(data.arrays[0][b]))
         assert np.allclose(f01, want01, atol=0.02) and np.allclose(f10, want10, atol=0.02)  # stored as float16
         assert abs(np.median(f01[8:-8, 8:-8, 0]) + 3 * (b - a)) < 0.5  # the view pans right: content moves left
         # and to the frames as far again beyond the pair, where the clip has them
-        motion = data.motion(i)
         span, n = b - a, len(data.arrays[0])
         assert (motion.f0b is not None) == (a - span >= 0) and (motion.f1a is not None) == (b + span < n)
         if motion.f0b is not None:
@@ -380,3 +382,63 @@ def test_jump_cuts_in_real_footage_cost_nothing_against_straight_paths(tmp_path)
     trusted, untrusted, straight = scores(), scores(trust=False), scores("none")
     assert trusted >= straight - 0.02, (trusted, straight)
     assert trusted > untrusted + 1.0, (trusted, untrusted)
+
+
+def _screen_frame(i: int) -> np.ndarray:
+    """A screen recording's frame i: a terminal whose output gains a line a frame, a
+    counter that ticks, and under them a panning video with a static logo over it."""
+    import cv2
+
+    lines = ["$ ls -la /usr/share", "total 1284", "drwxr-xr-x  2 root root 4096 bin", "-rw-r--r--  1 root  612 README",
+             "$ make test", "pytest -q tests/", "....................... [ 40%]", "......F................ [ 80%]"]
+    img = np.full((192, 320, 3), 24, np.uint8)
+    img[128:] = texture(64, 340, 7)[:, 3 * i: 3 * i + 320]
+    cv2.putText(img, "LOGO", (260, 182), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    for k, line in enumerate(lines[:3 + i]):
+        cv2.putText(img, line, (4, 14 + 14 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (220, 220, 220), 1, cv2.LINE_AA)
+    cv2.putText(img, f"{1000 + 37 * i:05d}", (260, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (80, 255, 80), 1, cv2.LINE_AA)
+    return img
+
+
+def _off_the_fade(made: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """How far ``made`` is from the nearest of a, b and their blends (one weight for the
+    whole region, least squares): the 99th percentile of the per-pixel distance, levels."""
+    x, d = a.astype(np.float64), b.astype(np.float64) - a
+    weight = np.clip(((made - x) * d).sum() / max((d * d).sum(), 1e-9), 0, 1)
+    return float(np.percentile(np.abs(made - (x + weight * d)), 99))
+
+
+def test_text_that_appears_or_changes_is_shown_whole_or_faded_never_warped_into_strokes(tmp_path):
+    """A screen recording (lossless RGB) made twice as fast by the default through the
+    engine: in every made frame the terminal's new line and the ticking counter are one
+    source frame's, the other's or their blend (no warped strokes), and the static logo
+    over the moving video keeps its letters.  Without the cross-fade where content
+    changes in place the new line is warped into strokes."""
+    import vfi.flow as flow
+    from conftest import read_frames
+    from vfi.engine import Job, run
+
+    frames = [_screen_frame(i) for i in range(6)]
+    src = make_video(tmp_path / "screen.mkv", frames, Fraction(10), codec="ffv1", pix_fmt="bgr0")
+    new_line = lambda k: (slice(14 * (4 + k) - 11, 14 * (4 + k) + 4), slice(0, 210))  # noqa: E731  the line frame k + 1 adds
+    counter, logo = (slice(0, 20), slice(256, 320)), (slice(168, 186), slice(258, 306))
+    letters = frames[0][logo].min(axis=2) > 200  # the logo's strokes, the same in every frame
+
+    def made_frames(fallback=True):
+        flow.CHANGE_FALLBACK = fallback
+        try:
+            run(Job(input=str(src), output=str(tmp_path / f"out{fallback:d}" / "%06d.png"), factor=2))
+        finally:
+            flow.CHANGE_FALLBACK = True
+        return [f for _, f in read_frames(tmp_path / f"out{fallback:d}" / "%06d.png", "rgb24")]
+
+    out = made_frames()
+    assert len(out) >= 11
+    for k in range(5):
+        made, a, b = out[2 * k + 1].astype(np.float64), frames[k], frames[k + 1]
+        for region in (new_line(k), counter):
+            assert _off_the_fade(made[region], a[region], b[region]) <= 20, (k, region)
+        assert np.abs(made[logo][letters] - a[logo][letters]).mean() <= 12, k
+    garbled = made_frames(fallback=False)
+    assert max(_off_the_fade(garbled[2 * k + 1][new_line(k)].astype(np.float64), frames[k][new_line(k)],
+                             frames[k + 1][new_line(k)]) for k in range(5)) > 60

@@ -217,3 +217,50 @@ def test_bad_inputs_and_options_fail_cleanly(command, bad_inputs, tmp_path):
             pytest.fail(f"{where}\nexception escaped: {res.exception!r}")
         assert list(out_dir.iterdir()) == [], f"{where}\nleft behind: {[p.name for p in out_dir.iterdir()]}"
         assert _snapshot(bad_inputs) == before, where
+
+
+# Real files vfi must take whatever they carry: each input kind into each container.
+OUTPUT_CONTAINERS = ("mp4", "mov", "mkv", "webm", "avi", "nut", "ts")
+
+
+@pytest.fixture(scope="module")
+def stream_kinds(tmp_path_factory):
+    """One input per kind of stream or clock that broke a job once, made here."""
+    from test_io_streams import remux, with_extras, with_skeleton, with_sound
+
+    d = tmp_path_factory.mktemp("kinds")
+    clip = make_video(d / "clip.mp4", moving_frames(24, 64, 96), Fraction(24), audio=True)
+    ogv = make_video(d / "vp8.ogv", moving_frames(24, 64, 96), Fraction(24), codec="libvpx", options={"b": "500k"})
+    part = remux(clip, d / "part.ts").read_bytes()
+    (d / "joined.ts").write_bytes(part + part)
+    return {
+        "edit list": remux(clip, d / "cut.mp4", start=Fraction(1, 4), end=Fraction(3, 4)),
+        "late ts": remux(clip, d / "late.ts", shift=Fraction(3600)), "joined ts": d / "joined.ts",
+        "font": with_extras(clip, d / "font.mkv", font=True), "timecode": with_extras(clip, d / "tc.mov", timecode="01:00:00:00"),
+        "mp4 chapters": with_extras(clip, d / "chapters.mp4", chapters=True), "skeleton": with_skeleton(ogv, d / "skeleton.ogv"),
+        "ac3 5.1(side)": with_sound(d / "side.mkv", "ac3", "5.1(side)"), "pcm u8": with_sound(d / "u8.avi", "pcm_u8", rate=22050),
+        "pcm s16": with_sound(d / "pcm.mkv", "pcm_s16le"), "wma": with_sound(d / "wma.asf", "wmav2", rate=44100),
+        "mpeg-ps at 0.5 s": remux(make_video(d / "m2v.mkv", moving_frames(24, 64, 96), Fraction(24), codec="mpeg2video"),
+                                  d / "ps.mpg", fmt="mpeg", shift=Fraction(1, 2)),
+    }
+
+
+@pytest.mark.parametrize("ext", OUTPUT_CONTAINERS)
+def test_every_stream_kind_into_every_container(stream_kinds, tmp_path, ext):
+    """Each kind works into each container: the video whole and from 0, the sound kept,
+    every warning line also in the sidecar, nothing left behind."""
+    import json
+
+    for kind, src in stream_kinds.items():
+        out = tmp_path / f"{kind.replace(' ', '_')}.{ext}"
+        res = CliRunner().invoke(main, ["upsample", str(src), "-o", str(out), "--factor", "2", "--method", "blend", "--crf", "50"])
+        where = f"{kind} -> .{ext}:\n{res.output}"
+        assert res.exit_code == 0 and "Traceback" not in res.output, where
+        said = [line.removeprefix("warning: ") for line in res.output.splitlines() if line.startswith("warning")]
+        assert said == json.loads(out.with_name(out.name + ".vfi.json").read_text())["warnings"], where
+        with av.open(str(src)) as a, av.open(str(out)) as b:
+            v = b.streams.video[0]
+            frames = [f.time for f in b.decode(v)]
+            assert frames[0] < 0.1 and len(frames) >= 20 and b.duration / av.time_base < 5, where  # from 0, not an hour
+            assert len(b.streams.audio) == len(a.streams.audio), where
+    assert not [p.name for p in tmp_path.iterdir() if ".part" in p.name or p.name.startswith(".vfi")]

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import make_video, moving_frames, read_frames, vfi
+from conftest import make_video, make_with_cover_art, moving_frames, read_frames, vfi
 from vfi.io.sources import ImageSequenceSource, image_files, open_source
 
 
@@ -130,3 +130,18 @@ def test_open_source_chooses_by_what_the_input_is(tmp_path):
         assert type(s).__name__ == "VideoFileSource"
     with open_source(str(tmp_path / "imgs"), Fraction(30)) as s:
         assert type(s).__name__ == "ImageSequenceSource" and s.info.rate == 30 and s.info.frame_count == 3
+
+
+def test_sound_with_cover_art_is_said_to_have_no_video(tmp_path):
+    src = make_with_cover_art(tmp_path / "song.m4a", video=False, fmt="mp4")
+    res = vfi("upsample", src, "-o", tmp_path / "o.mp4", "--factor", "2")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "no video stream (only cover art" in errors[0], res.output
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cover_art_is_copied_as_it_is_not_read_as_the_video(tmp_path):
+    source = open_source(str(make_with_cover_art(tmp_path / "in.mp4")))
+    assert (source.info.codec, source.info.width) == ("h264", 64)
+    assert [(s.type, s.codec_context.name) for s in source.other_streams()] == [("video", "mjpeg")]

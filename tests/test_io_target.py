@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import pytest
 
 from conftest import make_video, moving_frames
@@ -76,3 +77,40 @@ def test_one_table_of_video_extensions_for_every_search(tmp_path):
     assert set(formats.VIDEO_CONTAINERS) <= set(formats.VIDEO_EXTENSIONS)  # what vfi writes, it reads
     assert {".mp4", ".mkv", ".m2ts", ".mts", ".3gp", ".y4m", ".nut"} <= set(formats.VIDEO_EXTENSIONS)
     assert formats.muxer_for(Path("a.m4v")) == "mp4" and formats.muxer_for(Path("a.ts")) == "mpegts"
+
+
+def _png_sequence(folder: Path, n: int = 4) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i, img in enumerate(moving_frames(n, 16, 24)):
+        files.append(folder / f"f{i + 1:03d}.png")
+        av.VideoFrame.from_ndarray(img, format="rgb24").to_image().save(files[-1])
+    return files
+
+
+@pytest.mark.parametrize("output", ["f/out_%05d.png", "f/", "f", ".", "f/f%03d.png", "f/f002.png"])
+def test_no_output_replaces_or_deletes_an_input_image(tmp_path, monkeypatch, output):
+    from vfi.engine import Job, run
+
+    monkeypatch.chdir(tmp_path)
+    files = _png_sequence(tmp_path / "f")
+    before = {p.name: p.read_bytes() for p in files}
+    with pytest.raises(UsageError, match="input"):
+        run(Job(input="f/f%03d.png", output=output, factor=Fraction(2), method="blend", overwrite=True))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "f").iterdir()} == before
+    # beside the input, a video file is fine
+    run(Job(input="f/f%03d.png", output="f/x.mkv", factor=Fraction(2), method="blend", overwrite=True))
+    assert {p.name: p.read_bytes() for p in files} == before
+
+
+@pytest.mark.parametrize("name", ["100%done.mp4", "2024-01-01T10:30:00.mp4", "%d.mkv"])
+def test_odd_file_names_are_files(tmp_path, monkeypatch, name):
+    from conftest import vfi
+
+    monkeypatch.chdir(tmp_path)  # relative names, as typed
+    make_video(tmp_path / name, moving_frames(4, 16, 16), Fraction(24))
+    res = vfi("upsample", name, "-o", f"out {name}", "--factor", "2", "--method", "blend", "-q")
+    assert res.exit_code == 0, res.output
+    assert output_kind(name) == "file" and (tmp_path / f"out {name}").exists()
+    res = vfi("upsample", name, "-o", f"x{name}", "--factor", "2", "--method", "blend", "-q")
+    assert res.exit_code == 0 and (tmp_path / f"x{name}").exists(), res.output

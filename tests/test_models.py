@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import make_video, moving_frames, read_frames
 from vfi.cli import main
 from vfi.errors import InputError, UsageError
-from vfi.models import MODELS, Interpolator, count_parameters, load_interpolator, load_model, model_inputs, save_weights
+from vfi.models import MODELS, Interpolator, count_parameters, load_interpolator, load_model, save_weights
 from vfi.models.autoencoders import HEIGHT, WIDTH
 from vfi.models.sparse_cnn import SameConv2d, SparseCNN, fused_cpu_available, tf_same_padding
 
@@ -20,7 +20,7 @@ ALL = sorted(MODELS)
 
 def sample_input(spec, n=2, h=20, w=28):
     torch.manual_seed(0)
-    if spec.domain == "flow":
+    if spec.adapter.takes_t:
         from vfi.flow import FlowEstimator, PairMotion, fusion_inputs
 
         frames = list(moving_frames(3, h, w, speed=2))
@@ -28,11 +28,13 @@ def sample_input(spec, n=2, h=20, w=28):
         x = fusion_inputs(frames[0], frames[2], PairMotion(f01, f10, (h, w)), 0.5)[0]
         target = torch.from_numpy(frames[1]).permute(2, 0, 1).float() / 255
         return x.unsqueeze(0).repeat(n, 1, 1, 1), target.unsqueeze(0).repeat(n, 1, 1, 1)
-    if spec.domain == "rgb255":
+    if spec.adapter.tiles:  # RGB at any size
         a, b = torch.rand(n, 3, h, w) * 255, torch.rand(n, 3, h, w) * 255
     else:
         a, b = torch.rand(n, 1, HEIGHT, WIDTH), torch.rand(n, 1, HEIGHT, WIDTH)
-    return model_inputs(spec, a, b), (a + b) / 2
+    x = spec.adapter.stack(a, b)
+    assert x.shape[1] == spec.adapter.input_channels
+    return x, (a + b) / 2
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -44,7 +46,7 @@ def test_forward_backward_shape_range(name):
     assert y.shape == target.shape
     assert torch.isfinite(y).all()
     assert (y >= 0).all()
-    if spec.domain == "grey":
+    if spec.adapter.preset == "paper002":
         assert (y <= 1).all()
     loss = torch.mean((y - target) ** 2)
     loss.backward()
@@ -61,7 +63,7 @@ def test_cpu_and_cuda_agree(name):
     with torch.no_grad():
         cpu = model(x)
         gpu = model.cuda()(x.cuda()).cpu()
-    scale = 255 if spec.domain == "rgb255" else 1
+    scale = spec.adapter.levels
     assert torch.allclose(cpu, gpu, atol=1e-3 * scale, rtol=1e-3)
 
 
@@ -210,7 +212,7 @@ def test_tiled_inference_matches_untiled():
 
 
 def test_cpu_default_tiles_and_matches_untiled():
-    from vfi.models import CPU_TILE
+    from vfi.models.adapters import CPU_TILE
 
     spec = MODELS["sparse-cnn"]
     model = spec.create().init_as_blend(noise=1.0)
@@ -370,3 +372,15 @@ def test_shipped_sparse_cnn_is_unbiased_on_real_footage():
     # Within 0.01 dB of the blend (measured: 0.002 dB under it here; on the eight
     # held-out clips 0.005 dB either side): what it adds to the blend is that small.
     assert 10 * np.log10(np.mean(mse_model) / np.mean(mse_blend)) <= 0.01, (np.mean(mse_model), np.mean(mse_blend))
+
+
+def test_the_model_of_a_weights_file_is_read_from_its_metadata_alone(tmp_path):
+    from vfi.models import describe_models, weights_metadata, weights_model
+
+    spec = MODELS["conv-ae"]
+    path = save_weights(tmp_path / "w.safetensors", spec, spec.create())
+    assert weights_model(path) == "conv-ae" and weights_metadata(path)["parameters"] == str(count_parameters(spec.create()))
+    (tmp_path / "junk.safetensors").write_bytes(b"not weights")
+    with pytest.raises(InputError):
+        weights_model(tmp_path / "junk.safetensors")
+    assert [r["name"] for r in describe_models()] == list(MODELS)

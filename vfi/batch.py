@@ -5,11 +5,12 @@ summary table ends the run."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError, VfiError
+from .errors import OutputError, UsageError, VfiError
 from .io.formats import VIDEO_CONTAINERS, VIDEO_EXTENSIONS
 
 
@@ -56,7 +57,7 @@ def plan_batch(inputs, output: str, batch: bool, make_job) -> list[BatchItem]:
             if o in seen:
                 raise UsageError(f"{seen[o]} and {s} would both be written to {o}")
             seen[o] = s
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     items = []
     for s, o in zip(sources, outputs):
         item = BatchItem(s, str(o))
@@ -66,6 +67,16 @@ def plan_batch(inputs, output: str, batch: bool, make_job) -> list[BatchItem]:
             item.error = str(e)
         items.append(item)
     return items
+
+
+def make_folder(folder: Path) -> None:
+    """The batch's output folder, made if need be, and writable (one error, not one per input)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot make this folder: {e.strerror or e}") from None
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{folder}: folder is not writable")
 
 
 def run_batch(items: list[BatchItem], mode: str, quiet: bool, console) -> int:

@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .io.colour import ColorConverter
 from .io.reading import VideoReader
 from .io.target import sidecar_path
-from .metrics import laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
+from .metrics import bf_from_variance, laplacian_variance, local_laplacian_variance, psnr, rbf_from_variances, ssim
 from .outputs import OutputSet, check_distinct, check_writable
 
 KIND_NAMES = {SOURCE: "source", SYNTH: "synthesised", REPEAT: "repeated", "?": "frame"}
@@ -125,7 +125,7 @@ def blur_report(video: str, reference: str | None = None, local_frames: tuple[in
             t0 = sf.time if t0 is None else t0
             kind = kinds[sf.index] if kinds and sf.index < len(kinds) else "?"
             v_pred = laplacian_variance(rgb)
-            fs = FrameScore(sf.index, float(sf.time - t0), kind, math.inf if v_pred == 0 else 1 / v_pred)
+            fs = FrameScore(sf.index, float(sf.time - t0), kind, bf_from_variance(v_pred))
             ref_rgb = None
             if ref_iter is not None:
                 rf = next(ref_iter, None)
@@ -306,7 +306,7 @@ class BlurObserver(Observer):
         v = laplacian_variance(rgb())
         prev_rbf = rbf_from_variances(v, self._var(a))
         next_rbf = rbf_from_variances(v, self._var(b)) if b is not None else None
-        self.writer.writerow([index, KIND_NAMES[kind], f"{t:.4f}", _num(math.inf if v == 0 else 1 / v), _num(prev_rbf), _num(next_rbf)])
+        self.writer.writerow([index, KIND_NAMES[kind], f"{t:.4f}", _num(bf_from_variance(v)), _num(prev_rbf), _num(next_rbf)])
 
     def finish(self):
         if self.file:
@@ -318,3 +318,28 @@ class BlurObserver(Observer):
 
     def finished_files(self):
         return [(self.tmp, Path(self.path))] if self.tmp is not None else []
+
+
+SUMMARY_COLUMNS = {"bf": "BF mean (std)", "rbf": "RBF mean (std)", "abs_rbf": "|RBF| mean", "psnr": "PSNR dB", "ssim": "SSIM"}
+
+
+def summary_table(report: Report, title: str):
+    """The report's summary as a Rich table: a row per kind of frame (source,
+    synthesised, repeated, all), a column per measure."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("frames of")
+    table.add_column("frames")
+    for name in SUMMARY_COLUMNS.values():
+        table.add_column(name)
+    for kind, row in report.summary().items():
+        table.add_row(kind, str(row["frames"]), *(_summary_cell(c, row.get(c)) for c in SUMMARY_COLUMNS))
+    return table
+
+
+def _summary_cell(column: str, v: dict | None) -> str:
+    if v is None:
+        return "-"
+    inf = f" ({v['infinite']} inf)" if v["infinite"] else ""
+    return f"{v['mean']:.4g} ({v['std']:.3g}){inf}" if column in ("bf", "rbf") else f"{v['mean']:.4g}{inf}"

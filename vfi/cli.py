@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import signal
 import sys
-import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,15 +17,14 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .errors import Interrupted, VfiError
-from .outputs import OutputSet, check_distinct, check_writable
+from .errors import VfiError
+from .loss_names import LOSS_NAMES
+from .outputs import check_stdout_free, left_behind, remove_unfinished
 from .scenes import DEFAULT_THRESHOLD
+from .signals import StopSignals
 from .timing import parse_rate, parse_time
 from .io.encoding import EncodeOptions
 
-# vfi.losses.LOSS_NAMES, spelled out so that the CLI starts without importing PyTorch
-# (tests/test_losses.py keeps the two the same).
-LOSS_NAMES = ("mse", "msle", "cosine", "log-mse", "charbonnier", "blur", "log-mse-blur", "charbonnier-blur", "no-worse-than-blend")
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -108,7 +106,7 @@ def handle_errors(fn):
                 raise
             signum = getattr(e, "signum", signal.SIGINT)
             what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-            err_console.print(f"vfi: {what}; {getattr(e, 'message', None) or 'no output was left behind'}", soft_wrap=True)
+            err_console.print(f"vfi: {what}; {getattr(e, 'message', None) or left_behind(remove_unfinished())}", soft_wrap=True)
             ctx.exit(128 + signum)
         except click.exceptions.Exit:
             raise
@@ -132,10 +130,6 @@ def _debug_first(args: list[str]) -> list[str]:
     return args
 
 
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
-
-
 class VfiGroup(click.Group):
     """The ``vfi`` group: every error is one ``Error:`` line (Click's own usage errors
     too, which it otherwise prints as a three-line usage block), and SIGTERM and SIGHUP
@@ -143,10 +137,7 @@ class VfiGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         args = _debug_first(sys.argv[1:] if args is None else list(args))
-        handlers = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                handlers[sig] = signal.signal(sig, _raise_interrupted)
+        stop_signals = StopSignals().install()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -164,10 +155,11 @@ class VfiGroup(click.Group):
             click.echo("vfi: interrupted", err=True)
             rv = 128 + signum
         finally:
-            for sig, previous in handlers.items():
-                signal.signal(sig, previous)
+            remove_unfinished()
+            stop_signals.restore()
         if not standalone_mode:
             return rv
+        stop_signals.ignore_repeats()
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -221,11 +213,17 @@ def job_options(f):
         click.option("--dedup", is_flag=True, help="Drop frames that repeat the one before (animation on twos) so motion is even on every output frame."),
         click.option("--dedup-threshold", type=click.FloatRange(0, 1), default=0.005, show_default=True,
                      help="--dedup: a frame repeats the one before when fewer than this fraction of its samples changed (by more than 4 levels)."),
+        click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     help="Interlaced sources (tagged so) become frames with FFmpeg's bwdif first; on: every source; off: never."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
         click.option("--json", "as_json", is_flag=True, help="Print the job's summary as one JSON object on stdout."),
         click.option("--profile", "show_profile", is_flag=True, help="Print where the time went: decode, prepare, scenes, model (summed over streams), convert, encode, wait."),
+        click.option("--chunk-seconds", type=float, default=None, help="Split the job into chunks of about this many source seconds (ending at scene cuts where there are any), joined at the end; default 60 with --workers, --ray or --resume."),
+        click.option("--workers", type=click.IntRange(1), default=None, help="Make this many chunks at once, in processes sharing the cores."),
+        click.option("--resume", is_flag=True, help="Keep the finished chunks of this job when it stops, and go on from them when run again."),
+        click.option("--ray", "ray_address", default=None, metavar="ADDRESS", help="Make the chunks as tasks on a Ray cluster (an address, or auto); pip install 'vfi[ray]'."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
@@ -244,20 +242,17 @@ def _method_name(method, model, weights):
     if model:
         return model
     if weights is not None:
-        from .models import load_model
+        from .models import weights_model
 
-        return load_model(weights)[0].name  # the model the weights are for
+        return weights_model(weights)
     return None
 
 
 def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False):
     from .engine import run
-    from .progress import ProgressObserver
+    from .progress import ProgressObserver, profile_line, summary_json, summary_line
 
-    if job.output == "-" and as_json:
-        raise OneLineError("--json prints to stdout, which -o - fills with video; use one or the other", 2)
-    if job.output == "-" and show_profile:
-        show_profile = "stderr"
+    check_stdout_free(job.output, as_json)
     observers = [ProgressObserver(label, quiet=quiet)]
     if blur_csv:
         from .blur import BlurObserver
@@ -268,37 +263,16 @@ def _run_job(job, quiet, label, blur_csv=None, show_profile=False, as_json=False
         for w in result.warnings:
             err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
         err_console.print(summary_line(result), soft_wrap=True)  # one line, whatever the width: grep finds it whole
-    if show_profile:
-        p = result.profile
-        stages = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
-        parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in stages)
-        from .pipeline import MODEL_STAGES
-
-        split = [k for k in MODEL_STAGES if k in p]
-        if split:  # flow-fusion: the model's time by stage, summed over its streams
-            parts = parts.replace(f"model {p.get('model', 0.0):.2f} s", f"model {p.get('model', 0.0):.2f} s ("
-                                  + ", ".join(f"{k} {p[k]:.2f} s" for k in split) + ")")
-        click.echo(f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model; model time summed over its streams): {parts}; "
-                   f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s", err=as_json or show_profile == "stderr")
+    if show_profile:  # on stderr where stdout carries the video or the JSON
+        click.echo(profile_line(result), err=as_json or job.output == "-")
     if as_json:
-        import dataclasses
-        import json
-
-        data = {k: (str(v) if isinstance(v, Fraction) else v) for k, v in dataclasses.asdict(result).items()}
-        click.echo(json.dumps(data))
+        click.echo(summary_json(result))
     return result
-
-
-def summary_line(result) -> str:
-    depth = f", bisection depth {result.bisection_depth} (max time error {result.max_time_error_ms:.2f} ms)" if result.bisection_depth else ""
-    return (f"{result.output}: {result.frames_out} frames at {float(result.output_rate):.3f} fps from {result.frames_in} "
-            f"({result.synthesised} synthesised, {result.repeated} repeated, {len(result.cuts)} scene cut(s)); "
-            f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s"
-            + (f"; {result.duplicates_dropped} repeated source frame(s) dropped (--dedup)" if result.duplicates_dropped else ""))
 
 
 def _job_from_options(mode: str, input: str, opts: dict):
     """Parse -> context: the shared options of upsample and slowmo become a Job."""
+    from .chunks import chunk_options
     from .engine import Job
 
     return Job(input=input, output=opts["output"], mode=mode, fps=opts["fps"], factor=opts["factor"],
@@ -307,7 +281,8 @@ def _job_from_options(mode: str, input: str, opts: dict):
                overwrite=opts["overwrite"], salvage=opts["salvage"], device=opts["device"], tile=opts["tile"],
                precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
                start=opts["start"], duration=opts["duration"], end=opts["end"], input_fps=opts["input_fps"],
-               dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"],
+               dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"], deinterlace=opts["deinterlace"],
+               chunks=chunk_options(opts.get("chunk_seconds"), opts.get("workers"), opts.get("resume"), opts.get("ray_address")),
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"],
                                     format=opts["pipe_format"]))
 
@@ -390,9 +365,7 @@ def blur_report_cmd(videos, reference, csv_path, json_path, plot_path, local_pat
 
 
 def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_path, local_frames, tiles, quiet):
-    from rich.table import Table
-
-    from .blur import report_to_files
+    from .blur import report_to_files, summary_table
     from .progress import make_progress
 
     prog = make_progress(disable=quiet, transient=True)
@@ -401,24 +374,8 @@ def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_pat
         report = report_to_files(video, reference, csv_path, json_path, plot_path, local_path,
                                  _int_list(local_frames) if local_path and local_frames else None, (tiles[1], tiles[0]) if tiles else (8, 8),
                                  progress=lambda: prog.advance(task))
-    if quiet:
-        return
-    table = Table(title=f"Blur report: {video}" + (f" vs {reference}" if reference else ""))
-    cols = ["frames", "bf", "rbf", "abs_rbf", "psnr", "ssim"]
-    table.add_column("frames of")
-    for c in cols:
-        table.add_column({"bf": "BF mean (std)", "rbf": "RBF mean (std)", "abs_rbf": "|RBF| mean", "psnr": "PSNR dB", "ssim": "SSIM"}.get(c, c))
-    for name, row in report.summary().items():
-        cells = [str(row["frames"])]
-        for c in cols[1:]:
-            v = row.get(c)
-            if v is None:
-                cells.append("-")
-            else:
-                inf = f" ({v['infinite']} inf)" if v["infinite"] else ""
-                cells.append(f"{v['mean']:.4g} ({v['std']:.3g}){inf}" if c in ("bf", "rbf") else f"{v['mean']:.4g}{inf}")
-        table.add_row(name, *cells)
-    Console(width=140).print(table)
+    if not quiet:
+        Console(width=140).print(summary_table(report, f"Blur report: {video}" + (f" vs {reference}" if reference else "")))
 
 
 @main.command("eval")
@@ -444,39 +401,17 @@ def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_pat
 def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_threshold, dataset, json_path, md_path, sheet_path, neighbours,
              device, quiet):
     """Drop-frame evaluation: predict each middle frame of CLIPS from its neighbours."""
-    import json
-
-    from rich.table import Table
-
     from . import evaluate as ev
     from .progress import make_progress
 
-    if len(weights) > len(models):
-        raise OneLineError("each --weights needs a --model before it", 2)
-    pairs = [(m, weights[i] if i < len(weights) else None) for i, m in enumerate(models)]
+    pairs = ev.model_weight_pairs(list(models), list(weights), dataset=bool(dataset))
     if dataset:
-        if any(w is None for _, w in pairs) or not pairs:
-            raise OneLineError("--dataset evaluates weights files: give --model NAME --weights FILE pairs", 2)
-        if json_path:
-            check_writable(json_path, "--json")
-        rep = ev.evaluate_dataset(dataset, pairs, device=device, max_triplets=max_triplets)
-        if json_path:
-            with OutputSet() as out:
-                out.path(json_path).write_text(json.dumps(rep, indent=1))
-        table = Table(title=f"{dataset}: validation split")
-        for col in ("weights", "model", "loss", "triplets", "BF mean", "BF std", "RBF mean", "RBF std", "PSNR dB"):
-            table.add_column(col)
-        for k, v in rep.items():
-            table.add_row(k, v["model"], str(v["loss"]), str(v["triplets"]), f"{v['bf']['bf']:.4g}", f"{v['bf']['bf_std']:.4g}",
-                          f"{v['rbf']['rbf']:.4g}", f"{v['rbf']['rbf_std']:.4g}", f"{v['psnr']:.2f}")
-        Console(width=160).print(table)
+        rep = ev.dataset_report(dataset, pairs, json_path, device=device, max_triplets=max_triplets)
+        Console(width=160).print(ev.dataset_table(rep, f"{dataset}: validation split"))
         return
     if not clips:
         raise OneLineError("give one or more CLIPS (or --dataset)", 2)
-    written = [(what, p) for what, p in (("--json", json_path), ("--markdown", md_path), ("--sheet", sheet_path)) if p]
-    for what, p in written:
-        check_writable(p, what)
-    check_distinct([("clip", c) for c in clips], written)
+    ev.check_report_paths(list(clips), json_path, md_path, sheet_path)
     contenders = ev.make_contenders([m for m in methods.split(",") if m.strip()], pairs, device)
     results = []
     prog = make_progress(unit="triplets/s", disable=quiet, transient=True)
@@ -485,20 +420,11 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
             task = prog.add_task(Path(clip).name, total=max_triplets)
             results.append(ev.evaluate_clip(clip, contenders, max_triplets=max_triplets, every=every, scene_threshold=scene_threshold,
                                             neighbours=neighbours, keep_worst=bool(sheet_path), progress=lambda: prog.advance(task)))
-    empty = [r.clip for r in results if r.triplets == 0]
-    results = [r for r in results if r.triplets > 0]
-    if not results:
-        raise OneLineError(f"no usable triplets in {', '.join(clips)}: each clip needs three frames in a row without a cut or a hold", 1)
-    for clip in empty:
-        err_console.print(f"[yellow]warning:[/] {clip}: no usable triplets (too short, or only cuts and holds); left out", soft_wrap=True)
+    results, warnings = ev.usable_results(results)
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
     rep = ev.report(results)
-    with OutputSet() as out:
-        if json_path:
-            out.path(json_path).write_text(json.dumps(rep, indent=1))
-        if md_path:
-            out.path(md_path).write_text(ev.markdown(rep))
-        if sheet_path:
-            ev.sheet(results, str(out.path(sheet_path)))
+    ev.write_reports(rep, results, json_path, md_path, sheet_path)
     Console(width=200).print(ev.table(rep))
 
 
@@ -511,20 +437,9 @@ def models(as_json):
 
     from rich.table import Table
 
-    from .models import MODELS, count_parameters, read_weights, shipped_weights
+    from .models import describe_models
 
-    rows = []
-    for name, spec in MODELS.items():
-        path = shipped_weights(name)
-        quality = ""
-        if path is not None:
-            meta = json.loads(read_weights(path)[1].get("meta") or "{}")
-            v = meta.get("validation", {})
-            if v:
-                quality = ", ".join(f"{k} {v[k]:.3g}" for k in ("psnr", "psnr_blend", "abs_rbf") if k in v)
-        rows.append({"name": name, "paper": spec.paper, "parameters": count_parameters(spec.create()),
-                     "input": spec.input_description, "weights": str(path) if path else None, "quality": quality,
-                     "summary": spec.summary})
+    rows = describe_models()
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -597,28 +512,6 @@ def prep(sources, output, info_path, preset, size, max_width, spans, every, scal
         raise OneLineError(f"{len(failed)} of {len(reports)} source(s) failed (the others are in {path})", 1)
 
 
-class TrainProgress:
-    def __init__(self, quiet):
-        from .progress import make_progress
-
-        self.progress = make_progress(unit="samples/s", disable=quiet)
-        self.task = None
-
-    def begin(self, label, total, done):
-        if self.task is None:
-            self.progress.start()
-        else:
-            self.progress.remove_task(self.task)
-        self.task = self.progress.add_task(label, total=total, completed=done)
-
-    def update(self, loss, rate, n):
-        self.progress.update(self.task, advance=n, description=f"loss {loss:.4g}")
-
-    def close(self):
-        if self.task is not None:
-            self.progress.stop()
-
-
 @main.command()
 @click.option("--model", "model_name", default="sparse-cnn", show_default=True, help="Model to train (see 'vfi models').")
 @click.option("--loss", type=click.Choice(list(LOSS_NAMES)), default=None,
@@ -662,6 +555,8 @@ def train(model_name, loss, blur_weight, data, out, epochs, batch_size, lr, crop
                       batch_size=batch_size, lr=lr, crop=crop, context=context, schedule=schedule, init=init, max_train=max_train, val_data=val_data, max_val=max_val,
                       patience=patience, augment=not no_augment, amp=amp,
                       from_weights=from_weights, seed=seed, device=device)
+    from .progress import TrainProgress
+
     prog = TrainProgress(quiet)
     try:
         summary = run_train(cfg, resume=resume, overwrite=overwrite, log=(lambda m: None) if quiet else prog.progress.console.print,

@@ -29,8 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -39,8 +37,8 @@ import av
 import numpy as np
 
 from . import __version__
-from .errors import InputError, OutputError, UsageError, VfiError
-from .outputs import OutputLock, check_distinct
+from .errors import InputError, UsageError, VfiError
+from .outputs import OutputLock, check_distinct, forget, temporary_dir
 from .models.autoencoders import HEIGHT as AE_HEIGHT
 from .models.autoencoders import WIDTH as AE_WIDTH
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
@@ -302,6 +300,7 @@ def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_fil
     or a held frame, by the rules inference follows).  Beside it, ``*_around.npy`` says
     which of those two exist.  Returns each triplet's row."""
     from .flow import FlowEstimator, to_size, usable_neighbour
+    from .methods import FlowCache
 
     frames = np.load(frames_file, mmap_mode="r")
     n, size = len(frames), frames.shape[1:3]
@@ -309,20 +308,16 @@ def store_flows(frames_file: Path, triplets: list[tuple[int, int, int]], out_fil
     row = {p: i for i, p in enumerate(pairs)}
     flows = np.lib.format.open_memmap(out_file, mode="w+", dtype=np.float16, shape=(len(pairs), 4, *size, 2))
     around = np.zeros((len(pairs), 2), dtype=bool)
-    estimate = FlowEstimator(opts.flow_preset, opts.flow_width)
-    recent: OrderedDict = OrderedDict()  # (from, to) -> flow: a pair's flow to a neighbour is an earlier pair's own
+    cache = FlowCache(FlowEstimator(opts.flow_preset, opts.flow_width))  # a pair's flow to a neighbour is an earlier pair's own
+
+    def frame(k):
+        return lambda: np.asarray(frames[k])
 
     def grey(k):
-        if ("grey", k) not in recent:
-            recent[("grey", k)] = estimate.grey(np.asarray(frames[k]))
-        return recent[("grey", k)]
+        return cache.grey_of(k, frame(k))
 
     def flow(x, y):
-        if (x, y) not in recent:
-            recent[(x, y)] = to_size(estimate.flow(grey(x), grey(y)), size)
-            while len(recent) > 64:
-                recent.popitem(last=False)
-        return recent[(x, y)]
+        return to_size(cache.flow_between(x, y, frame(x), frame(y)), size)
 
     for i, (a, b) in enumerate(pairs):
         span = b - a
@@ -390,10 +385,7 @@ def prep(sources: list[str], out: str | os.PathLike, opts: PrepOptions, on_repor
 
 
 def _prep(sources, out: Path, opts: PrepOptions, on_report, on_download, overwrite: bool) -> tuple[Path, list[SourceReport]]:
-    try:
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=".vfi-", suffix=".part"))  # renamed to ``out`` at the end
-    except OSError as e:
-        raise OutputError(f"{out}: cannot write in {out.parent}: {e.strerror or e}") from None
+    tmp = temporary_dir(out)  # renamed to ``out`` at the end
     reports: list[SourceReport] = []
     manifest_sources = []
     all_triplets = []
@@ -464,9 +456,11 @@ def _prep(sources, out: Path, opts: PrepOptions, on_report, on_download, overwri
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
+        forget(tmp)
         os.chmod(out, 0o755 & ~_umask())  # mkdtemp makes 0700; a dataset is an ordinary folder
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        forget(tmp)
         raise
     return out, reports
 
@@ -534,12 +528,6 @@ class TripletDataset:
         """Where the middle frame of triplet ``t`` lies between its outer frames."""
         _, a, m, b = self.triplets[t]
         return float((m - a) / (b - a))
-
-    def flows(self, t: int) -> tuple[np.ndarray, np.ndarray]:
-        """(F01, F10) between the outer frames of triplet ``t`` (flow datasets), float32."""
-        s = int(self.triplets[t][0])
-        pair = self.flow_arrays[s][int(self.flow_rows[t])]
-        return pair[0].astype(np.float32), pair[1].astype(np.float32)
 
     def motion(self, t: int, kind: str = "quadratic"):
         """Triplet ``t``'s :class:`vfi.flow.PairMotion` (flow datasets), with the flows to

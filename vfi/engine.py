@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import av
 import numpy as np
@@ -28,18 +28,25 @@ import numpy as np
 from . import __version__
 from .errors import CorruptInputError, UsageError
 from .io.audio import AudioOutput
+from .io.alpha import with_alpha
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
 from .io.frames import SourceFrame
+from .io.reading import stream_kind
 from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
+from .io.filters import turned_upright, upright_chain
 from .io.target import OutputTarget, prepare_target
-from .io.writing import VideoWriter
+from .io.writing import VideoWriter, output_chapters
+from .job_values import check_job_values
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
-from .timing import Slot, SourceLockedTimeline, Timeline, bisection_error, parse_rate, parse_time
+from .timing import Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
+
+if TYPE_CHECKING:
+    from .chunks import ChunkOptions
 
 # Frame kinds recorded for every output frame (sidecar 'frames' string):
 SOURCE, SYNTH, REPEAT = "S", "I", "R"
@@ -72,6 +79,8 @@ class Job:
     input_fps: Fraction | None = None  # image-sequence input: its frame rate (None: 25, as ffmpeg)
     dedup: bool = False  # drop frames that repeat the one before (animation on twos) before interpolating
     dedup_threshold: float = HOLD_FRACTION  # a frame repeats when fewer than this fraction of its samples changed
+    deinterlace: str = "auto"  # auto (interlaced sources: FFmpeg's bwdif), on or off
+    chunks: ChunkOptions | None = None  # split into chunks (resumable, on many workers): vfi.chunks
 
     def __post_init__(self):
         # Rates as the CLI takes them: 60, 59.94 (the NTSC 60000/1001), "60000/1001", Fraction.
@@ -89,6 +98,7 @@ class Job:
                     setattr(self, name, parse_time(value))
                 except (ValueError, TypeError) as e:
                     raise UsageError(f"{name}: {e}") from None
+        check_job_values(self)
 
     def trim(self) -> tuple[Fraction | None, Fraction | None]:
         """(start, end) of the part of the input the job reads, in seconds from its
@@ -199,6 +209,10 @@ def run(job: Job, observers: list[Observer] | tuple = ()) -> Result:
     """Runs one job end to end; the output (and every file beside it: sidecar, blur
     report) appears only if everything succeeded.  A pipe (``-o -``) is written as the
     job goes: a failure says so."""
+    if job.chunks is not None:
+        from .chunks import run_chunked
+
+        return run_chunked(job, observers)
     started = time.perf_counter()
     job = checked_job(job)
     extra = [(what, path) for o in observers for what, path in o.outputs]
@@ -274,6 +288,7 @@ class JobStages:
         self.streams = _model_streams(job, self.method, self.profile, info.width * info.height)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
+        self.source_intervals: list[Fraction] = []  # --dedup: the source's frame intervals, held frames included
         self.held: list[av.Packet] = []  # audio packets read before the first video frame
         for o in observers:
             o.start(_estimate(info, self.source_step, job.trim()), info)
@@ -300,7 +315,8 @@ class JobStages:
     def run(self) -> tuple[Fraction, Path | None]:
         """Every frame through; returns the end of the video and the finished output."""
         start, end = self.job.trim()
-        items = self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end)
+        items = self.source.items(self.profile, self.copy_streams, self.prepare, threaded=self.job.threads, start=start, end=end,
+                                  deinterlace=self.job.deinterlace)
         if self.job.dedup:
             items = self._without_repeats(items)
         # A pair is made once the frame after it has come: methods that follow motion
@@ -321,10 +337,12 @@ class JobStages:
             self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
         prev = frames[-1]
         self.filler.drain()
-        self.warnings += _completeness(self.job, self.source)
+        self.warnings += list(self.source.notes) + _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
         video_end = self.filler.tail(prev, self.info, cap)
-        self.warnings += getattr(getattr(self.sink, "writer", None), "warnings", [])
+        self.warnings += self.sink.warnings
+        if self.job.dedup:  # the output runs at the source's clock, not at the drawings'
+            self.filler.intervals = self.source_intervals
         return video_end, self.sink.finish()
 
     def _without_repeats(self, items):
@@ -338,6 +356,8 @@ class JobStages:
             if not isinstance(item, SourceFrame):
                 yield item
                 continue
+            if len(self.source_intervals) < 1000 and (held or kept):  # the source's own clock, holds included
+                self.source_intervals.append(item.time - (held or kept).time)
             if kept is not None and _repeats(kept.rgb(self.conv), item.rgb(self.conv), self.job.dedup_threshold):
                 self.duplicates_dropped += 1
                 held = item
@@ -379,9 +399,11 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
     out = []
     others = source.other_streams()
     if others and (job.mode != "upsample" or not target.carries_other_streams):
-        kinds = ", ".join(sorted({s.type for s in others}))
+        kinds = ", ".join(sorted({stream_kind(s) for s in others}))
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
+    if source.info.chapters and target.kind == "images":
+        out.append(f"{len(source.info.chapters)} chapter(s) of the input are not carried: images have none")
     audio = source.audio_streams
     if audio and not target.carries_audio:
         return out + [f"{len(audio)} audio stream(s) dropped: {'images' if target.kind == 'images' else 'YUV4MPEG'} carry no sound"]
@@ -394,14 +416,15 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
 
 
 def _completeness(job: Job, source) -> list[str]:
-    """Raises if part of the input was lost (a warning instead with --salvage)."""
+    """Raises if part of the input was lost (a warning instead with --salvage); what
+    the source put right in reading."""
     try:
         source.check_complete()
     except CorruptInputError as e:
         if not job.salvage:
             raise
-        return [str(e) + " (kept what was decoded: --salvage)"]
-    return []
+        return [str(e) + " (kept what was decoded: --salvage)", *source.warnings]
+    return list(source.warnings)
 
 
 def _estimate(info, source_step: Fraction, trim=(None, None)) -> int | None:
@@ -435,22 +458,12 @@ def _model_streams(job: Job, method: Method, profile: Profile, pixels: int) -> M
     return ModelStreams(n_streams, per_stream, profile) if n_streams > 1 else None
 
 
-def make_timeline(job: Job, first: Fraction, info, source_step: Fraction, output_step: Fraction) -> Timeline | SourceLockedTimeline:
-    """A whole --factor follows the source's clock; any other rate is a constant grid."""
-    whole = job.factor is not None and job.factor.denominator == 1
-    if whole and (job.mode == "upsample" or job.fps is None):
-        n = int(job.factor)
-        return SourceLockedTimeline(first, n, 1 if job.mode == "upsample" else n, source_step, info.time_base)
-    # Container timestamps are rounded (to the time base, or to 1 ms by many muxers
-    # whatever their time base): within 1/32 of an output interval (or half a tick) an
-    # output time *is* the source frame; capped for coarse AVI bases.
-    tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
-    return Timeline(first, source_step, output_step, tolerance)
-
-
 def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method, audio_in, other_streams, profile):
+    turn = None if target.carries_rotation else upright_chain(info.rotation)
+    info = turned_upright(info) if turn else info  # the pixels are turned: the output is told of an upright source
     if target.kind == "images":
-        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height))
+        return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height), turn=turn,
+                                 sample_aspect_ratio=info.sample_aspect_ratio)
     encode_options = job.encode
     if method.cpu_bound and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
@@ -467,9 +480,9 @@ def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method
     writer = VideoWriter(
         target.path, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
         options=encode_options, pipe_format=target.pipe_format, audio=audio, carry_streams=other_streams,
-        metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
+        chapters=output_chapters(info.chapters, job.trim(), job.factor if job.mode == "slowmo" else 1), metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
     )
-    return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height))
+    return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height), turn=turn)
 
 
 class FrameLog:
@@ -563,7 +576,8 @@ class PairFiller:
                 self._out(s, res, REPEAT if (res is a.frame or res is b.frame) else SYNTH, a, b)
 
     def _out(self, slot: Slot, result, kind: str, a: SourceFrame, b: SourceFrame | None) -> None:
-        self.sink.frame(result, slot.pts)
+        alpha = self.sink.alpha and isinstance(result, np.ndarray)  # made frames: the alpha of their source frames
+        self.sink.frame(with_alpha(result, a.frame, b and b.frame, slot.t) if alpha else result, slot.pts)
         self.log.add(slot, kind, result, self.sink.conv, a, b)
 
     def drain(self) -> None:

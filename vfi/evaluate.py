@@ -17,6 +17,7 @@ on the 0..1 scale, so that is where its Blur Factor tables can be compared).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import deque
@@ -25,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import InputError, UsageError
+from .outputs import OutputSet, check_distinct, check_writable
 from .methods import CLASSICAL, Method, make_method, model_method
-from .metrics import error_region, laplacian_variance, psnr, rbf_from_variances, ssim
+from .metrics import bf_from_variance, error_region, laplacian_variance, psnr, rbf_from_variances, ssim
 from .scenes import DEFAULT_THRESHOLD, cut_score, is_hold, thumbnail
 from .io.colour import ColorConverter
 from .io.reading import VideoReader
@@ -128,7 +130,7 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                 vals = res.values[c.label]
                 vals["psnr"].append(psnr(pred, truth))
                 vals["ssim"].append(ssim(pred, truth))
-                vals["bf"].append(math.inf if v == 0 else 1 / v)
+                vals["bf"].append(bf_from_variance(v))
                 vals["rbf"].append(r)
                 vals["abs_rbf"].append(abs(r))
                 for key, e in zip(CHANNEL_ERRORS, (pred.astype(np.float64) - truth).mean(axis=(0, 1))):
@@ -318,33 +320,107 @@ def sheet(results: list[ClipResult], path: str, crop: int = 96) -> None:
     _plt.close(fig)
 
 
+def model_weight_pairs(models: list[str], weights: list[str], dataset: bool = False) -> list[tuple[str, str | None]]:
+    """(model, weights file or None for the shipped ones) as --model and --weights pair
+    up by position; on a dataset every model needs its weights file."""
+    if len(weights) > len(models):
+        raise UsageError("each --weights needs a --model before it")
+    pairs = [(m, weights[i] if i < len(weights) else None) for i, m in enumerate(models)]
+    if dataset and (not pairs or any(w is None for _, w in pairs)):
+        raise UsageError("--dataset evaluates weights files: give --model NAME --weights FILE pairs")
+    return pairs
+
+
+def check_report_paths(clips: list[str], json_path: str | None, md_path: str | None, sheet_path: str | None) -> None:
+    """Before any work: each report file can be written and none of them is a clip."""
+    written = [(what, p) for what, p in (("--json", json_path), ("--markdown", md_path), ("--sheet", sheet_path)) if p]
+    for what, p in written:
+        check_writable(p, what)
+    check_distinct([("clip", c) for c in clips], written)
+
+
+def usable_results(results: list[ClipResult]) -> tuple[list[ClipResult], list[str]]:
+    """The clips that gave triplets, and a warning for each that gave none; no clip with
+    a triplet is bad input."""
+    usable = [r for r in results if r.triplets > 0]
+    if not usable:
+        raise InputError(f"no usable triplets in {', '.join(r.clip for r in results)}: each clip needs three frames in a row "
+                         "without a cut or a hold")
+    return usable, [f"{r.clip}: no usable triplets (too short, or only cuts and holds); left out" for r in results if r.triplets == 0]
+
+
+def write_reports(rep: dict, results: list[ClipResult], json_path: str | None = None, md_path: str | None = None,
+                  sheet_path: str | None = None) -> None:
+    """The JSON, Markdown and worst-triplet sheet asked for, all written or none."""
+    with OutputSet() as out:
+        if json_path:
+            out.path(json_path).write_text(json.dumps(rep, indent=1))
+        if md_path:
+            out.path(md_path).write_text(markdown(rep))
+        if sheet_path:
+            sheet(results, str(out.path(sheet_path)))
+
+
+def dataset_report(dataset: str, pairs: list[tuple[str, str]], json_path: str | None = None, device: str = "cpu",
+                   max_triplets: int | None = None) -> dict:
+    """:func:`evaluate_dataset`, written to ``json_path`` too when given (checked first)."""
+    if json_path:
+        check_writable(json_path, "--json")
+    rep = evaluate_dataset(dataset, pairs, device=device, max_triplets=max_triplets)
+    if json_path:
+        with OutputSet() as out:
+            out.path(json_path).write_text(json.dumps(rep, indent=1))
+    return rep
+
+
+def dataset_table(rep: dict, title: str):
+    """:func:`evaluate_dataset`'s report as a Rich table, a row per weights file."""
+    from rich.table import Table
+
+    out = Table(title=title)
+    for col in ("weights", "model", "loss", "triplets", "BF mean", "BF std", "RBF mean", "RBF std", "PSNR dB"):
+        out.add_column(col)
+    for k, v in rep.items():
+        out.add_row(k, v["model"], str(v["loss"]), str(v["triplets"]), f"{v['bf']['bf']:.4g}", f"{v['bf']['bf_std']:.4g}",
+                    f"{v['rbf']['rbf']:.4g}", f"{v['rbf']['rbf_std']:.4g}", f"{v['psnr']:.2f}")
+    return out
+
+
 def evaluate_dataset(dataset: str, models: list[tuple[str, str]], device: str = "cpu", max_triplets: int | None = None) -> dict:
-    """Each (model, weights) on the dataset's validation split, in the model's domain:
-    BF and RBF on the dataset's scale (0..1 for paper002, 0..255 for paper000)."""
+    """Each (model, weights) on the dataset's validation split, each prediction made by
+    the model's adapter on whole frames: BF and RBF on the scale its adapter reports
+    (0..1 for paper 002's autoencoders, as in its tables; 0..255 otherwise), PSNR on
+    0..255."""
     import torch
 
     from .data import TripletDataset
-    from .models import load_model, model_inputs, resolve_device
+    from .models import check_dataset_fits, load_model, resolve_device
 
     data = TripletDataset(dataset)
     idx = data.val[:max_triplets] if max_triplets else data.val
-    scale = 255.0 if data.preset == "paper002" else 1.0
     dev = resolve_device(device)
     out = {}
     for name, weights in models:
         spec, model, meta = load_model(weights, expected=name)
+        check_dataset_fits(spec, data)
         model = model.to(dev).eval()
         bfs, rbfs, psnrs = [], [], []
         with torch.inference_mode():
             for t in idx:
-                a, m, b = data.frames(int(t))
-                prev, nxt = (torch.from_numpy(np.array(f)).permute(2, 0, 1).float().unsqueeze(0).to(dev) / scale for f in (a, b))
-                pred = model(model_inputs(spec, prev, nxt))[0].permute(1, 2, 0).float().cpu().numpy()
-                truth = m.astype(np.float64) / scale
+                pred, truth = _dataset_prediction(spec.adapter, model, data, int(t), dev)
                 vp, vt = laplacian_variance(pred), laplacian_variance(truth)
-                bfs.append(math.inf if vp == 0 else 1 / vp)
+                bfs.append(bf_from_variance(vp))
                 rbfs.append(rbf_from_variances(vp, vt))
-                psnrs.append(psnr(np.clip(pred * scale, 0, 255), m))  # PSNR on 0..255 either way
+                to_255 = 255.0 / spec.adapter.report_levels
+                psnrs.append(psnr(np.clip(pred * to_255, 0, 255), truth * to_255))
         out[Path(weights).stem] = {"model": name, "loss": meta.get("recipe", {}).get("loss"), "triplets": len(idx),
                                    "bf": summarise({"bf": bfs}), "rbf": summarise({"rbf": rbfs}), "psnr": summarise({"psnr": psnrs})["psnr"]}
     return out
+
+
+def _dataset_prediction(adapter, model, data, index: int, device) -> tuple[np.ndarray, np.ndarray]:
+    """(prediction, truth) of dataset triplet ``index``, H x W x C float64 on the scale
+    the adapter reports on."""
+    truth = data.frames(index)[1].astype(np.float64) / (255.0 / adapter.report_levels)
+    pred = adapter.predict(model, data, index, device).astype(np.float64) * (adapter.report_levels / adapter.levels)
+    return pred, truth

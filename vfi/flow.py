@@ -68,6 +68,27 @@ GATE = (0.3, 0.5)
 GATE_CAP = 1.0
 GATE_RELATIVE = 0.5
 GATE_PIXELS = 0.5
+# Change in place (PairMotion.changed): where content appears, vanishes or changes rather
+# than moves (text typed into a terminal, a counter ticking, film grain and flicker), no
+# flow explains it, and warping makes strokes out of it; there the frame takes the
+# cross-fade, whole glyphs at once.  A pixel of one frame is unexplained where its flow
+# leaves a matching error of at least CHANGE_LEVELS[0] grey levels (fully at [1]) and,
+# over a CHANGE_WINDOW-wide box, the flow removes little of the difference the unmoved
+# frames show (error / (difference + CHANGE_EPS) from CHANGE_RATIO[0], fully at [1]);
+# and only in a still neighbourhood (STILL_WINDOW wide): its matched pixels move less
+# than STILL_MOTION[0] px (none above [1]), or a share of STILL_SHARE[0] (fully [1]) of
+# its pixels is unchanged within STILL_LEVELS.  Either frame's unexplained pixel, read
+# along the paths to t, counts; the region grows by a grid pixel and is smoothed.  Chosen
+# on the training and validation clips (docs/flow_fusion_experiments.md).
+CHANGE_FALLBACK = True  # False: no cross-fade where content changes in place, for comparisons
+CHANGE_LEVELS = (12.0, 24.0)
+CHANGE_RATIO = (0.5, 0.8)
+CHANGE_WINDOW = 5
+CHANGE_EPS = 4.0
+STILL_WINDOW = 9
+STILL_MOTION = (0.5, 1.0)
+STILL_LEVELS = 2.0
+STILL_SHARE = (0.3, 0.6)
 
 
 def _cv2():
@@ -245,12 +266,45 @@ class PairMotion:
         gh, gw = -(-h // down), -(-w // down)
         f01, f10, f0b, f1a = (None if f is None else _resize_field(f, (gh, gw)) for f in (self.f01, self.f10, self.f0b, self.f1a))
         w0 = w1 = None
-        if self.grey0 is not None and self.grey1 is not None and self.kind == "quadratic":
-            # area-resized greys in whole levels, as the 8-bit frames DIS saw
-            g0, g1 = (kernels.resize(g.float(), (gh, gw), "area").round_() for g in (self.grey0, self.grey1))
+        if self._greys is not None and self.kind == "quadratic":
+            g0, g1 = self._greys
             w0, w1 = _match_weight(g0, g1, f01), _match_weight(g1, g0, f10)
         scale = (self.size[1] / gw, self.size[0] / gh)
         return f01, f10, f0b, f1a, w0, w1, scale
+
+    @functools.cached_property
+    def _greys(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The frames as DIS saw them on the splat grid (area-resized, in whole levels), or None."""
+        if self.grey0 is None or self.grey1 is None:
+            return None
+        h, w = self.f01.shape[-2:]
+        down = 2 if min(h, w) >= SPLAT_MIN_SIDE else 1
+        size = (-(-h // down), -(-w // down))
+        return tuple(kernels.resize(g.float(), size, "area").round_() for g in (self.grey0, self.grey1))
+
+    @functools.cached_property
+    def _unexplained(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Each frame's pixels that changed in place rather than moved, 0..1 on the splat
+        grid (see :data:`CHANGE_FALLBACK`), or None."""
+        if not CHANGE_FALLBACK or self._greys is None:
+            return None
+        f01, f10, *_ = self._grid
+        g0, g1 = self._greys
+        u0, u1 = _changed_in_place(g0, g1, f01), _changed_in_place(g1, g0, f10)
+        return (u0, u1) if bool(torch.maximum(u0.amax(), u1.amax()) > 0) else None  # most pairs: nothing to fade
+
+    def changed(self, fields: torch.Tensor) -> torch.Tensor | None:
+        """Where the frame at t (whose :meth:`at` is ``fields``) should be the cross-fade,
+        0..1, (1, 1, h, w) on the splat grid: where either frame's content read along the
+        paths changed in place; None where nothing says so."""
+        if self._unexplained is None:
+            return None
+        u0, u1 = self._unexplained
+        sx, sy = self._grid[-1]
+        scale = torch.tensor([1 / sx, 1 / sy], dtype=fields.dtype, device=fields.device).view(1, 2, 1, 1)
+        near = torch.maximum(_read(u0, fields[:, 0:2] * scale), _read(u1, fields[:, 2:4] * scale))
+        near = torch.nn.functional.max_pool2d(near, 3, 1, 1)  # a glyph's rim with it
+        return torch.maximum(_region(near, 1.0), near).clamp_(0, 1)
 
     def paths(self, t: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(d0, d1) on the splat grid, (1, 2, h, w): how far each pixel of frame 0 moves
@@ -344,13 +398,14 @@ def _confirmed(c: torch.Tensor, agreement: torch.Tensor) -> torch.Tensor:
     return ((share - lo) / (hi - lo)).clamp(0, 1).view(1, 1, 1, 1)
 
 
-def _region(trust: torch.Tensor | None) -> torch.Tensor | None:
-    """The trust averaged over a region around each pixel (:data:`TRUST_REGION`)."""
-    if trust is None or TRUST_REGION <= 0:
+def _region(trust: torch.Tensor | None, sigma: float | None = None) -> torch.Tensor | None:
+    """The trust averaged over a region around each pixel (Gaussian, ``sigma``; default :data:`TRUST_REGION`)."""
+    sigma = TRUST_REGION if sigma is None else sigma
+    if trust is None or sigma <= 0:
         return trust
-    r = max(1, round(3 * TRUST_REGION))
+    r = max(1, round(3 * sigma))
     x = torch.arange(-r, r + 1, dtype=torch.float32)
-    g = torch.exp(x * x * (-0.5 / (TRUST_REGION * TRUST_REGION)))
+    g = torch.exp(x * x * (-0.5 / (sigma * sigma)))
     return kernels.gaussian_blur(trust.contiguous(), g / g.sum())
 
 
@@ -367,6 +422,48 @@ def _match_weight(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor) -> torc
     gx, gy = _base_grid(*g0.shape[-2:], g0.device)
     seen = kernels.remap(g1, gx + f01[0, 0], gy + f01[0, 1], "bilinear", levels=True)
     return torch.exp((g0 - seen).abs_()[0, 0] * -MATCH_SHARPNESS)
+
+
+def _box(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The mean over a k x k box (k odd) around each pixel, within the frame, of a
+    (1, 1, h, w) plane (on a CPU by OpenCV: 10x faster than PyTorch's pooling)."""
+    if not kernels.use_cv2(x):
+        return torch.nn.functional.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
+    cv2 = _cv2()
+    plane = np.ascontiguousarray(x[0, 0].numpy())
+    total = cv2.boxFilter(plane, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    count = cv2.boxFilter(np.ones_like(plane), -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    return torch.from_numpy(total / count)[None, None]
+
+
+def _ramp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return ((x - lo) * (1.0 / (hi - lo))).clamp_(0, 1)
+
+
+def _changed_in_place(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor) -> torch.Tensor:
+    """0..1 per pixel of ``g0``: changed in place rather than moved (:data:`CHANGE_FALLBACK`)."""
+    gx, gy = _base_grid(*g0.shape[-2:], g0.device)
+    error = (g0 - kernels.remap(g1, gx + f01[0, 0], gy + f01[0, 1], "bilinear")).abs_()
+    unmoved = (g0 - g1).abs_()
+    explained = _box(error, CHANGE_WINDOW) / (_box(unmoved, CHANGE_WINDOW) + CHANGE_EPS)
+    u = _ramp(error, *CHANGE_LEVELS) * _ramp(explained, *CHANGE_RATIO)
+    matched = 1 - u
+    motion = _box(_norm(f01) * matched, STILL_WINDOW) / _box(matched, STILL_WINDOW).clamp(min=1e-3)
+    still = torch.maximum(1 - _ramp(motion, *STILL_MOTION), _ramp(_box((unmoved <= STILL_LEVELS).float(), STILL_WINDOW), *STILL_SHARE))
+    return u * still
+
+
+def cross_fade_where_changed(y: torch.Tensor, rgb0: torch.Tensor, rgb1: torch.Tensor, t: float,
+                             changed: torch.Tensor) -> torch.Tensor:
+    """The made frame ``y`` (1, 3, h, w on 0..1) with the cross-fade of the unmoved source
+    frames (:func:`frame_tensor` windows, levels) mixed in as far as ``changed`` (1, 1, h, w) says."""
+    rows, cols = changed.amax(dim=(0, 1, 3)).nonzero(), changed.amax(dim=(0, 1, 2)).nonzero()
+    if not len(rows):
+        return y
+    box = (..., slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))  # only where it fades
+    fade = torch.lerp(rgb0[box].float(), rgb1[box].float(), float(t)).mul_(1.0 / 255)
+    y[box] = torch.lerp(y[box], fade, changed[box])
+    return y
 
 
 def _splat_back(d: torch.Tensor, weight: torch.Tensor | None, fill: torch.Tensor) -> torch.Tensor:

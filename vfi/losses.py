@@ -7,7 +7,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .loss_names import LOSS_NAMES, PLAIN_LOSSES
+
 LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+LUMA = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)  # ITU-R BT.601, as vfi.metrics.grey
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -37,10 +40,19 @@ def cosine_proximity(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return -torch.mean(F.cosine_similarity(p, t, dim=1, eps=1e-8))
 
 
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W) BT.601 luma; one channel stays as it is."""
+    if x.shape[1] == 1:
+        return x
+    return (x[:, :3] * LUMA.to(x.dtype).to(x.device).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
 def laplacian_variance(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample variance of the 3x3 Laplacian of the channel-mean image, over the
-    valid (unpadded) region: the inverse of paper 002's Blur Factor."""
-    grey = x.mean(dim=1, keepdim=True)
+    """Per-sample variance of the 3x3 Laplacian of the BT.601 luma, with mirrored
+    borders: the inverse of paper 002's Blur Factor, measured as
+    :func:`vfi.metrics.laplacian_variance` measures it for the reports, so that the
+    blur term trains towards the figure vfi eval and vfi blur-report give."""
+    grey = F.pad(luma(x), (1, 1, 1, 1), mode="reflect")  # reflect: the edge not repeated, as scipy's 'mirror'
     lap = F.conv2d(grey, LAPLACIAN.to(x.dtype).to(x.device).view(1, 1, 3, 3))
     return lap.flatten(1).var(dim=1, unbiased=False)
 
@@ -103,8 +115,7 @@ class NoWorseThanBlend:
         return ours.mean() + self.hinge * worse.mean() + self.mean_weight * (added_light ** 2).mean()
 
 
-LOSSES = {"mse": mse, "msle": msle, "cosine": cosine_proximity, "log-mse": log_mse, "charbonnier": charbonnier}
-LOSS_NAMES = (*LOSSES, "blur", "log-mse-blur", "charbonnier-blur", "no-worse-than-blend")
+LOSSES = dict(zip(PLAIN_LOSSES, (mse, msle, cosine_proximity, log_mse, charbonnier)))
 
 
 def get_loss(name: str, blur_weight: float = 0.1):

@@ -216,18 +216,24 @@ class MotionCompensated(Method):
         """A new graph whose clock puts its first output at ``first_t`` after ``a``."""
         dt = int(self.step * q)
         ta = -round(first_t * q) % dt - dt  # a's tick: first output (tick 0) at first_t
-        fps = 1 / self.step
+        graph, src, sink = self._graph(a.frame.width, a.frame.height, Fraction(1, q), 1 / self.step)
+        # The sink's time base is 1/fps of the source interval; tick of output k = k * dt.
+        self._push(src, a.frame, ta)
+        self._drain(sink)
+        self.clock = (graph, src, sink, q, ta, a.index)
+
+    def _graph(self, width: int, height: int, time_base: Fraction, fps: Fraction):
+        """(graph, source, sink): frames of ``width`` x ``height`` in at ``time_base``,
+        minterpolate's frames out at ``fps`` of that time base's seconds."""
+        fps = Fraction(fps)
         graph = av.filter.Graph()
-        src = graph.add_buffer(width=a.frame.width, height=a.frame.height, format=self.fmt, time_base=Fraction(1, q))
+        src = graph.add_buffer(width=width, height=height, format=self.fmt, time_base=time_base)
         interp = graph.add("minterpolate", f"fps={fps.numerator}/{fps.denominator}:{self.OPTIONS}")
         sink = graph.add("buffersink")
         src.link_to(interp)
         interp.link_to(sink)
         graph.configure()
-        # The sink's time base is 1/fps of the source interval; tick of output k = k * dt.
-        self._push(src, a.frame, ta)
-        self._drain(sink)
-        self.clock = (graph, src, sink, q, ta, a.index)
+        return graph, src, sink
 
     def _push(self, src, frame: av.VideoFrame, pts: int) -> None:
         f = self.conv.convert(frame, self.fmt).reformat()  # a new frame object: its timestamps are ours to set
@@ -293,13 +299,7 @@ class MotionCompensated(Method):
         return None
 
     def _render(self, x0: av.VideoFrame, x1: av.VideoFrame, fps: int) -> dict[int, av.VideoFrame]:
-        graph = av.filter.Graph()
-        src = graph.add_buffer(width=x0.width, height=x0.height, format=self.fmt, time_base=Fraction(1))
-        interp = graph.add("minterpolate", f"fps={fps}:{self.OPTIONS}")
-        sink = graph.add("buffersink")
-        src.link_to(interp)
-        interp.link_to(sink)
-        graph.configure()
+        graph, src, sink = self._graph(x0.width, x0.height, Fraction(1), fps)  # graph: kept alive until drained
         # minterpolate emits a pair's in-between frames only once it has seen a frame
         # after the pair: x1 is given twice.
         for pts, x in enumerate((x0, x1, x1)):
@@ -423,14 +423,16 @@ class FlowFusionMethod(Method):
         """One frame at ``t``, tile by tile (:meth:`vfi.models.Interpolator.tiles`): the
         inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame."""
 
-        from .flow import WHOLE_FIELDS_PIXELS, frame_fields, warped_inputs
+        from .flow import WHOLE_FIELDS_PIXELS, _upsample_window, cross_fade_where_changed, frame_fields, frame_tensor, warped_inputs
         from .models import frame_levels
 
         interp, net = self.model, self.model.model
+        (rgb0, _), (rgb1, _) = (frame_tensor(x, motion.device) for x in (rgb0, rgb1))  # tiles of the frames fade too
         h, w = motion.size
         with self._stage("motion"):
             fields = motion.at(t)
             whole = frame_fields(fields, (h, w)) if h * w <= WHOLE_FIELDS_PIXELS else None
+            changed = motion.changed(fields)
         frame = np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8)  # on the host: the encoder's
         scale = net.working_scale(w)
         for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
@@ -440,6 +442,10 @@ class FlowFusionMethod(Method):
                 decisions = interp.decide(w0, w1, cues, t, scale)
             with self._stage("fusion"):
                 y = net.combine(w0, w1, t, decisions)
+                if changed is not None:  # content that changed in place: the cross-fade, not strokes
+                    window = (ya, xa, yb - ya, xb - xa)
+                    y = cross_fade_where_changed(y, rgb0[..., ya:yb, xa:xb], rgb1[..., ya:yb, xa:xb], t,
+                                                 _upsample_window(changed, (h, w), window))
                 frame[y0:y1, x0:x1] = frame_levels(y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa], self.precise)
         return frame
 
@@ -516,19 +522,26 @@ class FlowCache:
                 raise
         return future.result()
 
+    def grey_of(self, index: int, rgb) -> np.ndarray:
+        """The grey copy of frame ``index``; ``rgb()`` gives the frame if it is not kept."""
+        return self._get(("grey", index), lambda: self.estimator.grey(rgb()))
+
+    def flow_between(self, i: int, j: int, rgb_i, rgb_j) -> np.ndarray:
+        """Flow from frame ``i`` to frame ``j`` on the grey copies' grid."""
+        return self._get(("flow", i, j), lambda: self.estimator.flow(self.grey_of(i, rgb_i), self.grey_of(j, rgb_j)))
+
     def grey(self, sf: SourceFrame, conv: ColorConverter) -> np.ndarray:
-        return self._get(("grey", sf.index), lambda: self.estimator.grey(sf.rgb(conv)))
+        return self.grey_of(sf.index, lambda: sf.rgb(conv))
 
     def flow(self, a: SourceFrame, b: SourceFrame, conv: ColorConverter) -> np.ndarray:
         """Flow from ``a`` to ``b`` on the grey copies' grid."""
-        return self._get(("flow", a.index, b.index), lambda: self.estimator.flow(self.grey(a, conv), self.grey(b, conv)))
+        return self.flow_between(a.index, b.index, lambda: a.rgb(conv), lambda: b.rgb(conv))
 
 
 def model_method(interpolator, depth: int = 3) -> Method:
-    """The method that runs a loaded model: at any t (flow-fusion) or by bisection."""
-    if interpolator.spec.takes_t:
-        return FlowFusionMethod(interpolator)
-    return LearnedMidpoint(interpolator, depth)
+    """The method that runs a loaded model, as its adapter says: at any t (flow-fusion)
+    or by bisection."""
+    return interpolator.spec.adapter.method(interpolator, depth)
 
 
 CLASSICAL = {"dup": Duplicate, "blend": Blend, "mci": MotionCompensated}

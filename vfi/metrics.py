@@ -47,9 +47,14 @@ def laplacian_variance(img: np.ndarray) -> float:
     return float(np.var(laplacian(img)))
 
 
+def bf_from_variance(var: float) -> float:
+    """The Blur Factor of an image whose Laplacian has variance ``var``: 1 / var, inf
+    for a flat image."""
+    return math.inf if var == 0 else 1.0 / var
+
+
 def blur_factor(img: np.ndarray) -> float:
-    v = laplacian_variance(img)
-    return math.inf if v == 0 else 1.0 / v
+    return bf_from_variance(laplacian_variance(img))
 
 
 def rbf_from_variances(var_pred: float, var_true: float) -> float:
@@ -116,8 +121,7 @@ def local_laplacian_variance(img: np.ndarray, tiles: tuple[int, int] = (8, 8)) -
 
 def local_blur_factor(img: np.ndarray, tiles=(8, 8)) -> np.ndarray:
     v = local_laplacian_variance(img, tiles)
-    with np.errstate(divide="ignore"):
-        return np.where(v == 0, np.inf, 1.0 / np.where(v == 0, 1, v))
+    return np.vectorize(bf_from_variance, otypes=[float])(v)
 
 
 def local_relative_blur_factor(pred: np.ndarray, true: np.ndarray, tiles=(8, 8)) -> np.ndarray:

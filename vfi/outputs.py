@@ -8,6 +8,8 @@ in place only when all of a command's outputs are complete (all or none).
   length still fits), and :func:`commit` moves finished files into place, without
   replacing a file that appeared meanwhile unless overwriting was asked for, and
   removes what it moved if a later move fails.
+* Every temporary file and folder is remembered until it is put in place or discarded:
+  :func:`remove_unfinished` deletes what an interrupted command left.
 """
 
 from __future__ import annotations
@@ -20,6 +22,26 @@ import tempfile
 from pathlib import Path
 
 from .errors import OutputError, UsageError
+
+# Temporary files and folders of this process not yet put in place or discarded (a
+# plain set: a signal handler may read it while the main thread adds to it).
+_unfinished: set[Path] = set()
+
+
+def remove_unfinished() -> list[Path]:
+    """Deletes every temporary file and folder still unfinished (an interrupted job's);
+    returns those that could not be deleted."""
+    left = []
+    for tmp in list(_unfinished):
+        try:
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink(missing_ok=True)
+            _unfinished.discard(tmp)
+        except OSError:
+            left.append(tmp)
+    return left
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -68,6 +90,7 @@ def temporary_path(target: str | os.PathLike, suffix: str | None = None) -> Path
     except OSError as e:
         raise OutputError(f"{target}: cannot write in {t.parent}: {e.strerror or e}") from None
     os.close(fd)
+    _unfinished.add(Path(tmp))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
@@ -79,9 +102,22 @@ def temporary_dir(target: str | os.PathLike) -> Path:
     folder renamed at the end)."""
     t = Path(target)
     try:
-        return Path(tempfile.mkdtemp(dir=t.parent if str(t.parent) else ".", prefix=".vfi-", suffix=".part"))
+        tmp = Path(tempfile.mkdtemp(dir=t.parent if str(t.parent) else ".", prefix=".vfi-", suffix=".part"))
     except OSError as e:
         raise OutputError(f"{target}: cannot write in {t.parent}: {e.strerror or e}") from None
+    _unfinished.add(tmp)
+    return tmp
+
+
+def left_behind(left: list[Path]) -> str:
+    """What an interrupted command says of its temporary files."""
+    return f"could not remove {', '.join(map(str, left))}" if left else "no output was left behind"
+
+
+def forget(tmp: Path) -> None:
+    """``tmp`` was put in place (renamed to its final name) or deleted: no longer one to
+    remove."""
+    _unfinished.discard(Path(tmp))
 
 
 def write_text_tmp(target: str | os.PathLike, text: str) -> Path:
@@ -116,6 +152,7 @@ def commit(moves: list[tuple[Path, Path, bool]]) -> None:
                                   "nothing was replaced") from None
             except OSError as e:
                 raise OutputError(f"{final}: could not be put in place: {e.strerror or e}") from None
+            forget(tmp)
             done.append(Path(final))
     except BaseException:
         for final in done:
@@ -134,6 +171,8 @@ def discard(moves) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             Path(tmp).unlink(missing_ok=True)
+        if not Path(tmp).exists():
+            forget(tmp)
 
 
 def _move_dir(tmp: Path, final: Path, replace: bool) -> None:
@@ -198,6 +237,7 @@ class OutputLock:
             os.close(fd)
             raise OutputError(f"{self.target}: another vfi is writing this file right now") from None
         self.fd = fd
+        _unfinished.add(self.path)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -206,6 +246,7 @@ class OutputLock:
                 os.unlink(self.path)
             except OSError:
                 pass
+            forget(self.path)
             os.close(self.fd)
             self.fd = None
 
@@ -232,6 +273,12 @@ class OutputSet:
             commit(self.moves)
         else:
             discard(self.moves)
+
+
+def check_stdout_free(output: str, json_summary: bool) -> None:
+    """A JSON summary goes to stdout, so the video cannot (``-o -``)."""
+    if output == "-" and json_summary:
+        raise UsageError("--json prints to stdout, which -o - fills with video; use one or the other")
 
 
 def check_parent_writable(label, path: Path) -> None:

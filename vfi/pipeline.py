@@ -55,7 +55,11 @@ class BackgroundIterator:
         self.profile = profile
         self.stage = stage
         self.thread = threading.Thread(target=self._run, args=(iter(iterable),), daemon=True, name=f"vfi-{stage}")
-        self.thread.start()
+        try:
+            self.thread.start()
+        except BaseException:  # Ctrl-C or SIGTERM while the thread starts: nobody else can stop it
+            self.stop()
+            raise
 
     def _put(self, item) -> bool:
         while not self.stop_event.is_set():
@@ -101,7 +105,8 @@ class BackgroundIterator:
 
     def stop(self) -> None:
         self.stop_event.set()
-        self.thread.join(timeout=5)
+        if self.thread.ident is not None:  # not yet started (stopped as it starts): it sees the event first thing
+            self.thread.join(timeout=5)
 
 
 class BackgroundWorker:

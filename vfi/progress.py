@@ -87,6 +87,7 @@ class LogLines:
 class ProgressObserver(Observer):
     def __init__(self, description: str, quiet: bool = False, plain: bool | None = None):
         self.progress = make_progress(disable=quiet)
+        self.quiet = quiet
         self.description = description
         self.task = None
         if plain is None:
@@ -95,6 +96,15 @@ class ProgressObserver(Observer):
 
     def start(self, total, info) -> None:
         self.total = total
+
+    def note(self, line: str) -> None:
+        """A line of the job's log (chunks kept and made), above the bar."""
+        if self.quiet:
+            return
+        if self.task is not None:
+            self.progress.console.print(line, soft_wrap=True, highlight=False)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def frame(self, index, kind, rgb, a, b, t) -> None:
         if self.lines is not None:
@@ -123,3 +133,62 @@ class ProgressObserver(Observer):
                 if t.elapsed:
                     t.finished_speed = t.completed / t.elapsed  # the whole run's rate, shown last
             self.progress.stop()
+
+
+class TrainProgress:
+    """Training progress for :func:`vfi.train.train`: a bar per epoch of samples, with
+    the running loss."""
+
+    def __init__(self, quiet: bool):
+        self.progress = make_progress(unit="samples/s", disable=quiet)
+        self.task = None
+
+    def begin(self, label: str, total: int, done: int) -> None:
+        if self.task is None:
+            self.progress.start()
+        else:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(label, total=total, completed=done)
+
+    def update(self, loss: float, rate: float, n: int) -> None:
+        self.progress.update(self.task, advance=n, description=f"loss {loss:.4g}")
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
+def summary_line(result) -> str:
+    """A job's result in one line (grep finds it whole)."""
+    depth = f", bisection depth {result.bisection_depth} (max time error {result.max_time_error_ms:.2f} ms)" if result.bisection_depth else ""
+    return (f"{result.output}: {result.frames_out} frames at {float(result.output_rate):.3f} fps from {result.frames_in} "
+            f"({result.synthesised} synthesised, {result.repeated} repeated, {len(result.cuts)} scene cut(s)); "
+            f"method {result.method}{depth}; {result.duration_out:.2f} s; took {result.seconds:.1f} s"
+            + (f"; {result.duplicates_dropped} repeated source frame(s) dropped (--dedup)" if result.duplicates_dropped else ""))
+
+
+def summary_json(result) -> str:
+    """A job's result as one JSON object (--json); rates and times as exact fractions."""
+    import dataclasses
+    import json
+    from fractions import Fraction
+
+    return json.dumps({k: (str(v) if isinstance(v, Fraction) else v) for k, v in dataclasses.asdict(result).items()})
+
+
+PROFILE_STAGES = ("decode", "prepare", "scenes", "model", "convert", "encode", "wait")
+
+
+def profile_line(result) -> str:
+    """Where a job's time went (--profile), with the model's own stages where it has them."""
+    from .pipeline import MODEL_STAGES
+
+    p = result.profile
+    parts = ", ".join(f"{k} {p.get(k, 0.0):.2f} s" for k in PROFILE_STAGES)
+    split = [k for k in MODEL_STAGES if k in p]
+    if split:  # flow-fusion: the model's time by stage, summed over its streams
+        parts = parts.replace(f"model {p.get('model', 0.0):.2f} s", f"model {p.get('model', 0.0):.2f} s ("
+                              + ", ".join(f"{k} {p[k]:.2f} s" for k in split) + ")")
+    return (f"profile (decode and prepare [cut scores, RGB] share a thread, convert and encode another, both overlapping the model; "
+            f"model time summed over its streams): {parts}; "
+            f"wall {result.seconds:.2f} s; {result.synthesised / max(1e-9, result.seconds):.2f} synthesised frames/s")

@@ -219,3 +219,17 @@ def dyadic(t: float, depth: int) -> Fraction:
 def bisection_error(ts: list[float], depth: int) -> float:
     """Largest |t - dyadic(t)| over ts, as a fraction of the source frame interval."""
     return max((abs(t - float(dyadic(t, depth))) for t in ts), default=0.0)
+
+
+def make_timeline(job, first: Fraction, info, source_step: Fraction, output_step: Fraction) -> Timeline | SourceLockedTimeline:
+    """The output times of ``job`` (a :class:`vfi.engine.Job`): a whole --factor follows
+    the source's clock; any other rate is a constant grid."""
+    whole = job.factor is not None and job.factor.denominator == 1
+    if whole and (job.mode == "upsample" or job.fps is None):
+        n = int(job.factor)
+        return SourceLockedTimeline(first, n, 1 if job.mode == "upsample" else n, source_step, info.time_base)
+    # Container timestamps are rounded (to the time base, or to 1 ms by many muxers
+    # whatever their time base): within 1/32 of an output interval (or half a tick) an
+    # output time *is* the source frame; capped for coarse AVI bases.
+    tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
+    return Timeline(first, source_step, output_step, tolerance)

@@ -38,15 +38,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import __version__
 from .data import TripletDataset
-from .flow import FEATURES
 from .errors import InputError, Interrupted, UsageError, VfiError
 from .losses import get_loss
-from .models import ModelSpec, count_parameters, fast_bf16, get_spec, model_inputs, resolve_device, save_weights
-
-
-# flow-fusion inputs when time runs backwards: the two warps and their travel cues swap.
-REVERSED_FEATURES = [FEATURES.index(n.replace("0", "#").replace("1", "0").replace("#", "1")) for n in FEATURES]
-FEATURE_T = FEATURES.index("t")
+from .models import ModelSpec, check_dataset_fits, count_parameters, fast_bf16, get_spec, resolve_device, save_weights
 
 
 @dataclass
@@ -103,8 +97,9 @@ class TrainConfig:
 
 
 class TripletTorchDataset(Dataset):
-    """(input, target) tensors in the model's domain. Training crops are random but
-    fixed by (seed, epoch, index) so that resumed runs repeat them exactly."""
+    """(input, target) tensors as the model's adapter cuts them
+    (:meth:`vfi.models.adapters.FrameAdapter.training_item`).  Training crops are random
+    but fixed by (seed, epoch, index) so that resumed runs repeat them exactly."""
 
     def __init__(self, data: TripletDataset, indices: np.ndarray, spec: ModelSpec, crop: int | None, seed: int, train: bool,
                  augment: bool = False, context: int = 0, motion: str = "quadratic"):
@@ -119,97 +114,9 @@ class TripletTorchDataset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, i):
-        if self.spec.domain == "flow":
-            return self._flow_item(i)
-        a, m, b = self.data.frames(int(self.indices[i]))
-        h, w = a.shape[:2]
-        rng = np.random.default_rng((self.seed, self.epoch, int(self.indices[i])))
-        if self.crop and (self.context or h > self.crop or w > self.crop):
-            # Training frames are at least the crop's size (train() leaves out smaller
-            # ones); a validation frame smaller than the crop is taken whole that way.
-            cy, cx = min(self.crop, h), min(self.crop, w)
-            if self.train:
-                y0, x0 = int(rng.integers(0, h - cy + 1)), int(rng.integers(0, w - cx + 1))
-            else:
-                y0, x0 = (h - cy) // 2, (w - cx) // 2
-            m = m[y0:y0 + cy, x0:x0 + cx]
-            # The inputs reach ``context`` pixels further on every side, so that the scored
-            # pixels see their real neighbours, as they do inside a whole frame, not the
-            # zero padding of a crop's edge.  Past the frame's own edge: zeros, as there.
-            k = self.context
-            a, b = (_window(f, y0 - k, x0 - k, cy + 2 * k, cx + 2 * k) for f in (a, b))
-        if self.augment:
-            # Motion has no preferred direction in space or time: a flipped or
-            # reversed triplet is as real as the original.
-            flip_h, flip_v, reverse = rng.integers(0, 2, size=3)
-            if flip_h:
-                a, m, b = a[:, ::-1], m[:, ::-1], b[:, ::-1]
-            if flip_v:
-                a, m, b = a[::-1], m[::-1], b[::-1]
-            if reverse:
-                a, b = b, a
-        t = [torch.from_numpy(np.array(f)).permute(2, 0, 1).float() for f in (a, m, b)]  # copies: memmaps are read-only
-        if self.spec.domain == "grey":
-            t = [x / 255.0 for x in t]
-        prev, mid, nxt = t
-        x = model_inputs(self.spec, prev.unsqueeze(0), nxt.unsqueeze(0))[0]
-        return x, mid
-
-
-    def _flow_item(self, i):
-        """flow-fusion: the model's input (:func:`vfi.flow.fusion_inputs`) for a crop of
-        the frame at t, reaching ``context`` pixels past it, and the true crop (0..1)."""
-        from .flow import fusion_inputs
-
         index = int(self.indices[i])
-        a, m, b = self.data.frames(index)
-        motion = self.data.motion(index, self.motion)
-        t = self.data.time(index)
-        h, w = a.shape[:2]
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        if self.crop:
-            k, size = self.context, self.crop + 2 * self.context
-            if self.train:  # crops lie inside the frame (train() leaves out smaller frames)
-                y0, x0 = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-            else:
-                y0, x0 = max(0, (h - size) // 2), max(0, (w - size) // 2)
-            size_y, size_x = min(size, h), min(size, w)
-            x = fusion_inputs(a, b, motion, t, (y0, x0, size_y, size_x))[0].permute(1, 2, 0).numpy()
-            m = m[y0 + k: y0 + size_y - k, x0 + k: x0 + size_x - k]
-        else:
-            x = fusion_inputs(a, b, motion, t)[0].permute(1, 2, 0).numpy()
-        if self.augment:
-            # Mirror images and reversed time are as real as the original; the cues are
-            # magnitudes, so they mirror with the frames, and reversing time swaps the
-            # two warps (and their cues) and takes t to 1 - t.
-            flip_h, flip_v, reverse = rng.integers(0, 2, size=3)
-            if flip_h:
-                x, m = x[:, ::-1], m[:, ::-1]
-            if flip_v:
-                x, m = x[::-1], m[::-1]
-            if reverse:
-                x = x[..., REVERSED_FEATURES]
-                x[..., FEATURE_T] = 1 - x[..., FEATURE_T]
-        x = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)
-        y = torch.from_numpy(np.array(m)).permute(2, 0, 1).float() / 255.0
-        return x, y
-
-
-def _window(frame: np.ndarray, y0: int, x0: int, size_y: int, size_x: int) -> np.ndarray:
-    """frame[y0:y0+size_y, x0:x0+size_x], zero where the window leaves the frame."""
-    h, w = frame.shape[:2]
-    ya, xa, yb, xb = max(0, y0), max(0, x0), min(h, y0 + size_y), min(w, x0 + size_x)
-    part = frame[ya:yb, xa:xb]
-    if part.shape[:2] == (size_y, size_x):
-        return part
-    pad = ((ya - y0, y0 + size_y - yb), (xa - x0, x0 + size_x - xb)) + ((0, 0),) * (frame.ndim - 2)
-    return np.pad(part, pad)
-
-
-def check_dataset_fits(spec: ModelSpec, data: TripletDataset) -> None:
-    want = {"grey": "paper002", "flow": "flow"}.get(spec.domain, "paper000")
-    if data.preset != want:
-        raise UsageError(f"{spec.name} trains on '{want}' datasets; {data.root} is '{data.preset}' (make one with vfi prep --preset {want})")
+        return self.spec.adapter.training_item(self.data, index, rng, self.crop, self.context, self.train, self.augment, self.motion)
 
 
 def ddp_env() -> tuple[int, int, int]:
@@ -286,7 +193,7 @@ class TrainingSets:
         motion = cfg.model_config.get("motion", "quadratic")
         train_ds = TripletTorchDataset(data, train_idx, spec, cfg.crop, cfg.seed, train=True, augment=cfg.augment,
                                        context=cfg.context, motion=motion)
-        val_crop = None if cfg.val_data else (cfg.val_crop if spec.domain == "rgb255" else None)  # held-out clips: whole frames
+        val_crop = cfg.val_crop if spec.adapter.crops_validation and not cfg.val_data else None  # held-out clips: whole frames
         val_ds = TripletTorchDataset(val_data, val_idx, spec, val_crop, cfg.seed, train=False, motion=motion)
         return cls(data, val_data, train_idx, val_idx, train_ds, val_ds)
 
@@ -298,7 +205,7 @@ def _fitting_crops(cfg: TrainConfig, spec: ModelSpec, data: TripletDataset, log)
     train_idx = data.train
     if not cfg.crop:
         return train_idx
-    need = cfg.crop + (2 * cfg.context if spec.domain == "flow" else 0)
+    need = spec.adapter.frame_needed(cfg.crop, cfg.context)
     small = {k for k, a in enumerate(data.arrays) if a.ndim == 4 and min(a.shape[1:3]) < need}
     if not small:
         return train_idx
@@ -347,7 +254,7 @@ class _Run:
         if cfg.schedule not in ("constant", "cosine"):
             raise UsageError(f"unknown schedule {cfg.schedule!r} (constant or cosine)")
         self.loss_fn = get_loss(cfg.loss, cfg.blur_weight)
-        if getattr(self.loss_fn, "takes_blend", False) and not (spec.domain == "rgb255" and spec.inputs == "pair"):
+        if getattr(self.loss_fn, "takes_blend", False) and not spec.adapter.blends_inputs:
             raise UsageError(f"--loss {cfg.loss} is for the sparse CNN (it compares with the blend of the two frames), not {spec.name}")
         self.raw_model = self.model = model.to(memory_format=torch.channels_last)
         self.sampler = DistributedSampler(sets.train_ds, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed,
@@ -469,7 +376,7 @@ class _Run:
             k = cfg.context
             pred = pred[..., k:-k, k:-k]
             x = x[..., k:-k, k:-k]
-        loss = compute_loss(self.loss_fn, pred.float(), y, x)
+        loss = compute_loss(self.loss_fn, pred.float(), y, x, self.spec.adapter)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"training stopped: the {cfg.loss} loss became {loss.item()} at epoch {epoch + 1}, "
                                    f"batch {bi + 1}; {_last_good(self.ckpt_path)} (try a lower --lr)")
@@ -614,12 +521,12 @@ def cosine_lr(peak: float, step: int, total: int, warmup: int = 100) -> float:
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def compute_loss(loss_fn, pred: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def compute_loss(loss_fn, pred: torch.Tensor, target: torch.Tensor, x: torch.Tensor, adapter) -> torch.Tensor:
     """The loss of a batch; a loss that measures itself against the linear blend
-    (``takes_blend``) gets the blend of the two RGB frames in ``x`` (the sparse CNN's
-    input, 0..255)."""
+    (``takes_blend``) gets the blend of the two RGB frames in the input ``x``, from the
+    model's adapter."""
     if getattr(loss_fn, "takes_blend", False):
-        return loss_fn(pred, target, (x[:, :3].float() + x[:, 3:6].float()) / 2)
+        return loss_fn(pred, target, adapter.input_blend(x))
     return loss_fn(pred, target)
 
 
@@ -631,7 +538,7 @@ def evaluate_loss(model, ds, loss_fn, device, use_amp) -> float:
         x, y = x.to(device).contiguous(memory_format=torch.channels_last), y.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = model(x)
-        total += compute_loss(loss_fn, pred.float(), y, x).item() * len(x)
+        total += compute_loss(loss_fn, pred.float(), y, x, ds.spec.adapter).item() * len(x)
         n += len(x)
     return total / max(1, n)
 

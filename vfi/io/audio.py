@@ -14,6 +14,7 @@ import av
 import av.error
 
 from ..errors import UsageError
+from .formats import holds
 from .reading import carried_tags
 
 
@@ -30,6 +31,36 @@ def atempo_chain(factor: float) -> list[float]:
 
 def encoder_for(container: av.container.OutputContainer) -> str:
     return "libopus" if container.format.name == "webm" else "aac"
+
+
+# FFmpeg's standard layout for each channel count: what a stream without a layout
+# (WMA in ASF, PCM in AVI or MKV: "2 channels") is taken to be.
+DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def encoder_layout(codec: str, layout: av.AudioLayout, rate: int) -> str:
+    """The channel layout to encode ``layout`` in: itself where the encoder takes it,
+    else the standard layout of as many channels (5.1(side) becomes 5.1 for Opus, as
+    ffmpeg's format negotiation picks), else stereo (a downmix)."""
+    n = layout.nb_channels
+    ordered = not layout.name.endswith(" channels")  # "2 channels": no order known
+    candidates = ([layout.name] if ordered else []) + [DEFAULT_LAYOUTS.get(n, "stereo"), "stereo", "mono"]
+    for name in dict.fromkeys(candidates):
+        if _encoder_opens(codec, name, rate):
+            return name
+    return "stereo"
+
+
+def _encoder_opens(codec: str, layout: str, rate: int) -> bool:
+    try:
+        trial = av.CodecContext.create(codec, "w")
+        trial.layout, trial.sample_rate = layout, rate
+        trial.format = av.codec.Codec(codec, "w").audio_formats[0]
+        trial.time_base = Fraction(1, rate)
+        trial.open()
+    except (av.error.FFmpegError, ValueError, TypeError):
+        return False
+    return True
 
 
 def encoder_rate(codec: str, rate: int) -> int:
@@ -59,7 +90,8 @@ class AudioEncoder:
         codec = encoder_for(container)
         self.rate = encoder_rate(codec, self.in_rate)
         self.out = container.add_stream(codec, rate=self.rate)
-        self.out.codec_context.layout = self.in_stream.codec_context.layout
+        self.layout = encoder_layout(codec, self.in_stream.codec_context.layout, self.rate)
+        self.out.codec_context.layout = self.layout
         return self
 
     def _build(self, frame: av.AudioFrame) -> None:
@@ -152,7 +184,9 @@ class AudioOutput:
         enc.out.metadata.update(carried_tags(a.metadata))
         self.encoders[a.index] = enc
         name = a.codec_context.codec.canonical_name  # 'mp3', not its decoder 'mp3float'
-        self.warnings.append(f"audio stream {a.index} ({name}) re-encoded as {enc.out.codec_context.name}: "
+        layout = a.codec_context.layout.name
+        remapped = f" {enc.layout} (from {layout})" if layout != enc.layout and not layout.endswith(" channels") else ""
+        self.warnings.append(f"audio stream {a.index} ({name}) re-encoded as {enc.out.codec_context.name}{remapped}: "
                              f"{path.suffix or 'this format'} cannot hold {name}")
 
     def owns(self, packet: av.Packet) -> bool:
@@ -173,7 +207,8 @@ class AudioOutput:
 
 
 def _can_hold(container, a) -> bool:
-    """Whether the output container takes this stream's codec as it is."""
+    """Whether the output container takes this stream's codec as it is (AAC, AC-3 and
+    MP3 in MPEG-TS, which lists no codecs, too)."""
     if a.codec_context is None:
         return True  # nothing to re-encode it from: copying is the only try
-    return a.codec_context.codec.canonical_name in container.supported_codecs  # 'mp3', not its decoder 'mp3float'
+    return holds(container.format.name, a)

@@ -13,10 +13,11 @@ import av.error
 
 from ..errors import UsageError
 from ..pipeline import LARGE_FRAME_PIXELS
+from .alpha import alpha_format
 from .colour import is_rgb_format
 from .formats import CONTAINER_CODECS, IMAGE_EXTENSIONS, PIPE_FORMATS, VIDEO_CONTAINERS, muxer_for
 
-DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 30}
+DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libsvtav1": 30, "libvpx-vp9": 31}
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 PRESETS = {"libx264": X26X_PRESETS, "libx265": X26X_PRESETS, "libsvtav1": tuple(str(i) for i in range(14))}
 # At these CRFs the encoder is transparent whatever the preset (x264 veryfast: 45.9 and
@@ -134,7 +135,24 @@ def encoder_options(codec: str, options: EncodeOptions, source) -> tuple[dict[st
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner otherwise
     if codec == "ffv1":
         opts.update({"level": "3", "slicecrc": "1"})
+    if codec == "libvpx-vp9":
+        opts.update({"b": "0", "row-mt": "1", "cpu-used": "4"})  # constant quality (CRF), rows in parallel, a fast setting
     return opts, warnings
+
+
+SVT_AV1_MAX_RATE = 240  # frames per second: SVT-AV1 refuses to start above it
+
+
+def codec_for_rate(codec: str, rate, asked: bool) -> tuple[str, list[str]]:
+    """The codec that can encode video at ``rate``, and what is said about it: WebM
+    above SVT-AV1's 240 fps is VP9 (which has no such limit); an AV1 asked for
+    (``asked``: --codec) above it cannot be."""
+    if codec != "libsvtav1" or rate <= SVT_AV1_MAX_RATE:
+        return codec, []
+    if asked or "libvpx-vp9" not in av.codecs_available:
+        raise UsageError(f"libsvtav1 encodes up to {SVT_AV1_MAX_RATE} fps, not {float(rate):.6g}: "
+                         "use --codec libx264 (.mp4, .mkv) or leave --codec out for VP9 in .webm")
+    return "libvpx-vp9", [f"{float(rate):.6g} fps is above AV1's {SVT_AV1_MAX_RATE} (SVT-AV1): encoded as VP9 (libvpx-vp9)"]
 
 
 # The x265 in PyAV's wheels corrupts the heap on frames 33-63 px wide (glibc aborts the
@@ -152,6 +170,9 @@ def choose_pix_fmt(codec: str, wanted: str | None, source_fmt: str, width: int, 
             raise UsageError(f"--pix-fmt {wanted}: {codec} needs an even width and height for it, and the video is "
                              f"{width}x{height} (leave --pix-fmt out to get 4:4:4)")
         return wanted
+    keep_alpha = alpha_format(codec, source_fmt)
+    if keep_alpha and (not supported or keep_alpha in supported):
+        return keep_alpha  # an RGBA source's transparency
     # Keep the source's format when the encoder takes it: source frames then pass bit for bit.
     candidate = source_fmt.replace("yuvj", "yuv")
     if source_fmt in supported:

@@ -34,6 +34,7 @@ class VideoInfo:
     tags: dict = field(default_factory=dict)  # the container's (title, creation_time, location, ...)
     video_tags: dict = field(default_factory=dict)  # the video stream's (language, handler_name, ...)
     hdr: dict = field(default_factory=dict)  # HDR10 static metadata of the first frame (see hdr10_metadata)
+    chapters: list = field(default_factory=list)  # (start, end, metadata): seconds from the video's start
 
     @property
     def nominal_rate(self) -> Fraction:

@@ -18,9 +18,14 @@ import av.error
 
 from ..errors import CorruptInputError, InputError
 from .colour import PRI_UNSPECIFIED, RANGE_UNSPECIFIED, SPC_UNSPECIFIED, TRC_UNSPECIFIED, ColorSpec
+from .formats import local_file
 from .frames import SourceFrame, VideoInfo
 
 REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
+TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: formats whose timestamps may jump (MPEG-TS, MPEG-PS)
+JUMP_BACK = Fraction(1, 10)  # a timestamp this far behind its stream's last one starts a new segment (as ffmpeg)
+JUMP_AHEAD = Fraction(10)  # and this far ahead of it (ffmpeg's -dts_delta_threshold)
+TS_SEEK_LEAD = Fraction(10)  # seconds before a trim's start that a seek in MPEG-TS/PS goes to
 
 
 def _fraction(x) -> Fraction | None:
@@ -54,17 +59,27 @@ class VideoReader:
             if not os.access(p, os.R_OK):
                 raise InputError(f"{self.path}: permission denied")
         try:
-            self.container = av.open("pipe:0" if self.is_pipe else self.path, mode="r")
+            self.container = av.open("pipe:0" if self.is_pipe else local_file(self.path), mode="r")
         except av.error.FFmpegError as e:
             hint = "; a damaged header, or a frame size too large to decode?" if getattr(e, "errno", None) in (errno.EBUSY, errno.ENOMEM) else ""
             raise InputError(f"{self.path}: not a readable video ({ffmpeg_reason(e)}{hint})") from None
-        if not self.container.streams.video:
+        moving = [s for s in self.container.streams.video if not is_cover_art(s)]
+        if not moving:
+            covers = len(self.container.streams.video)
             self.container.close()
-            raise InputError(f"{self.path}: contains no video stream")
-        self.stream = self.container.streams.video[0]
+            raise InputError(f"{self.path}: contains no video stream" + (" (only cover art: a still picture attached to the sound)" if covers else ""))
+        self.stream = moving[0]
         if threads:
             self.stream.thread_type = "AUTO"
+        # Every timestamp is read from the input's start (a TS starts near 1.4 s, an
+        # MPEG-PS near 0.5 s, a broadcast recording anywhere), as ffmpeg writes it.
+        self.origin = max(Fraction(0), Fraction(self.container.start_time or 0, av.time_base))
         self.info = self._probe()
+        self.timestamps = TimestampMender(self.origin, bool(self.container.format.flags & TS_DISCONT), self.stream.index)
+        self.resized = 0  # frames scaled to the first frame's size
+        self.frames_seen = 0  # frames out of the decoder, before the reorder window
+        self.size_change = ""  # where the first change of size was, as said in the warning
+        self.first_format: str | None = None
         self.decode_errors = 0
         self.restamped = 0  # frames whose timestamp repeated an earlier one
         self.corrupt_frames = 0  # frames the decoder flagged as damaged (concealed errors)
@@ -85,11 +100,13 @@ class VideoReader:
         # The average is frames/duration and goes off when the container's duration does
         # (30.12 for a 30 fps phone clip); the guessed rate is the one every timestamp
         # fits, so it wins whenever the two roughly agree.
-        if guessed and (not average or abs(guessed / average - 1) < Fraction(1, 20)):
+        if guessed and (not average or abs(guessed / average - 1) < Fraction(1, 20) or _whole_multiple(average, guessed)):
+            # ... and an average 2, 3, ... times the guessed rate counts packets that are
+            # not frames: H.264 copied into AVI ticks at 50 for 25 fps, every other packet empty.
             rate = guessed
         else:
             rate = average or guessed
-        start = Fraction(s.start_time) * tb if s.start_time is not None else Fraction(0)
+        start = Fraction(s.start_time) * tb - self.origin if s.start_time is not None else Fraction(0)
         if s.duration:
             duration = Fraction(s.duration) * tb
         elif self.container.duration:
@@ -118,7 +135,17 @@ class VideoReader:
             audio_streams=len(self.container.streams.audio),
             tags=carried_tags(self.container.metadata),
             video_tags=carried_tags(s.metadata),
+            chapters=self._chapters(),
         )
+
+    def _chapters(self) -> list[tuple[Fraction, Fraction, dict]]:
+        """The container's chapters: (start, end, metadata), in seconds from its start."""
+        try:
+            chapters = self.container.chapters()
+        except (AttributeError, av.error.FFmpegError):
+            return []
+        return [(c["start"] * c["time_base"] - self.origin, c["end"] * c["time_base"] - self.origin, dict(c["metadata"]))
+                for c in chapters]
 
     @property
     def audio_streams(self):
@@ -147,8 +174,8 @@ class VideoReader:
         stamps: list[Fraction] = []
         for packet in self._packets(demux):
             if packet.stream.index in copy_ids:
-                if packet.dts is not None and _in_range(packet, start, end):
-                    yield packet
+                if packet.size and is_cover_art(packet.stream) or packet.dts is not None and _in_range(packet, start, end, self.origin):
+                    yield packet  # cover art: its one picture, which has no time
                 continue
             try:
                 frames = packet.decode()
@@ -156,6 +183,7 @@ class VideoReader:
                 self.decode_errors += 1
                 continue
             for frame in frames:
+                frame = self._sized(frame)
                 if frame.is_corrupt:
                     self.corrupt_frames += 1
                 if not first_rotation_seen:
@@ -181,7 +209,7 @@ class VideoReader:
     def _packets(self, demux):
         while True:
             try:
-                yield next(demux)
+                yield self.timestamps.mend(next(demux))
             except StopIteration:
                 return
             except av.error.FFmpegError:
@@ -191,7 +219,14 @@ class VideoReader:
 
     def _seek(self, start: Fraction) -> None:
         """To the key frame at or before ``start`` (frames before it are decoded and dropped)."""
-        target = start + self.info.start
+        target = start + self.info.start + self.origin
+        if self.timestamps.jumps:
+            # MPEG-TS and PS have no index: a seek lands on the packet at that time, not
+            # on a key frame, and the decoder has nothing to start from; ten seconds
+            # earlier there is one in any broadcast's GOP.
+            target -= TS_SEEK_LEAD
+            if target <= self.info.start + self.origin:
+                return
         try:
             self.container.seek(int(target / self.info.time_base), stream=self.stream, backward=True, any_frame=False)
         except (av.error.FFmpegError, OverflowError):
@@ -233,6 +268,34 @@ class VideoReader:
         self.frames_decoded += 1
         return sf
 
+    def _sized(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """A frame of another size than the first (a stream whose resolution changes,
+        files of two sizes joined) is scaled to the first's, as ffmpeg's filters do."""
+        info = self.info
+        self.frames_seen += 1
+        self.first_format = self.first_format or frame.format.name  # the format the frames come in, as they always did
+        if (frame.width, frame.height) == (info.width, info.height) and frame.format.name == self.first_format:
+            return frame
+        if not self.resized:
+            self.size_change = f"at frame {self.frames_seen - 1} to {frame.width}x{frame.height} {frame.format.name}"
+        self.resized += 1
+        scaled = frame.reformat(width=info.width, height=info.height, format=self.first_format)
+        scaled.pts, scaled.time_base = frame.pts, frame.time_base
+        return scaled
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was put right in reading: jumps in the timestamps, changes of size."""
+        out = []
+        if self.timestamps.mended:
+            out.append(f"{self.path}: timestamps jump back or far ahead {max(self.timestamps.mended.values())} time(s) (files joined?); "
+                       "each stream goes on where it was")
+        if self.resized:
+            info = self.info
+            out.append(f"{self.path}: the video changes size or pixel format {self.size_change}; {self.resized} frame(s) "
+                       f"scaled to the first frames' {info.width}x{info.height} {self.first_format}")
+        return out
+
     def frames(self) -> Iterator[SourceFrame]:
         for item in self.read():
             yield item  # type: ignore[misc]
@@ -259,8 +322,11 @@ class VideoReader:
         elif self.info.duration:
             lenient = self.info.audio_streams > 0
             declared.append((self.info.duration, max(Fraction(1), self.info.duration / 10)) if lenient else strict(self.info.duration))
-        if self.info.frame_count:
-            declared.append(strict(self.info.frame_count * step))
+        counted = self.info.frame_count * step if self.info.frame_count else None
+        # An edit list (an MP4 cut with -c copy) counts the frames before the cut that it
+        # discards; the stream's duration does not: the shorter of the two is declared.
+        if counted and not (self.stream.duration and counted > self.info.duration):
+            declared.append(strict(counted))
         end = self.last_time + step if self.last_time is not None else self.info.start
         missing = [d for d, slack in declared if end < self.info.start + d - slack]
         short = bool(missing) and not self.reached_end  # stopping at --end/--duration is no truncation
@@ -290,13 +356,69 @@ class VideoReader:
 _PAST_END = object()
 
 
-def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None) -> bool:
-    """Whether a copied packet starts inside [start, end) (start time of its stream 0)."""
+class TimestampMender:
+    """Puts every packet's timestamps on one clock from 0: the input's start
+    (``origin``, seconds) taken off and, in formats whose timestamps may jump (MPEG-TS
+    files joined with ``cat``, a broadcast's clock reset), each jump taken out so that
+    the stream goes on where it was.  Video and audio mend their own jumps (a demuxer
+    still hands out the last packets of one stream after the jump of another);
+    subtitles and data, whose gaps are long by nature, follow the video's clock
+    (``lead``: its stream index)."""
+
+    def __init__(self, origin: Fraction, jumps: bool, lead: int | None = None):
+        self.origin = origin
+        self.jumps = jumps
+        self.lead = lead
+        self.offsets: dict[int, Fraction] = {}  # stream index -> seconds added to its timestamps
+        self.next_dts: dict[int, Fraction] = {}  # stream index -> where its next packet should be, mended
+        self.mended: dict[int, int] = {}  # stream index -> jumps taken out
+
+    def mend(self, packet: av.Packet) -> av.Packet:
+        tb = packet.stream.time_base
+        if tb is None or packet.dts is None:
+            return packet
+        index = packet.stream.index
+        sparse = packet.stream.type not in ("video", "audio")
+        offset = self.offsets.get(self.lead if sparse else index, -self.origin)
+        dts = packet.dts * tb + offset
+        expected = self.next_dts.get(index)
+        if self.jumps and not sparse and expected is not None and (dts < expected - JUMP_BACK or dts > expected + JUMP_AHEAD):
+            offset += expected - dts
+            self.mended[index] = self.mended.get(index, 0) + 1
+        self.offsets[index] = offset
+        ticks = round(offset / tb)
+        if ticks:
+            packet.dts += ticks
+            if packet.pts is not None:
+                packet.pts += ticks
+        self.next_dts[index] = packet.dts * tb + (packet.duration or 0) * tb
+        return packet
+
+
+def _in_range(packet: av.Packet, start: Fraction | None, end: Fraction | None, origin: Fraction = Fraction(0)) -> bool:
+    """Whether a copied packet (its timestamps mended: the input's start is 0) starts
+    inside [start, end) (start time of its stream 0)."""
     if start is None and end is None:
         return True
     s = packet.stream
-    t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - Fraction(s.start_time or 0) * s.time_base
+    t = Fraction(packet.pts if packet.pts is not None else packet.dts) * s.time_base - (Fraction(s.start_time or 0) * s.time_base - origin)
     return (start is None or t >= start) and (end is None or t < end)
+
+
+def is_cover_art(stream) -> bool:
+    """A picture attached to the file (an album cover, a thumbnail), not a video."""
+    return stream.type == "video" and bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def stream_kind(stream) -> str:
+    """What a stream is, in words: 'cover art', 'subtitle', 'data', 'attachment'..."""
+    return "cover art" if is_cover_art(stream) else stream.type
+
+
+def _whole_multiple(a: Fraction, b: Fraction) -> bool:
+    """Whether ``a`` is 2, 3, ... times ``b``, to 0.5 %."""
+    k = round(a / b)
+    return k >= 2 and abs(a / (k * b) - 1) < Fraction(1, 200)
 
 
 def _rotation(frame: av.VideoFrame) -> int:

@@ -20,9 +20,10 @@ import av
 from ..errors import InputError
 from ..pipeline import BackgroundIterator, Profile, queue_depth
 from .colour import RANGE_JPEG, RANGE_UNSPECIFIED, ColorSpec
-from .formats import IMAGE_EXTENSIONS, is_image_pattern
+from .filters import deinterlaced
+from .formats import IMAGE_EXTENSIONS, is_image_pattern, local_file
 from .frames import SourceFrame, VideoInfo
-from .reading import VideoReader
+from .reading import VideoReader, is_cover_art
 
 
 class VideoFileSource:
@@ -32,29 +33,34 @@ class VideoFileSource:
         self.reader = VideoReader(path)
         self.info = self.reader.info
         self._background: BackgroundIterator | None = None
+        self.notes: list[str] = []  # what reading did to the frames (deinterlacing), for the job's warnings
 
     @property
     def audio_streams(self):
         return self.reader.audio_streams
 
     def other_streams(self) -> list:
-        """Streams a job does not read or copy today: subtitles, data, attachments."""
-        return [s for s in self.reader.container.streams if s.type in ("subtitle", "data", "attachment")]
+        """The streams copied as they are: subtitles, data, attachments and cover art; not
+        the tracks a demuxer hides (an MP4's chapter track: its chapters come as chapters)."""
+        return [s for s in self.reader.container.streams
+                if (s.type in ("subtitle", "data", "attachment") or is_cover_art(s)) and s.discard != av.stream.Discard.all]
 
     @property
     def frames_decoded(self) -> int:
         return self.reader.frames_decoded
 
     def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True,
-              start: Fraction | None = None, end: Fraction | None = None):
+              start: Fraction | None = None, end: Fraction | None = None, deinterlace: str = "auto"):
         """Source frames and copied packets, in a decoder thread (``threaded``) or inline.
 
         ``start``/``end``: only that part of the video (seconds from its beginning), moved
         to the front: frame times and packet timestamps lose ``start``, so a trimmed job's
-        output begins where the video did."""
+        output begins where the video did.  ``deinterlace``: auto (interlaced sources),
+        on or off (:func:`vfi.io.filters.deinterlaced`; what was done goes in ``notes``)."""
         reads = self.reader.read(copy_streams=copy_streams, start=start, end=end)
         if start:
             reads = _shifted(reads, start)
+        reads = deinterlaced(reads, deinterlace, self.reader.stream.codec_context.field_order or 0, self.notes)
         if threaded:
             self._background = BackgroundIterator(reads, profile, prepare=prepare, maxsize=queue_depth(self.info.width, self.info.height))
             return self._background
@@ -62,6 +68,11 @@ class VideoFileSource:
 
     def check_complete(self) -> None:
         self.reader.check_complete()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was put right in reading (timestamp jumps, size changes)."""
+        return self.reader.warnings
 
     def stop(self) -> None:
         """Stops the decoder thread (a failing job)."""
@@ -156,10 +167,11 @@ class ImageSequenceSource:
         )
         self.frames_decoded = 0
         self.audio_streams: list = []
+        self.warnings: list[str] = []
 
     def _decode(self, path: Path) -> av.VideoFrame:
         try:
-            with av.open(str(path)) as c:
+            with av.open(local_file(path)) as c:
                 return next(c.decode(video=0))
         except (av.error.FFmpegError, StopIteration, OSError) as e:
             raise InputError(f"{path}: not a readable image ({type(e).__name__})") from None
@@ -183,8 +195,10 @@ class ImageSequenceSource:
             self.frames_decoded += 1
             yield sf
 
+    notes: tuple = ()  # images are never deinterlaced
+
     def items(self, profile: Profile, copy_streams=(), prepare=None, threaded: bool = True,
-              start: Fraction | None = None, end: Fraction | None = None):
+              start: Fraction | None = None, end: Fraction | None = None, deinterlace: str = "auto"):
         frames = self._frames(start, end)
         if threaded:
             self._background = BackgroundIterator(frames, profile, prepare=prepare, maxsize=queue_depth(self.info.width, self.info.height))

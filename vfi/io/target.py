@@ -12,7 +12,8 @@ from pathlib import Path
 from ..errors import UsageError
 from ..outputs import check_distinct, check_parent_writable, check_writable
 from .encoding import EncodeOptions
-from .formats import IMAGE_FORMATS, is_image_pattern
+from .formats import IMAGE_FORMATS, PIPE_FORMATS, ROTATION_MUXERS, is_image_pattern, muxer_for
+from .sources import image_files, is_image_sequence
 
 DEFAULT_PATTERN = "%06d.png"
 SIDECAR_NAME = "vfi.json"  # an image sequence's sidecar, inside its folder
@@ -59,6 +60,27 @@ def check_image_target(spec: str, folder: Path, pattern: str, overwrite: bool) -
     check_parent_writable(spec, folder)
 
 
+def input_files(input: str) -> list[tuple[str, str | os.PathLike]]:
+    """(what, path) pairs of what the job reads: the file, or each image of a sequence
+    (an output may not take the name of any of them)."""
+    if input == "-":
+        return []
+    if is_image_sequence(input):
+        return [("input", input), *(("input image", p) for p in image_files(input))]
+    return [("input", input)]
+
+
+def check_folder_holds_no_input(spec: str, folder: Path, input: str) -> None:
+    """An image sequence replaces its whole folder: the input may not be in it."""
+    if input == "-":
+        return
+    where = Path(input).parent if is_image_pattern(input) else Path(input)
+    out, inp = folder.resolve(), where.resolve()
+    if out == inp or out in inp.parents:
+        raise UsageError(f"{spec}: the input {input} is in this folder, which the output replaces whole; "
+                         "write the images into another folder")
+
+
 def sidecar_path(video: str | os.PathLike) -> Path:
     """``VIDEO.vfi.json``; for a name so long that the suffix would pass the file
     system's 255 bytes, a shortened name with a hash of the whole one."""
@@ -97,6 +119,18 @@ class OutputTarget:
         return self.kind == "file" or (self.kind == "pipe" and self.pipe_format != "y4m")
 
     @property
+    def muxer(self) -> str | None:
+        """FFmpeg's name for the container written (None for images)."""
+        if self.kind == "pipe":
+            return PIPE_FORMATS[self.pipe_format][0]
+        return muxer_for(self.path) if self.kind == "file" else None
+
+    @property
+    def carries_rotation(self) -> bool:
+        """MP4, MOV and Matroska say how to turn the picture; elsewhere it is turned."""
+        return self.muxer in ROTATION_MUXERS
+
+    @property
     def carries_other_streams(self) -> bool:
         """Subtitles, data and attachments go into video files only."""
         return self.kind == "file"
@@ -112,15 +146,16 @@ class OutputTarget:
             early = encode.codec is not None or encode.format is not None  # what was asked for is checked first
             if early:
                 encode.validate("-")
-            check_distinct([("input", input)] if input != "-" else [], extra)
+            check_distinct(input_files(input), extra)
             if not early:
                 encode.validate("-")
             return
         if self.kind == "images":
+            check_folder_holds_no_input(self.spec, self.path, input)
             check_image_target(self.spec, self.path, self.pattern, overwrite)
-            check_distinct([("input", input)], [("output", self.path), *extra])
+            check_distinct(input_files(input), [("output", self.path), *extra])
             return
-        check_distinct([("input", input)], [("output", self.spec), ("sidecar", self.sidecar), *extra])
+        check_distinct(input_files(input), [("output", self.spec), ("sidecar", self.sidecar), *extra])
         out = self.spec
         if self.path.is_dir():
             raise UsageError(f"{out}: is a folder; give a file name such as {self.path / 'out.mp4'}")

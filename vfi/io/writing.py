@@ -14,13 +14,51 @@ import av
 import av.error
 
 from ..errors import OutputError, UsageError
-from ..outputs import temporary_path
+from ..outputs import forget, temporary_path
+from .alpha import alpha_format, has_alpha, lost_alpha
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
-from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, encoder_options
-from .formats import PIPE_FORMATS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN, Y4M_PIX_FMTS, muxer_for
+from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, codec_for_rate, encoder_options
+from .formats import (COVER_ART_MUXERS, PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN,
+                      Y4M_PIX_FMTS, holds, local_file, muxer_for)
 from .frames import VideoInfo
-from .reading import carried_tags, ffmpeg_reason
+from .reading import carried_tags, ffmpeg_reason, is_cover_art, stream_kind
+
+
+CHAPTER_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that write chapters
+TIMECODE_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that keep a timecode (tag or track)
+
+
+def is_timecode_track(stream) -> bool:
+    """A QuickTime/MP4 timecode track (tmcd): a data stream whose one value is its tag."""
+    return stream.type == "data" and "timecode" in stream.metadata
+
+
+def describe(stream) -> str:
+    """A stream as a warning names it: its kind, number and codec or file name."""
+    if stream.type == "attachment":
+        name = stream.metadata.get("filename") or "a file"
+    elif stream.type == "data" and stream.container.format.name == "ogg":
+        name = "Ogg Skeleton, a seeking index"  # Ogg's one data stream; FFmpeg names no codec for it
+    else:
+        name = stream.codec_context.name if stream.codec_context else stream.metadata.get("handler_name")
+    return f"{stream_kind(stream)} stream {stream.index}" + (f" ({name})" if name else "")
+
+
+def output_chapters(chapters, trim=(None, None), scale=1) -> list[dict]:
+    """The input's chapters (``VideoInfo.chapters``: (start, end, metadata), seconds)
+    on the output's clock: a trim's part from its start, slowed ``scale`` times."""
+    start, end = trim
+    out = []
+    for a, b, metadata in chapters:
+        a, b = max(a - (start or 0), Fraction(0)), b - (start or 0)
+        if end is not None:
+            b = min(b, end - (start or 0))
+        if b > a:
+            ms = Fraction(1, 1000)
+            out.append({"id": len(out) + 1, "start": round(a * scale / ms), "end": round(b * scale / ms), "time_base": ms,
+                        "metadata": dict(metadata)})
+    return out
 
 
 class VideoWriter:
@@ -43,6 +81,7 @@ class VideoWriter:
         audio: AudioOutput | None = None,
         carry_streams=(),
         metadata: dict[str, str] | None = None,
+        chapters=(),
     ):
         self.is_pipe = str(path) == "-"  # a stream on stdout: written as it goes, no temporary file
         self.path = Path(path)
@@ -59,16 +98,16 @@ class VideoWriter:
                     self.container = av.open("pipe:1", mode="w", format=PIPE_FORMATS[self.pipe_format][0])
                 else:
                     fmt = av.format.ContainerFormat(muxer_for(self.path), "w").name
-                    self.container = av.open(str(self.tmp), mode="w", format=fmt)
+                    self.container = av.open(local_file(self.tmp), mode="w", format=fmt)
             except (av.error.FFmpegError, ValueError) as e:
                 raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
-            self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata)
+            self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata, chapters)
         except BaseException:
             self.abort()
             raise
 
-    def _setup(self, codec, width, height, rate, time_base, source, options, carry_streams, metadata):
-        self.warnings: list[str] = []  # what could not be carried
+    def _setup(self, codec, width, height, rate, time_base, source, options, carry_streams, metadata, chapters):
+        codec, self.warnings = codec_for_rate(codec, rate, options.codec is not None)  # and then what could not be carried
         self.container.metadata.update(source.tags)
         if metadata:
             self.container.metadata.update(metadata)
@@ -77,6 +116,7 @@ class VideoWriter:
             self.audio.add_to(self.container, self.path)
             self.warnings += self.audio.warnings
         self._carry_streams(carry_streams)
+        self._add_chapters(list(chapters))
         try:
             self.container.start_encoding()
         except av.error.FFmpegError as e:
@@ -95,6 +135,8 @@ class VideoWriter:
         if self.pipe_format == "y4m" and self.pix_fmt not in Y4M_PIX_FMTS:
             self.pix_fmt = "yuv420p" if self.pix_fmt.startswith("yuvj420") else "yuv444p"  # what YUV4MPEG can say
         cc.pix_fmt = self.pix_fmt
+        self.keeps_alpha = has_alpha(self.pix_fmt) and alpha_format(codec, source.pix_fmt) is not None
+        self.warnings += lost_alpha(source.pix_fmt, self.pix_fmt, f"{codec} in {self.path.suffix or self.pipe_format}")
         # YUV4MPEG has no timestamps: its header's frame rate is the stream's time base
         # (1/25600 said "25600 fps"), and frames simply follow one another at that rate.
         self.frame_clock = self.container.format.name == "yuv4mpegpipe"
@@ -116,24 +158,64 @@ class VideoWriter:
         cc.color_trc = c.trc
         if source.sample_aspect_ratio:
             cc.sample_aspect_ratio = source.sample_aspect_ratio
+            self.warnings += self._lost_aspect(codec, source.sample_aspect_ratio)
         if source.rotation:
             stream.set_display_rotation(source.rotation)
         stream.metadata.update(source.video_tags)
         return stream
 
+    def _lost_aspect(self, codec: str, sar: Fraction) -> list[str]:
+        """A warning where the output cannot carry non-square pixels."""
+        if sar == 1 or codec in SAR_CODECS or self.container.format.name in SAR_MUXERS:
+            return []
+        where = f"--format {self.pipe_format}" if self.is_pipe else self.path.suffix
+        return [f"sample aspect ratio {sar.numerator}:{sar.denominator} not kept: {codec} in {where} cannot carry it "
+                "(libx264 or libx265, or .mp4 or .mov, can); players will show square pixels"]
+
     def _carry_streams(self, streams) -> None:
         """Subtitle, data and attachment streams: copied where the container holds them,
-        text subtitles converted where it cannot, else said in a warning."""
+        converted where there is a standard conversion (text subtitles to the
+        container's own text format, a timecode track to the timecode tag that MOV, MP4
+        and Matroska keep), else said in a warning."""
         self.copied = {}  # input stream index -> output stream
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
+        fmt = self.container.format.name
+        dropped = []
         for a in streams:
-            try:
-                self.copied[a.index] = out = self.container.add_stream_from_template(a)
-                out.metadata.update(carried_tags(a.metadata))
-            except (av.error.FFmpegError, ValueError):
-                if not self._convert_text_subtitles(a):
-                    self.warnings.append(f"{a.type} stream {a.index} ({a.codec_context.name if a.codec_context else '?'}) "
-                                         f"not carried: {self.path.suffix or 'this format'} cannot hold it (.mkv can)")
+            if is_cover_art(a) and fmt not in COVER_ART_MUXERS:
+                dropped.append(a)  # some muxers take it and write it as one more video stream
+            elif is_timecode_track(a):
+                self.stream.metadata.setdefault("timecode", a.metadata["timecode"])  # the muxer writes its own track
+            elif holds(fmt, a) and self._copy_stream(a):
+                continue
+            elif not self._convert_text_subtitles(a):
+                dropped.append(a)
+        if dropped:
+            mkv = fmt != "matroska" and all(holds("matroska", a) for a in dropped)
+            self.warnings.append(f"{len(dropped)} stream(s) not carried: {self.path.suffix or 'this format'} cannot hold "
+                                 f"{', '.join(describe(a) for a in dropped)}{' (.mkv can)' if mkv else ''}")
+        if "timecode" in self.stream.metadata and fmt not in TIMECODE_FORMATS:
+            self.warnings.append(f"timecode {self.stream.metadata['timecode']} not carried: "
+                                 f"{self.path.suffix or 'this format'} cannot hold it (.mov, .mp4 and .mkv can)")
+
+    def _copy_stream(self, a) -> bool:
+        try:
+            self.copied[a.index] = out = self.container.add_stream_from_template(a)
+        except (av.error.FFmpegError, ValueError):
+            return False
+        out.metadata.update(carried_tags(a.metadata))
+        out.disposition = a.disposition  # cover art stays cover art
+        return True
+
+    def _add_chapters(self, chapters: list[dict]) -> None:
+        """The input's chapters (already on the output's clock), where the format has them."""
+        if not chapters:
+            return
+        if self.container.format.name in CHAPTER_FORMATS:
+            self.container.set_chapters(chapters)
+        else:
+            self.warnings.append(f"{len(chapters)} chapter(s) not carried: {self.path.suffix or 'this format'} "
+                                 "cannot hold chapters (.mkv, .mp4, .mov, .nut and .webm can)")
 
     def write(self, frame: av.VideoFrame, pts: int) -> None:
         frame.pts = self.frames_written if self.frame_clock else pts
@@ -180,8 +262,13 @@ class VideoWriter:
         out = self.copied.get(packet.stream.index)
         if out is None:
             return
+        kind, index = packet.stream.type, packet.stream.index
         packet.stream = out
-        self.container.mux(packet)
+        try:
+            self.container.mux(packet)
+        except av.error.FFmpegError as e:
+            raise OutputError(f"{self.path}: cannot write {kind} stream {index}'s packet at {packet.dts} "
+                              f"({ffmpeg_reason(e)}); --audio none or .mkv may do") from None
 
     def _mux_converted_subtitle(self, packet: av.Packet) -> None:
         decoder, out = self.subtitle_converters[packet.stream.index]
@@ -208,7 +295,7 @@ class VideoWriter:
             self.container.close()
         except (av.error.FFmpegError, OSError) as e:
             self.abort()
-            raise OutputError(f"{self.path}: could not finish the file: {e}") from None
+            raise OutputError(f"{self.path}: could not finish the file: {e.strerror or e}") from None  # not the hidden file's name
         self.closed = True
         return self.tmp
 
@@ -223,3 +310,4 @@ class VideoWriter:
                 pass
         if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)
+            forget(self.tmp)

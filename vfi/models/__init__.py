@@ -16,40 +16,39 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .. import __version__
 from ..errors import InputError, UsageError
-from .autoencoders import HEIGHT, WIDTH, ConvAE, MultilayerAE
+from .adapters import FlowWarpAdapter, FrameAdapter, GreyAdapter, RGBPairAdapter
+from .autoencoders import ConvAE, MultilayerAE
 from .flow_fusion import FlowFusion
-from .sparse_cnn import SparseCNN
+from .sparse_cnn import SparseCNN, fused_runner
 
 WEIGHTS_FORMAT = "vfi-weights-1"
 
 
 @dataclass
 class ModelSpec:
+    """A registered model: its network (``build``), how frames go in and out of it
+    (``adapter``), its training recipe, and what older weights files of it lack."""
+
     name: str
     paper: str
     summary: str
     build: Callable[..., nn.Module]
-    inputs: str  # "pair": both neighbours; "prev": the frame before; "next": the frame after
-    domain: str  # "rgb255": RGB at native size, 0..255; "grey": greyscale 200x100, 0..1; "flow": both frames warped to t by optical flow, with cues (vfi.flow)
+    adapter: FrameAdapter
     recipe: dict = field(default_factory=dict)  # training defaults
+    legacy_config: dict = field(default_factory=dict)  # config keys older weights files lack: what they meant then
+    cpu_runner: Callable | None = None  # (model, precision) -> a faster CPU runner, or None where it cannot run
 
     @property
     def takes_t(self) -> bool:
-        """Whether the model makes a frame at any time t directly (else: midpoints only)."""
-        return self.domain == "flow"
+        """Whether the model makes a frame at any t directly (else: midpoints only)."""
+        return self.adapter.takes_t
 
     @property
     def input_description(self) -> str:
-        if self.domain == "flow":
-            return "the pair carried to any t along quadratic paths through the frames either side (DIS flow), with cues (11 ch), any size"
-        if self.domain == "rgb255":
-            return "RGB frames t-1 and t+1 stacked (6 ch), any size, 0..255"
-        which = {"pair": "frames t-1 and t+1", "prev": "frame t-1", "next": "frame t+1"}[self.inputs]
-        return f"{which}, greyscale {WIDTH}x{HEIGHT}, 0..1"
+        return self.adapter.description()
 
     def create(self, config: dict | None = None) -> nn.Module:
         return self.build(**(config or {}))
@@ -63,37 +62,46 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-AE_RECIPE = {"batch_size": 64, "epochs": 10, "lr": 1e-3, "loss": "mse", "preset": "paper002"}
+AE_RECIPE = {"batch_size": 64, "epochs": 10, "lr": 1e-3, "loss": "mse"}
 register_model(ModelSpec(
     "flow-fusion", "vfi", "Motion-compensated (the default): DIS flow, quadratic paths to any t, paper 000's layout (narrow) fuses the warps",
-    lambda **config: FlowFusion(**config), "pair", "flow",
+    lambda **config: FlowFusion(**config), FlowWarpAdapter(),
     {"batch_size": 16, "epochs": 8, "lr": 3e-3, "loss": "charbonnier-blur", "blur_weight": 0.005, "crop": 80, "context": 20,
-     "preset": "flow", "init": "fusion", "schedule": "cosine"},
+     "init": "fusion", "schedule": "cosine"},
+    legacy_config={"motion": "linear"},  # files from 0.2.0 predate the key: they were trained on straight paths
 ))
 register_model(ModelSpec(
     "sparse-cnn", "000", "Sparse CNN: 1x1 lift to 40 dims, 7/4/3/2 convs, 1x1 down to RGB",
-    lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), "pair", "rgb255",
-    {"batch_size": 16, "epochs": 4, "lr": 1e-4, "loss": "no-worse-than-blend", "crop": 64, "context": 7, "preset": "paper000",
+    lambda dropout=0.0, leaky_slope=0.3: SparseCNN(dropout, leaky_slope), RGBPairAdapter(),
+    {"batch_size": 16, "epochs": 4, "lr": 1e-4, "loss": "no-worse-than-blend", "crop": 64, "context": 7,
      "init": "residual", "schedule": "cosine"},
+    cpu_runner=fused_runner,
 ))
 register_model(ModelSpec(
     "forward-ae", "002", "Forward multilayer autoencoder (predicts from the previous frame)",
-    lambda inputs=1: MultilayerAE(inputs), "prev", "grey", dict(AE_RECIPE)))
+    lambda inputs=1: MultilayerAE(inputs), GreyAdapter("prev"), dict(AE_RECIPE)))
 register_model(ModelSpec(
     "backward-ae", "002", "Backward multilayer autoencoder (predicts from the next frame)",
-    lambda inputs=1: MultilayerAE(inputs), "next", "grey", dict(AE_RECIPE)))
+    lambda inputs=1: MultilayerAE(inputs), GreyAdapter("next"), dict(AE_RECIPE)))
 register_model(ModelSpec(
     "bidirectional-ae", "002", "Bi-directional multilayer autoencoder (both neighbours)",
-    lambda inputs=2: MultilayerAE(inputs), "pair", "grey", dict(AE_RECIPE)))
+    lambda inputs=2: MultilayerAE(inputs), GreyAdapter("pair"), dict(AE_RECIPE)))
 register_model(ModelSpec(
     "conv-ae", "002", "Convolutional autoencoder, 2x16 filters with pooling (previous frame)",
-    lambda filters=16, kernel=3: ConvAE(filters, kernel), "prev", "grey", dict(AE_RECIPE, batch_size=1)))
+    lambda filters=16, kernel=3: ConvAE(filters, kernel), GreyAdapter("prev"), dict(AE_RECIPE, batch_size=1)))
 
 
 def get_spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r} (available: {', '.join(MODELS)})")
     return MODELS[name]
+
+
+def check_dataset_fits(spec: ModelSpec, data) -> None:
+    """A dataset the model cannot learn from or be evaluated on is a usage error."""
+    want = spec.adapter.preset
+    if data.preset != want:
+        raise UsageError(f"{spec.name} trains on '{want}' datasets; {data.root} is '{data.preset}' (make one with vfi prep --preset {want})")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -108,35 +116,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device not in ("cpu",) and not device.startswith("cuda"):
         raise UsageError(f"--device must be auto, cpu or cuda, not {device!r}")
     return torch.device(device)
-
-
-# ------------------------------------------------------------------ frames in and out
-
-def model_inputs(spec: ModelSpec, prev: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
-    """Batches of prepared frames -> the model's input. ``prev``/``nxt`` are (N, C, H, W)
-    in the model's domain (C=3 RGB 0..255, or C=1 grey 0..1)."""
-    if spec.inputs == "pair":
-        return torch.cat([prev, nxt], dim=1)
-    return prev if spec.inputs == "prev" else nxt
-
-
-def rgb_to_model_domain(spec: ModelSpec, rgb: np.ndarray, device) -> torch.Tensor:
-    """One H x W x 3 uint8 frame -> tensor in the model's domain, for inference.
-    Autoencoders see each RGB plane as its own greyscale 200x100 image (stretched, so
-    the whole frame is seen; resized back afterwards): a batch of 3."""
-    x = torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1).float()
-    if spec.domain == "rgb255":
-        return x.unsqueeze(0)
-    planes = x.unsqueeze(1) / 255.0  # (3, 1, H, W)
-    return F.interpolate(planes, size=(HEIGHT, WIDTH), mode="bilinear", antialias=True, align_corners=False)
-
-
-def model_domain_to_rgb(spec: ModelSpec, y: torch.Tensor, height: int, width: int) -> np.ndarray:
-    if spec.domain == "rgb255":
-        out = y[0]
-    else:
-        out = F.interpolate(y, size=(height, width), mode="bilinear", align_corners=False)[:, 0] * 255.0
-    return out.clamp(0, 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -163,48 +142,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision not in PRECISIONS:
         raise UsageError(f"--precision must be auto or one of {', '.join(PRECISIONS)}, not {precision!r}")
     return precision
-AUTO_TILE_PIXELS = 1280 * 720  # CUDA: larger frames go through in tiles by default
-DEFAULT_TILE = 512
-# CPU: tiles small enough that a tile's activations stay near the caches run the sparse
-# CNN 1.5x (fp32) to 2x (bf16) faster than whole 720p frames, margins included; sizes
-# measured on a 2-core Sapphire Rapids machine (benchmarks/README.md).
-CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
-# flow-fusion, by device (CPU: True): tiles bound its memory.  One thread, 2-core AMD
-# EPYC, ms per frame at 1080p in tiles of 512 / 768 / 1280 / whole: 483 / 452 / 412 /
-# 567; the 4K job's peak RSS (9 frames) is 1.46 / 1.72 / 2.03 GB with 512 / 768 / 1280.
-# So on a CPU: the faster 1280 up to 1080p (the 1080p job's peak RSS 1.10 -> 1.61 GB,
-# its CPU time 17 % less, with the whole-frame fields of vfi.flow.frame_fields), 512
-# above (memory first).  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
-FLOW_TILE = {True: 512, False: 2048}
-FLOW_TILE_CPU_SMALL = 1280  # CPU tile for frames of at most FLOW_SMALL_PIXELS
-FLOW_SMALL_PIXELS = 1920 * 1088
-
-
-def _fused_runner(model: nn.Module, precision: str):
-    """The sparse CNN's fused CPU path (:class:`FusedSparseCNN`) where this PyTorch has
-    it, checked once against the eager model on a small input: it is built on an op that
-    PyTorch keeps for its compiler, so a build where it behaves differently falls back
-    to eager instead of giving wrong pictures."""
-    from .sparse_cnn import FusedSparseCNN, SparseCNN, fused_cpu_available
-
-    if not isinstance(model, SparseCNN) or precision not in ("fp32", "bf16") or not fused_cpu_available():
-        return None
-    dtype = PRECISIONS[precision]
-    fused = FusedSparseCNN(model, dtype or torch.float32)
-    x = (torch.rand(1, 6, 24, 20, generator=torch.Generator().manual_seed(0)) * 255).contiguous(memory_format=torch.channels_last)
-    try:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-            want = model(x).float()
-        with torch.inference_mode():
-            got = fused(x)
-    except RuntimeError:
-        return None
-    # fp32: the same arithmetic; bf16: rounding at other points, within a few levels
-    scale = 1.0 + float(want.abs().max())
-    tolerance = 1e-5 * scale if dtype is None else 4.0 + 0.02 * scale
-    if got.shape != want.shape or not torch.allclose(got, want, atol=tolerance, rtol=0):
-        return None
-    return fused
 
 
 class Interpolator:
@@ -223,7 +160,8 @@ class Interpolator:
         self.name = spec.name
         # channels-last: oneDNN's (and cuDNN's) fast convolution layout; measured 1.6x
         # faster than NCHW for the sparse CNN on a 2-core CPU (benchmarks/README.md).
-        self.channels_last = spec.domain in ("rgb255", "flow")
+        self.adapter = spec.adapter
+        self.channels_last = spec.adapter.channels_last
         self.model = model.to(device).eval()
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -236,20 +174,13 @@ class Interpolator:
             from ..pipeline import tune_allocator
 
             tune_allocator()  # no page faults on every frame's activations
-            self.fused = _fused_runner(self.model, self.precision)
+            self.fused = spec.cpu_runner(self.model, self.precision) if spec.cpu_runner else None
 
     def _tile_size(self, h: int, w: int) -> int:
-        if self.spec.domain == "grey" or self.tile == 0:
+        if not self.adapter.tiles or self.tile == 0:
             return 0
         if self.tile is None:
-            if self.spec.domain == "flow":  # flow-fusion: its inputs and fusion are made tile by tile too
-                cpu = self.device.type == "cpu"
-                t = FLOW_TILE_CPU_SMALL if cpu and h * w <= FLOW_SMALL_PIXELS else FLOW_TILE[cpu]
-                return t if (h > t or w > t) else 0
-            if self.device.type == "cpu":
-                t = CPU_TILE[self.precision]
-                return t if (h > t or w > t) else 0
-            return DEFAULT_TILE if h * w > AUTO_TILE_PIXELS else 0
+            return self.adapter.auto_tile(h, w, self.device, self.precision)
         return self.tile if (h > self.tile or w > self.tile) else 0
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
@@ -266,28 +197,22 @@ class Interpolator:
         if not pairs:
             return []
         h, w = pairs[0][0].shape[:2]
-        if len(pairs) == 1 or self._tile_size(h, w) or self.spec.domain != "rgb255":
+        if len(pairs) == 1 or self._tile_size(h, w) or not self.adapter.batches:
             return [self.predict(x0, x1) for x0, x1 in pairs]
         out = []
         for i in range(0, len(pairs), self.batch_size):
             chunk = pairs[i: i + self.batch_size]
             y = self._run(torch.cat([self._inputs(x0, x1) for x0, x1 in chunk]))
-            out += [model_domain_to_rgb(self.spec, y[j: j + 1], h, w) for j in range(len(chunk))]
+            out += [self.adapter.from_model(y[j: j + 1], h, w) for j in range(len(chunk))]
         return out
 
     def _inputs(self, rgb0: np.ndarray, rgb1: np.ndarray) -> torch.Tensor:
-        if self.spec.domain == "rgb255" and self.spec.inputs == "pair":
-            # H x W x 6 is already the channels-last layout the model runs in: one copy
-            # to float instead of two permuted copies, a concatenation and a re-layout
-            # (fewer Python-level ops, each of which may wait for the GIL in a busy job).
-            both = np.concatenate([rgb0, rgb1], axis=2)
-            return torch.from_numpy(both).to(self.device).permute(2, 0, 1).unsqueeze(0).float()
-        return model_inputs(self.spec, rgb_to_model_domain(self.spec, rgb0, self.device), rgb_to_model_domain(self.spec, rgb1, self.device))
+        return self.adapter.to_model(rgb0, rgb1, self.device)
 
     @torch.inference_mode()
     def predict(self, rgb0: np.ndarray, rgb1: np.ndarray) -> np.ndarray:
         h, w = rgb0.shape[:2]
-        return model_domain_to_rgb(self.spec, self.run_tiled(self._inputs(rgb0, rgb1)), h, w)
+        return self.adapter.from_model(self.run_tiled(self._inputs(rgb0, rgb1)), h, w)
 
     @torch.inference_mode()
     def fuse(self, features, precise: bool = False) -> np.ndarray:
@@ -369,7 +294,8 @@ def save_weights(path: str | os.PathLike, spec: ModelSpec, model: nn.Module, met
     return path
 
 
-def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def _safetensors(path: str | os.PathLike, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, or {} unless asked for; metadata) of a vfi weights file."""
     from safetensors import safe_open
 
     p = Path(path)
@@ -378,12 +304,45 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     try:
         with safe_open(str(p), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            found = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as e:  # noqa: BLE001 - safetensors raises several types for bad files
         raise InputError(f"{path}: not a readable weights file (corrupt or not safetensors: {type(e).__name__})") from None
     if metadata.get("format") != WEIGHTS_FORMAT or "model" not in metadata:
         raise InputError(f"{path}: not a vfi weights file (no vfi model metadata)")
-    return tensors, metadata
+    return found, metadata
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    return _safetensors(path, tensors=True)
+
+
+def weights_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """A weights file's metadata (its model's name, config, training record) without
+    reading its tensors."""
+    return _safetensors(path, tensors=False)[1]
+
+
+def weights_model(path: str | os.PathLike) -> str:
+    """The registered model a weights file is for."""
+    name = weights_metadata(path)["model"]
+    get_spec(name)  # one the registry knows
+    return name
+
+
+def describe_models() -> list[dict]:
+    """Each registered model for ``vfi models``: paper, parameters, input, shipped
+    weights and their validation figures."""
+    rows = []
+    for name, spec in MODELS.items():
+        path = shipped_weights(name)
+        quality = ""
+        if path is not None:
+            v = json.loads(weights_metadata(path).get("meta") or "{}").get("validation", {})
+            quality = ", ".join(f"{k} {v[k]:.3g}" for k in ("psnr", "psnr_blend", "abs_rbf") if k in v)
+        rows.append({"name": name, "paper": spec.paper, "parameters": count_parameters(spec.create()),
+                     "input": spec.input_description, "weights": str(path) if path else None, "quality": quality,
+                     "summary": spec.summary})
+    return rows
 
 
 def load_model(path: str | os.PathLike, expected: str | None = None) -> tuple[ModelSpec, nn.Module, dict]:
@@ -395,8 +354,8 @@ def load_model(path: str | os.PathLike, expected: str | None = None) -> tuple[Mo
     try:
         config = json.loads(metadata.get("config") or "{}")
         meta = json.loads(metadata.get("meta") or "{}")
-        if name == "flow-fusion" and isinstance(config, dict):
-            config.setdefault("motion", "linear")  # files from 0.2.0 predate the key: they were trained on straight paths
+        if isinstance(config, dict):
+            config = {**spec.legacy_config, **config}
         model = spec.create(config)
     except (ValueError, TypeError) as e:
         raise InputError(f"{path}: bad model config in weights metadata ({e})") from None

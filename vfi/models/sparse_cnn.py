@@ -209,3 +209,28 @@ class FusedSparseCNN:
                 h = F.pad(h, tf_pad)
             h = conv(h, w, b, padding, [1, 1], [1, 1], 1, "leaky_relu", [self.slope], "")
         return conv(h.float(), *self.last, [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
+
+
+def fused_runner(model: nn.Module, precision: str):
+    """The fused CPU path (:class:`FusedSparseCNN`) where this PyTorch has it, checked
+    once against the eager model on a small input: it is built on an op that PyTorch
+    keeps for its compiler, so a build where it behaves differently falls back to eager
+    (None) instead of giving wrong pictures."""
+    if not isinstance(model, SparseCNN) or precision not in ("fp32", "bf16") or not fused_cpu_available():
+        return None
+    dtype = torch.bfloat16 if precision == "bf16" else None
+    fused = FusedSparseCNN(model, dtype or torch.float32)
+    x = (torch.rand(1, 6, 24, 20, generator=torch.Generator().manual_seed(0)) * 255).contiguous(memory_format=torch.channels_last)
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            want = model(x).float()
+        with torch.inference_mode():
+            got = fused(x)
+    except RuntimeError:
+        return None
+    # fp32: the same arithmetic; bf16: rounding at other points, within a few levels
+    scale = 1.0 + float(want.abs().max())
+    tolerance = 1e-5 * scale if dtype is None else 4.0 + 0.02 * scale
+    if got.shape != want.shape or not torch.allclose(got, want, atol=tolerance, rtol=0):
+        return None
+    return fused

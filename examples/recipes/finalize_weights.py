@@ -1,7 +1,7 @@
 """Writes the shipped weights: a `vfi train` result plus the validation figures that
 `vfi eval` measured on held-out clips, into weights/MODEL.safetensors.
 
-    python examples/finalize_weights.py RUN/sparse-cnn.safetensors EVAL.json [--label ROW] [--notes TEXT]
+    python examples/recipes/finalize_weights.py RUN/sparse-cnn.safetensors EVAL.json [--label ROW] [--notes TEXT]
 """
 
 import argparse
@@ -33,7 +33,7 @@ def main():
     }
     if args.notes:
         meta["notes"] = args.notes
-    out = Path(args.out or Path(__file__).resolve().parent.parent / "weights" / f"{spec.name}.safetensors")
+    out = Path(args.out or Path(__file__).resolve().parents[2] / "weights" / f"{spec.name}.safetensors")
     save_weights(out, spec, model, meta)
     print(f"{out}: {json.dumps(meta['validation'])}")
 

@@ -3,7 +3,7 @@
 # one cartoon style as the paper had (its ~12,000 frames of one Bambi scene): the 14
 # Planet Blupi cutscenes of the corpus, 1,524 frames of one pre-rendered 3D style.
 #
-#   bash examples/reproduce_paper002.sh [RUN_DIR]
+#   bash examples/recipes/reproduce_paper002.sh [RUN_DIR]
 #
 # 1. Data: the paper-002 preset (greyscale, 200x100, [0,1]), a random 70/30 split, seed
 #    0, every frame kept as the paper did (held frames too): 981 training and 421 test
@@ -17,7 +17,7 @@
 # Needs ../shared/corpus. Some hours on 2 CPU cores (the multilayer autoencoders have 42-63 M
 # parameters; each epoch writes a 0.5 GB checkpoint).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 RUN=${1:-runs/paper002}
 C=../shared/corpus
 mkdir -p "$RUN"
@@ -44,5 +44,5 @@ for stage in 10 long; do
   done
   vfi eval --dataset "$RUN/data" "${pairs[@]}" --json "$RUN/results_$stage.json" --device cpu -q
 done
-python examples/paper002_tables.py "$RUN/results_10.json" "$RUN/results_long.json" "$RUN/data" > docs/paper002.md
+python examples/recipes/paper002_tables.py "$RUN/results_10.json" "$RUN/results_long.json" "$RUN/data" > docs/paper002.md
 echo "tables written to docs/paper002.md"

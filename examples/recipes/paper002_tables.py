@@ -1,7 +1,7 @@
 """Formats `vfi eval --dataset` results as paper 002's Tables 1-2, beside its numbers:
 the 10-epoch run (the paper's) and the longer one (until validation stopped improving).
 
-    python examples/paper002_tables.py RESULTS_10.json RESULTS_LONG.json DATASET > docs/paper002.md
+    python examples/recipes/paper002_tables.py RESULTS_10.json RESULTS_LONG.json DATASET > docs/paper002.md
 
 The reading (what agrees, what does not, and why) is kept in docs/paper002_reading.md
 and appended.
@@ -50,7 +50,7 @@ def references(dataset):
 
     from vfi.data import TripletDataset
     from vfi.evaluate import summarise
-    from vfi.metrics import laplacian_variance, psnr, rbf_from_variances
+    from vfi.metrics import bf_from_variance, laplacian_variance, psnr, rbf_from_variances
 
     data = TripletDataset(dataset)
     holds = 0
@@ -60,10 +60,10 @@ def references(dataset):
         a, m, b = (np.asarray(f, np.float64) for f in data.frames(int(t)))
         holds += bool(np.array_equal(a, m))
         vt = laplacian_variance(m / 255)
-        rows["truth"]["bf"].append(float("inf") if vt == 0 else 1 / vt)
+        rows["truth"]["bf"].append(bf_from_variance(vt))
         for name, pred in (("repeat t-1", a), ("blend of t-1 and t+1", (a + b) / 2)):
             vp = laplacian_variance(pred / 255)
-            rows[name]["bf"].append(float("inf") if vp == 0 else 1 / vp)
+            rows[name]["bf"].append(bf_from_variance(vp))
             rows[name]["rbf"].append(rbf_from_variances(vp, vt))
             rows[name]["psnr"].append(psnr(pred, m))
             if not np.array_equal(a, m):
@@ -85,7 +85,7 @@ def main(path10, path_long, dataset):
     manifest = json.loads((Path(dataset) / "manifest.json").read_text())
     n_test = next(iter(short.values()))["triplets"]
     print("# Paper 002 reproduced on one cartoon style: Blur Factor and Relative Blur Factor\n")
-    print(f"Made by `examples/reproduce_paper002.sh`: the 14 Planet Blupi cutscenes of the corpus ({sum(s['frames'] for s in manifest['sources'])} "
+    print(f"Made by `examples/recipes/reproduce_paper002.sh`: the 14 Planet Blupi cutscenes of the corpus ({sum(s['frames'] for s in manifest['sources'])} "
           f"frames of one pre-rendered 3D style, the closest thing here to the paper's Bambi scene), paper-002 preset "
           f"(greyscale 200x100, [0,1]), random 70/30 split (seed 0), every frame kept as the paper did: "
           f"**{manifest['train']} training and {manifest['val']} test triplets**; figures on all {n_test} test triplets. "
@@ -119,7 +119,7 @@ def main(path10, path_long, dataset):
         print(f"| {key[0]} - {key[1]} | {v['rbf']['rbf']:+.4g} ({fmt(v['rbf']['rbf_std'])}) | {v['psnr']:.2f} | "
               + (f"{w['rbf']['rbf']:+.4g} ({fmt(w['rbf']['rbf_std'])}) | {w['psnr']:.2f} | {epochs_of(run_dir, *key)}" if w else "- | - | -")
               + " | " + (f"{p[0]:+.5g} ({p[1]:.5g})" if p else "not in the paper") + " |")
-    reading = Path(__file__).resolve().parent.parent / "docs" / "paper002_reading.md"
+    reading = Path(__file__).resolve().parents[2] / "docs" / "paper002_reading.md"
     if reading.exists():
         print("\n" + reading.read_text())
 

@@ -1,6 +1,6 @@
-"""Checks issue 'Blur analysis' on any real clip:
+"""Checks the blur analysis on any real clip:
 
-    python examples/verify_blur.py CLIP [--workdir DIR]
+    python examples/checks/verify_blur.py CLIP [--workdir DIR]
 
 1. BF per frame from `vfi blur-report --csv` against an independent computation: OpenCV's
    cv2.Laplacian(grey, CV_64F).var() when OpenCV is installed (pip install

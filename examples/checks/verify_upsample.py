@@ -1,6 +1,6 @@
-"""Checks issue 'Foundation' on any real clip:
+"""Checks upsampling's timing and streams on any real clip:
 
-    python examples/verify_upsample.py CLIP [--workdir DIR]
+    python examples/checks/verify_upsample.py CLIP [--workdir DIR]
 
 1. `vfi upsample CLIP -o out.mkv --factor 2 --codec ffv1 --method blend`: 2N frames
    (for a constant-rate source), every source frame in the output at its own time and

@@ -3,17 +3,17 @@
 # frame t from t-1 and t+1, score it against the real one) of the classical methods and
 # the shipped models on clips never used in training or in any choice.
 #
-#   bash examples/evaluate_shipped.sh [OUT_DIR] [--weights FLOW_FUSION_WEIGHTS]
+#   bash examples/recipes/evaluate_shipped.sh [OUT_DIR] [--weights FLOW_FUSION_WEIGHTS]
 #
 # Clips: the eight held-out corpus clips (../shared/corpus) and any given in
 # $EXTRA_CLIPS; every 4th triplet, 12 per clip. Writes OUT_DIR/eval.json, eval.md and
 # eval_sheet.png. RIFE 4.x on the same triplets: benchmarks/bench_rife.py quality.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT=${1:-runs/eval}
 shift || true
 mkdir -p "$OUT"
-. examples/corpus_split.sh
+. examples/recipes/corpus_split.sh
 clips=()
 for c in "${heldout[@]}"; do
   [ -f "$c" ] && clips+=("$c")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks issue 'Data and training' on any real clip, served over 127.0.0.1:
-#   bash examples/verify_training.sh CLIP [WORKDIR]
+# Checks data preparation and training on any real clip, served over 127.0.0.1:
+#   bash examples/checks/verify_training.sh CLIP [WORKDIR]
 # prep from a URL (yt-dlp), 2 training epochs on CPU, the pictures, the weights in
 # upsample, a 2-process torchrun run, and per-source error reports.
 set -euo pipefail
@@ -22,7 +22,7 @@ vfi prep --info ds
 vfi train --model sparse-cnn --loss mse --data ds --epochs 2 -o run --max-train 256 --overwrite
 ls -la run
 # the trained weights in upsample (on the short bundled clip: the model costs ~0.5 s a frame there)
-vfi upsample "$HERE/bbb_320x180.mp4" -o up.mp4 --factor 2 --weights run/sparse-cnn.safetensors --overwrite
+vfi upsample "$HERE/../bbb_320x180.mp4" -o up.mp4 --factor 2 --weights run/sparse-cnn.safetensors --overwrite
 echo "upsample with the trained weights: exit $?"
 OMP_NUM_THREADS=1 torchrun --standalone --nproc_per_node 2 -m vfi.cli train --model sparse-cnn --data ds --epochs 1 \
   --max-train 64 --device cpu -o ddp -q --overwrite

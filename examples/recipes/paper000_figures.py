@@ -5,7 +5,7 @@
   prediction at several epochs, stacked;
 * Figure 5 (predictions beside ground truth): the run's predictions.png.
 
-    python examples/paper000_figures.py RUN_DIR OUT_DIR
+    python examples/recipes/paper000_figures.py RUN_DIR OUT_DIR
 """
 
 import shutil
