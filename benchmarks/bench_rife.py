@@ -32,6 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# RIFE runs under the OpenMP policy vfi sets for its jobs (idle threads sleep): on a
+# busy machine spinning threads made its forward 5-10x slower, an unfair comparison.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import torch
 import torch.nn.functional as F
