@@ -205,7 +205,7 @@ def job_options(f):
                      help="Model arithmetic. auto: bf16 autocast on CPUs with AMX (several times faster, output within a level or two of fp32), else fp32."),
         click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
         click.option("--streams", type=click.IntRange(1), default=None,
-                     help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (on 2 cores 1.1-1.4x faster than 1; same output)."),
+                     help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (on 2 cores 1.1-1.4x faster than 1; same output), 1 above 1440p (memory)."),
         click.option("--start", "-ss", "start", type=TIME, default=None, help="Trim: begin at this time of the input (seconds or [hh:]mm:ss[.ms], as ffmpeg's -ss)."),
         click.option("--duration", "-t", "duration", type=TIME, default=None, help="Trim: this much of the input (as ffmpeg's -t)."),
         click.option("--end", "-to", "end", type=TIME, default=None, help="Trim: up to this time of the input (as ffmpeg's -to)."),
