@@ -546,10 +546,7 @@ class PairFiller:
 
     def _around(self, a: SourceFrame, b: SourceFrame, before: SourceFrame | None, after: SourceFrame | None) -> dict:
         """The neighbours a method is given: none across a scene cut."""
-        if not self.method.neighbours:
-            return {}
-        return {"before": before if before is not None and self.cuts.same_shot(before, a) else None,
-                "after": after if after is not None and self.cuts.same_shot(b, after) else None}
+        return self.cuts.neighbours(a, b, before, after) if self.method.neighbours else {}
 
     def _submit(self, a: SourceFrame, b: SourceFrame, ts: list[float], around: dict):
         if not self.method.takes_t:

@@ -99,10 +99,7 @@ class Interpolator:
         if self.cuts.is_cut(a, b):
             yield from (a.rgb(self.conv) if t < 0.5 else b.rgb(self.conv) for t in ts)
             return
-        around = {}
-        if self.method.neighbours:
-            around = {"before": before if before is not None and self.cuts.same_shot(before, a) else None,
-                      "after": after if after is not None and self.cuts.same_shot(b, after) else None}
+        around = self.cuts.neighbours(a, b, before, after) if self.method.neighbours else {}
         yield from (self._rgb(r) for r in self.method.interpolate(a, b, ts, **around))
 
     def close(self) -> None:

@@ -94,6 +94,12 @@ class CutDetector:
         sf.cut_score = (prev[0], cut_score(prev[1], th, stop_below=self.threshold)) if prev is not None else None
         self._prepared = (sf.index, th)
 
+    def neighbours(self, a, b, before, after) -> dict:
+        """The source frames around the pair (``a``, ``b``) that are in its shot: a method
+        is given none across a scene cut."""
+        return {"before": before if before is not None and self.same_shot(before, a) else None,
+                "after": after if after is not None and self.same_shot(b, after) else None}
+
     def same_shot(self, a, b) -> bool:
         """No cut between consecutive frames ``a`` and ``b`` (not counted in ``cuts``)."""
         if self.threshold <= 0:
