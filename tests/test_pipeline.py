@@ -52,7 +52,7 @@ def test_source_rgb_is_kept_below_1440p_and_made_again_above(width, height, kept
     conv = ColorConverter("rgb24", ColorSpec(), height)
     first, second = sf.rgb(conv), sf.rgb(conv)
     assert np.array_equal(first, rgb) and np.array_equal(second, rgb)
-    assert (first is second) == kept
+    assert (first is second) == kept and sf.keeps_rgb == kept
 
 
 def test_importing_vfi_makes_idle_openmp_threads_sleep_unless_told_otherwise():

@@ -4,8 +4,8 @@ import os
 
 # PyTorch's OpenMP threads sleep when idle instead of spinning: between the many small
 # parallel regions of flow-fusion's tiles, spinning threads took the cores from the
-# decoder, the flow pool and the encoder (4K with one model stream on 2 busy cores: 445 s
-# of CPU instead of 39).  Read when PyTorch loads; a value the user set is kept.
+# decoder, the flow pool and the encoder (a 4K job with one model stream on 2 busy cores:
+# 445 s of CPU instead of 75).  Read when PyTorch loads; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.3.0"

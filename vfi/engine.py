@@ -295,10 +295,11 @@ class JobStages:
 
     def prepare(self, item) -> None:
         """Decode-thread work per source frame: scene-cut score and, for methods that
-        read RGB, the colour conversion, both off the model's critical path."""
+        read RGB, the colour conversion (where the frame keeps it), both off the model's
+        critical path."""
         if isinstance(item, SourceFrame):
             self.cuts.prepare(item)
-            if self.method.reads_rgb:
+            if self.method.reads_rgb and item.keeps_rgb:
                 item.rgb(self.conv)
             self.method.prepare(item)
 

@@ -62,9 +62,14 @@ class SourceFrame:
         precise = self._rgb_precise
         # rounded from the precise copy when there is one: the same formula, read once
         rgb = rgb_levels(precise, False) if precise is not None and precise.dtype != np.uint8 else conv.to_rgb(self.frame)
-        if self.frame.width * self.frame.height <= LARGE_FRAME_PIXELS:
+        if self.keeps_rgb:
             self._rgb = rgb
         return rgb
+
+    @property
+    def keeps_rgb(self) -> bool:
+        """Whether :meth:`rgb` keeps what it makes (frames up to 1440p)."""
+        return self.frame.width * self.frame.height <= LARGE_FRAME_PIXELS
 
     def rgb_precise(self, conv: ColorConverter) -> np.ndarray:
         """The frame as float32 RGB on 0..255 at the source's precision where it has more
