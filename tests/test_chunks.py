@@ -200,3 +200,17 @@ def test_a_chunk_is_kept_only_whole_and_made_with_the_same_settings(tmp_path):
     packets = tmp_path / f"{chunk.name}.packets"
     packets.write_bytes(packets.read_bytes()[:-10])  # cut short, as by a power cut
     assert finished(tmp_path, chunk, settings_hash(job, chunk)) is None
+
+
+@pytest.mark.parametrize("mode, said", [("auto", "deinterlaced with bwdif"), ("off", "as if progressive")])
+def test_chunks_follow_deinterlace_as_the_one_process_job_does(tmp_path, mode, said):
+    from test_io_filters import interlaced_clip
+
+    src = interlaced_clip(tmp_path / "tff.mkv")
+    run(Job(input=str(src), output=str(tmp_path / "whole.mkv"), factor=2, method="blend", encode=_ffv1(),
+            deinterlace=mode))
+    split = run(Job(input=str(src), output=str(tmp_path / "split.mkv"), factor=2, method="blend", encode=_ffv1(),
+                    deinterlace=mode, chunks=ChunkOptions(seconds=0.2)))
+    assert [w for w in split.warnings if said in w], split.warnings
+    a, b = read_frames(tmp_path / "whole.mkv"), read_frames(tmp_path / "split.mkv")
+    assert len(a) == len(b) == 24 and all(ta == tb and (fa == fb).all() for (ta, fa), (tb, fb) in zip(a, b))

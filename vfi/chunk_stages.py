@@ -76,7 +76,8 @@ class ChunkStages(JobStages):
         """The chunk's pairs (and, for the last, the tail); returns the finished
         temporary file and, for the last chunk, the end of the video."""
         c = self.chunk
-        items = self.source.items(self.profile, (), self._prepare, threaded=self.job.threads, start=c.read_start, end=c.read_end)
+        items = self.source.items(self.profile, (), self._prepare, threaded=self.job.threads, start=c.read_start, end=c.read_end,
+                                  deinterlace=self.job.deinterlace)
         frames: deque[SourceFrame] = deque(maxlen=4)
         for sf in items:
             if self.sink is None:

@@ -130,7 +130,7 @@ def make_plan(job, source, seconds: float) -> Plan:
     builder = _PlanBuilder(seconds, info.start)
     timeline = None
     prev = None
-    for sf in source.items(Profile(), (), cuts.prepare, threaded=job.threads):
+    for sf in source.items(Profile(), (), cuts.prepare, threaded=job.threads, deinterlace=job.deinterlace):
         if prev is None:
             timeline = make_timeline(job, sf.time, info, source_step, output_step)
         else:
@@ -138,7 +138,7 @@ def make_plan(job, source, seconds: float) -> Plan:
         prev = sf
     if prev is None:
         source.check_complete()  # raises: no frames
-    warnings = _completeness(job, source)
+    warnings = list(source.notes) + _completeness(job, source)  # as the one-process job says them
     end = builder.finish(prev, timeline, info)
     return Plan(builder.chunks, timeline.start, end, prev.index + 1, list(cuts.cuts), builder.intervals, warnings)
 
