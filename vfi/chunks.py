@@ -178,8 +178,6 @@ class _PlanBuilder:
     def _start(self, a, timeline) -> None:
         before = self.times.get(a.index - 1)
         read_start = before - self.origin if before is not None else None
-        if not self.chunks:
-            self.first_time = a.time
         self.chunks.append(Chunk(len(self.chunks) + 1, a.index, a.index + 1, a.time, read_start, None,
                                  timeline.next_index, getattr(timeline, "last_pts", None)))
 
@@ -194,7 +192,6 @@ class _PlanBuilder:
     def finish(self, last, timeline, info) -> Fraction:
         """The last frame and its holds go to the last chunk; returns the video's end."""
         if not self.chunks:  # one frame: a chunk of its own
-            self.first_time = last.time
             self.chunks.append(Chunk(1, last.index, last.index, last.time, None, None, 0, getattr(timeline, "last_pts", None)))
         step = last.duration or self.last_interval or (1 / info.nominal_rate)
         end = last.time + step

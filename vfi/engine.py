@@ -258,7 +258,7 @@ def _execute(job: Job, target: OutputTarget, source, observers: list[Observer], 
     result = _result(job, source, target.path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
                      stages.out_rate, end, started)
     result.duplicates_dropped = stages.duplicates_dropped
-    _commit(job, target, video_tmp, result, stages.log, observers)
+    _commit(job, target, video_tmp, result, stages.log.kinds.decode(), observers)
     return result
 
 
@@ -652,7 +652,7 @@ def _result(job, source, out_path, method, filler, log, warnings, profile, out_r
     )
 
 
-def _commit(job: Job, target: OutputTarget, video_tmp: Path | None, result: Result, log: FrameLog, observers) -> None:
+def _commit(job: Job, target: OutputTarget, video_tmp: Path | None, result: Result, kinds: str, observers) -> None:
     """Puts the video (or image folder), its sidecar and the observers' files in place,
     all or none."""
     moves = [(tmp, final, job.overwrite) for o in observers for tmp, final in o.finished_files()]
@@ -661,7 +661,7 @@ def _commit(job: Job, target: OutputTarget, video_tmp: Path | None, result: Resu
         return
     moves.insert(0, (video_tmp, target.path, job.overwrite))
     try:
-        text = sidecar_json(job, result, log.kinds.decode())
+        text = sidecar_json(job, result, kinds)
         if target.kind == "images":  # the sidecar goes inside the folder, renamed with it
             (video_tmp / target.sidecar.name).write_text(text)
         else:

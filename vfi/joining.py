@@ -16,6 +16,7 @@ import av
 from .errors import OutputError
 from .io.sources import open_source
 from .packets import read_packets
+from .pipeline import Profile
 
 
 class _Chunked:
@@ -23,13 +24,6 @@ class _Chunked:
 
     def __init__(self, name: str, cpu_bound: bool):
         self.name, self.cpu_bound = name, cpu_bound
-
-
-class _Kinds:
-    """The sidecar's frame kinds, as :class:`vfi.engine.FrameLog` holds them."""
-
-    def __init__(self, kinds: str):
-        self.kinds = bytearray(kinds.encode())
 
 
 def join_and_commit(job, target, plan, records: dict, folder: Path, observers, started: float):
@@ -50,7 +44,7 @@ def join_and_commit(job, target, plan, records: dict, folder: Path, observers, s
 
         conv = ColorConverter(info.pix_fmt, info.color, info.height)
         sink = _open_sink(job, target, info, conv, out_rate, timeline, _Chunked(first["method"], first["cpu_bound"]),
-                          audio_in, others, _profile())
+                          audio_in, others, Profile())
         try:
             copied = source.reader.container.demux(audio_in + others) if audio_in or others else iter(())
             _check_extradata(sink.writer, ordered)
@@ -65,15 +59,8 @@ def join_and_commit(job, target, plan, records: dict, folder: Path, observers, s
             raise
         warnings += sink.writer.warnings
         result = _result(job, plan, ordered, info, timeline, out_rate, warnings, started, target)
-    kinds = _Kinds("".join(r["kinds"] for r in ordered))
-    _commit(job, target, video_tmp, result, kinds, observers)
+    _commit(job, target, video_tmp, result, "".join(r["kinds"] for r in ordered), observers)
     return result
-
-
-def _profile():
-    from .pipeline import Profile
-
-    return Profile()
 
 
 def _mux_video(writer, packet: av.Packet) -> None:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..augment import crop_origin, draw_flips, mirror, window
+from ..flow import WHOLE_FIELDS_PIXELS
 from .autoencoders import HEIGHT, WIDTH
 
 AUTO_TILE_PIXELS = 1280 * 720  # CUDA: larger frames go through in tiles by default
@@ -32,7 +33,7 @@ CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
 # above (memory first).  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
 FLOW_TILE = {True: 512, False: 2048}
 FLOW_TILE_CPU_SMALL = 1280  # CPU tile for frames of at most FLOW_SMALL_PIXELS
-FLOW_SMALL_PIXELS = 1920 * 1088
+FLOW_SMALL_PIXELS = WHOLE_FIELDS_PIXELS  # chosen together: 1280 tiles pay with the whole-frame fields
 
 PAIR_WORDS = {"pair": "frames t-1 and t+1", "prev": "frame t-1", "next": "frame t+1"}
 
