@@ -37,7 +37,8 @@ from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
 from .io.filters import turned_upright, upright_chain
 from .io.target import OutputTarget, prepare_target
-from .io.writing import VideoWriter, output_chapters
+from .io.timecode import find_timecode
+from .io.writing import VideoWriter, is_timecode_track, output_chapters
 from .job_values import check_job_values
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
@@ -397,14 +398,14 @@ def _repeats(a: np.ndarray, b: np.ndarray, fraction: float) -> bool:
 
 def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
     """Warnings for what the output will not carry."""
-    out = []
-    others = source.other_streams()
+    out = []  # a timecode track becomes the output's timecode (or is said to be lost, once)
+    others = [s for s in source.other_streams() if not (is_timecode_track(s) and target.kind != "images")]
     if others and (job.mode != "upsample" or not target.carries_other_streams):
         kinds = ", ".join(sorted({stream_kind(s) for s in others}))
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
-    if source.info.chapters and target.kind == "images":
-        out.append(f"{len(source.info.chapters)} chapter(s) of the input are not carried: images have none")
+    if target.kind == "images":
+        out += _not_in_images(source.info, source.other_streams())
     audio = source.audio_streams
     if audio and not target.carries_audio:
         return out + [f"{len(audio)} audio stream(s) dropped: {'images' if target.kind == 'images' else 'YUV4MPEG'} carry no sound"]
@@ -414,6 +415,12 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
         elif len(audio) > 1:
             out.append(f"only the first of {len(audio)} audio streams is stretched; the others are dropped")
     return out
+
+
+def _not_in_images(info, others) -> list[str]:
+    timecode = find_timecode(info.video_tags, info.tags, *(s.metadata for s in others))
+    return ([f"{len(info.chapters)} chapter(s) of the input are not carried: images have none"] if info.chapters else []) + (
+        [f"timecode {timecode} of the input is not carried: images have none"] if timecode else [])
 
 
 def _completeness(job: Job, source) -> list[str]:
@@ -481,7 +488,8 @@ def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method
     writer = VideoWriter(
         target.path, width=info.width, height=info.height, rate=out_rate, time_base=timeline.time_base, source=info,
         options=encode_options, pipe_format=target.pipe_format, audio=audio, carry_streams=other_streams,
-        chapters=output_chapters(info.chapters, job.trim(), job.factor if job.mode == "slowmo" else 1), metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
+        chapters=output_chapters(info.chapters, job.trim(), job.factor if job.mode == "slowmo" else 1), trim_start=job.start,
+        metadata={"comment": f"vfi {__version__} {job.mode} method={method.name}"},
     )
     return VideoFileSink(writer, conv, profile, threaded=job.threads, size=(info.width, info.height), turn=turn)
 

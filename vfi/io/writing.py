@@ -23,6 +23,7 @@ from .formats import (COVER_ART_MUXERS, PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TE
                       Y4M_PIX_FMTS, holds, local_file, muxer_for)
 from .frames import VideoInfo
 from .reading import carried_tags, ffmpeg_reason, is_cover_art, stream_kind
+from .timecode import MOV_MAX_FPS, retimed
 
 
 CHAPTER_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that write chapters
@@ -32,6 +33,14 @@ TIMECODE_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that keep
 def is_timecode_track(stream) -> bool:
     """A QuickTime/MP4 timecode track (tmcd): a data stream whose one value is its tag."""
     return stream.type == "data" and "timecode" in stream.metadata
+
+
+def _pop_timecode(tags) -> str | None:
+    """Takes every spelling of the ``timecode`` tag (Matroska's is TIMECODE) out of
+    ``tags``; the first one's value."""
+    keys = [k for k in tags if k.lower() == "timecode"]
+    values = [tags.pop(k) for k in keys]
+    return values[0] if values else None
 
 
 def describe(stream) -> str:
@@ -82,6 +91,7 @@ class VideoWriter:
         carry_streams=(),
         metadata: dict[str, str] | None = None,
         chapters=(),
+        trim_start: Fraction | None = None,
     ):
         self.is_pipe = str(path) == "-"  # a stream on stdout: written as it goes, no temporary file
         self.path = Path(path)
@@ -102,6 +112,8 @@ class VideoWriter:
             except (av.error.FFmpegError, ValueError) as e:
                 raise UsageError(f"{self.path}: unknown output container {suffix!r} ({e})") from None
             self._setup(codec, width, height, rate, time_base, source, options, carry_streams, metadata, chapters)
+            self._place_timecode(source.nominal_rate, rate, trim_start)
+            self._start_encoding()
         except BaseException:
             self.abort()
             raise
@@ -117,6 +129,8 @@ class VideoWriter:
             self.warnings += self.audio.warnings
         self._carry_streams(carry_streams)
         self._add_chapters(list(chapters))
+
+    def _start_encoding(self) -> None:
         try:
             self.container.start_encoding()
         except av.error.FFmpegError as e:
@@ -178,6 +192,7 @@ class VideoWriter:
         container's own text format, a timecode track to the timecode tag that MOV, MP4
         and Matroska keep), else said in a warning."""
         self.copied = {}  # input stream index -> output stream
+        self.tmcd = None  # a timecode track's timecode
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
         fmt = self.container.format.name
         dropped = []
@@ -185,7 +200,7 @@ class VideoWriter:
             if is_cover_art(a) and fmt not in COVER_ART_MUXERS:
                 dropped.append(a)  # some muxers take it and write it as one more video stream
             elif is_timecode_track(a):
-                self.stream.metadata.setdefault("timecode", a.metadata["timecode"])  # the muxer writes its own track
+                self.tmcd = a.metadata["timecode"]  # the muxer writes its own track
             elif holds(fmt, a) and self._copy_stream(a):
                 continue
             elif not self._convert_text_subtitles(a):
@@ -194,9 +209,23 @@ class VideoWriter:
             mkv = fmt != "matroska" and all(holds("matroska", a) for a in dropped)
             self.warnings.append(f"{len(dropped)} stream(s) not carried: {self.path.suffix or 'this format'} cannot hold "
                                  f"{', '.join(describe(a) for a in dropped)}{' (.mkv can)' if mkv else ''}")
-        if "timecode" in self.stream.metadata and fmt not in TIMECODE_FORMATS:
-            self.warnings.append(f"timecode {self.stream.metadata['timecode']} not carried: "
-                                 f"{self.path.suffix or 'this format'} cannot hold it (.mov, .mp4 and .mkv can)")
+
+    def _place_timecode(self, source_rate: Fraction, rate: Fraction, trim_start: Fraction | None) -> None:
+        """The source's timecode (a tag on the video stream or the file, or a timecode
+        track), moved to the output's first frame and counted at its rate, as one
+        ``timecode`` tag on the video stream, where the output holds it."""
+        found = _pop_timecode(self.stream.metadata) or _pop_timecode(self.container.metadata) or self.tmcd
+        if found is None:
+            return
+        label = retimed(found, source_rate, rate, trim_start) or found  # one it cannot read stays as it was
+        fmt, where = self.container.format.name, self.path.suffix or "this format"
+        if fmt not in TIMECODE_FORMATS:
+            self.warnings.append(f"timecode {label} not carried: {where} cannot hold it (.mov, .mp4 and .mkv can)")
+        elif fmt in ("mov", "mp4") and round(rate) > MOV_MAX_FPS:  # the muxer would fail on closing
+            self.warnings.append(f"timecode {label} not carried: {where} holds a timecode up to {MOV_MAX_FPS} fps, "
+                                 f"not {float(rate):.6g} (.mkv can)")
+        else:
+            self.stream.metadata["timecode"] = label
 
     def _copy_stream(self, a) -> bool:
         try:
