@@ -171,3 +171,30 @@ def make_with_cover_art(path: Path, video: bool = True, fmt: str | None = None) 
     out.mux(aus.encode(None))
     out.close()
     return path
+
+
+def alpha_ramp(i: int, h: int, w: int, top: int = 65535) -> np.ndarray:
+    """Frame ``i``'s alpha (H x W, uint16 on 0..``top``): a value that grows from frame to
+    frame, a transparent left edge and an opaque top row."""
+    alpha = np.full((h, w), round((0.02 + 0.3 * i) * top), np.uint16)
+    alpha[:, :8] = 0
+    alpha[:2] = top
+    return alpha
+
+
+def make_alpha_video(path: Path, codec: str, pix_fmt: str, n: int = 4, h: int = 32, w: int = 48) -> Path:
+    """A video with transparency (FFV1 YUVA, ProRes 4444, ...; an image2 pattern for
+    PNG sequences) made from 16-bit RGBA: the panning texture (with a one-level step
+    that only 16 bits hold) and :func:`alpha_ramp`."""
+    rate = Fraction(24)
+    image = str(path).endswith("%03d.png")
+    with av.open(str(path), "w", format="image2" if image else None) as out:
+        s = out.add_stream(codec, rate=rate)
+        s.width, s.height, s.pix_fmt = w, h, pix_fmt
+        for i, rgb in enumerate(moving_frames(n, h, w)):
+            rgba = np.dstack([rgb.astype(np.uint16) * 257 + i, alpha_ramp(i, h, w)])
+            frame = av.VideoFrame.from_ndarray(rgba, format="rgba64le").reformat(format=pix_fmt)
+            frame.pts, frame.time_base = i, 1 / rate
+            out.mux(s.encode(frame))
+        out.mux(s.encode(None))
+    return path

@@ -1,6 +1,7 @@
-"""Transparency (vfi.io.alpha): an RGBA PNG sequence keeps its alpha into FFV1 and PNG,
-made frames get the cross-fade of their neighbours' alpha, and an output that cannot
-carry it says so."""
+"""Transparency (vfi.io.alpha): RGBA PNG sequences of 8 and 16 bits, FFV1 YUVA and
+ProRes 4444 keep their alpha (and their depth) into FFV1, PNG, TIFF and ProRes, made
+frames get the cross-fade of their neighbours' alpha, each source frame's alpha is read
+once, and an output that cannot carry it says so."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import moving_frames, read_frames
+import vfi.io.frames
+from conftest import make_alpha_video, moving_frames, read_frames
 from vfi.engine import Job, run
+from vfi.io.alpha import alpha_plane
+from vfi.io.colour import bits_per_sample
 from vfi.io.encoding import EncodeOptions
 
 
@@ -73,3 +77,71 @@ def test_an_output_that_cannot_carry_alpha_says_so(rgba_sequence, tmp_path):
     assert said[0] in json.loads((tmp_path / "out.mp4.vfi.json").read_text())["warnings"]
     res = run(Job(input=f"{rgba_sequence}/", output=f"{tmp_path}/jpg/%04d.jpg", factor=Fraction(2), method="blend"))
     assert len([w for w in res.warnings if "transparency (alpha) not kept" in w]) == 1
+
+
+ALPHA_SOURCES = {  # file name, encoder, pixel format
+    "rgba64be png": ("png16/%03d.png", "png", "rgba64be"),
+    "yuva444p16le ffv1": ("y16.mkv", "ffv1", "yuva444p16le"),
+    "yuva420p ffv1": ("y8.mkv", "ffv1", "yuva420p"),
+    "prores 4444": ("pr.mov", "prores_ks", "yuva444p10le"),
+}
+ALPHA_OUTPUTS = {"ffv1": ("o.mkv", "ffv1"), "png": ("png/", None), "tiff": ("tif/%04d.tif", None), "prores": ("o.mov", "prores_ks")}
+
+
+@pytest.fixture(scope="module")
+def alpha_sources(tmp_path_factory):
+    d = tmp_path_factory.mktemp("alpha")
+    (d / "png16").mkdir()
+    made = {k: make_alpha_video(d / name, codec, fmt) for k, (name, codec, fmt) in ALPHA_SOURCES.items()}
+    return {k: f"{p.parent}/" if "%" in p.name else str(p) for k, p in made.items()}
+
+
+def decoded(path: str) -> list:
+    """Every frame of a video, or of a folder's images in order."""
+    from pathlib import Path
+
+    p = Path(path.split("%")[0])
+    files = sorted(f for f in p.iterdir() if f.suffix in (".png", ".tif")) if p.is_dir() else [p]
+    frames = []
+    for f in files:
+        with av.open(str(f)) as c:
+            frames += list(c.decode(video=0))
+    return frames
+
+
+def opacity(frame) -> np.ndarray:
+    """Alpha on 0..1, from the samples as stored (swscale widens 8-bit alpha unevenly)."""
+    plane, top = alpha_plane(frame)
+    return plane / top
+
+
+@pytest.mark.parametrize("output", list(ALPHA_OUTPUTS))
+@pytest.mark.parametrize("source", list(ALPHA_SOURCES))
+def test_alpha_and_its_depth_are_kept(alpha_sources, tmp_path, source, output):
+    name, codec = ALPHA_OUTPUTS[output]
+    out = str(tmp_path / name) + ("/" if name.endswith("/") else "")
+    res = run(Job(input=alpha_sources[source], output=out, factor=Fraction(2), method="blend", encode=EncodeOptions(codec=codec)))
+    assert not [w for w in res.warnings if "alpha" in w], res.warnings
+    src, got = decoded(alpha_sources[source]), decoded(out)
+    assert len(got) == 8 and all(len(f.format.components) == 4 for f in got), [f.format.name for f in got]
+    if bits_per_sample(src[0].format.name) > 8:
+        assert bits_per_sample(got[0].format.name) > 8, got[0].format.name  # 16 bits stay more than 8
+    steps = {8: 255, 16: 65535}.get(bits_per_sample(got[0].format.name), 1023)  # ProRes: 10 bits, decoded as 12
+    for k in range(7):  # source frames and the frames halfway, the last a hold
+        want = opacity(src[k // 2]) if k % 2 == 0 else (opacity(src[k // 2]) + opacity(src[k // 2 + 1])) / 2
+        assert np.abs(opacity(got[k]) - want).max() <= 1.01 / steps, (k, np.abs(opacity(got[k]) - want).max() * steps)
+    if got[0].format.name == src[0].format.name and output != "prores":  # the source's own, lossless: source frames bit for bit
+        assert all(bytes(a) == bytes(b) for a, b in zip(got[0].planes, src[0].planes))
+
+
+def test_each_source_frames_alpha_is_read_once(alpha_sources, tmp_path, monkeypatch):
+    read = []
+
+    def counted(frame):
+        read.append(frame.pts)
+        return alpha_plane(frame)
+
+    monkeypatch.setattr(vfi.io.frames, "alpha_plane", counted)
+    out = tmp_path / "o.mkv"
+    run(Job(input=alpha_sources["rgba64be png"], output=str(out), factor=Fraction(4), method="blend", encode=EncodeOptions(codec="ffv1")))
+    assert len(decoded(str(out))) == 16 and len(read) == 4, read  # 16 frames (12 made) from 4 sources

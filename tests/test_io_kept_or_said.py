@@ -1,5 +1,6 @@
 """Nothing silently lost, as a matrix: sources with a property an output may not hold
-(rotation, non-square pixels, transparency, cover art, interlacing) into every output
+(rotation, non-square pixels, transparency of 8 and 16 bits, RGBA and YUVA, cover art,
+interlacing) into every output
 vfi writes.  Each job must work, and each property must either reach the output or be
 said in a warning (the sidecar holds the same warnings)."""
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_video, make_with_cover_art, moving_frames
+from conftest import make_alpha_video, make_video, make_with_cover_art, moving_frames
 from vfi.engine import Job, run
 
 OUTPUTS = ["o.mp4", "o.mkv", "o.mov", "o.webm", "o.nut", "o.avi", "o.ts", "img/"]
@@ -25,10 +26,19 @@ def _rgba_folder(folder):
     return f"{folder}/"
 
 
+def _rgba64_folder(folder):
+    folder.mkdir()
+    make_alpha_video(folder / "%03d.png", "png", "rgba64be")
+    return f"{folder}/"
+
+
 SOURCES = {
     "rotated": lambda d: str(make_video(d / "phone.mp4", moving_frames(4, 48, 64), Fraction(24), rotation=-90)),
     "anamorphic": lambda d: str(make_video(d / "dvd.mp4", moving_frames(4, 48, 64), Fraction(24), sar=Fraction(4, 3))),
     "rgba": lambda d: _rgba_folder(d / "rgba"),
+    "rgba64": lambda d: _rgba64_folder(d / "rgba64"),
+    "yuva444p16le": lambda d: str(make_alpha_video(d / "yuva.mkv", "ffv1", "yuva444p16le")),
+    "prores 4444": lambda d: str(make_alpha_video(d / "alpha.mov", "prores_ks", "yuva444p10le")),
     "cover art": lambda d: str(make_with_cover_art(d / "cover.mp4")),
     "interlaced": lambda d: str(make_video(d / "tv.mkv", moving_frames(4, 48, 64), Fraction(25),
                                            options={"x264-params": "interlaced=1:tff=1", "crf": "10", "preset": "ultrafast"})),
@@ -50,13 +60,16 @@ def _kept(prop, frame, sar, streams) -> bool:
         return sar == Fraction(4, 3)
     if prop == "rgba":
         return len(frame.format.components) == 4
+    if prop in DEEP_ALPHA:  # and more than 8 bits where the output has them
+        return len(frame.format.components) == 4 and max(c.bits for c in frame.format.components) > 8
     if prop == "cover art":
         return ("video", "mjpeg") in streams
     return not frame.interlaced_frame  # interlaced: made into frames
 
 
+DEEP_ALPHA = ("rgba64", "yuva444p16le", "prores 4444")
 SAID = {"rotated": "rotat", "anamorphic": "sample aspect ratio", "rgba": "transparency", "cover art": "cover art",
-        "interlaced": "interlaced"}
+        "interlaced": "interlaced", **{k: "transparency" for k in DEEP_ALPHA}}
 
 
 @pytest.mark.parametrize("output", OUTPUTS)

@@ -28,7 +28,7 @@ import numpy as np
 from . import __version__
 from .errors import CorruptInputError, UsageError
 from .io.audio import AudioOutput
-from .io.alpha import with_alpha
+from .io.alpha import for_alpha_output
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
 from .io.frames import SourceFrame
@@ -582,8 +582,8 @@ class PairFiller:
                 self._out(s, res, REPEAT if (res is a.frame or res is b.frame) else SYNTH, a, b)
 
     def _out(self, slot: Slot, result, kind: str, a: SourceFrame, b: SourceFrame | None) -> None:
-        alpha = self.sink.alpha and isinstance(result, np.ndarray)  # made frames: the alpha of their source frames
-        self.sink.frame(with_alpha(result, a.frame, b and b.frame, slot.t) if alpha else result, slot.pts)
+        sink = self.sink  # with alpha: made frames get their source frames' (vfi.io.alpha)
+        sink.frame(for_alpha_output(result, a, b, slot.t, sink.conv, sink.pix_fmt) if sink.alpha else result, slot.pts)
         self.log.add(slot, kind, result, self.sink.conv, a, b)
 
     def drain(self) -> None:

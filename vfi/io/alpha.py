@@ -1,18 +1,25 @@
-"""Transparency: an 8-bit source with an alpha channel (RGBA PNG sequences, QuickTime
-Animation, FFV1 with alpha) keeps it in outputs that hold one (FFV1, PNG and TIFF
-images), and a warning says so where the output cannot.  The methods make RGB; an
-in-between frame's alpha is the cross-fade of its two source frames' alpha at its
-time."""
+"""Transparency: a source with an alpha channel (RGBA PNG sequences of 8 or 16 bits,
+QuickTime Animation, FFV1 or ProRes 4444 with alpha, YUVA of any depth) keeps it in
+outputs that hold one: in the source's own format where the encoder takes it (YUVA
+into FFV1 or ProRes: source frames pass bit for bit), else in RGBA of the source's
+depth (FFV1 bgra or rgba64le, PNG rgba or rgba64be, TIFF rgba or rgba64le), else in an
+alpha format the encoder has; a warning says so where the output cannot.  The methods
+make RGB; an in-between frame's alpha is the cross-fade of its two source frames'
+alpha at its time, each source frame's alpha read once (:meth:`SourceFrame.alpha`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import av
 import numpy as np
 
-from .colour import bits_per_sample, is_rgb_format
+from .colour import _plane_samples, _write_plane, bits_per_sample, rgb_levels
 
-# What each encoder writes an 8-bit RGBA picture as.
-ALPHA_FORMATS = {"ffv1": "bgra", "png": "rgba", "tiff": "rgba"}
+# What each encoder writes RGBA as: (8 bits, more than 8 bits).
+ALPHA_FORMATS = {"ffv1": ("bgra", "rgba64le"), "png": ("rgba", "rgba64be"), "tiff": ("rgba", "rgba64le")}
+PACKED_8 = ("rgba", "bgra", "argb", "abgr")  # the sample order is the name
+PACKED_16 = ("rgba64le", "rgba64be", "bgra64le", "bgra64be")
 
 
 def has_alpha(pix_fmt: str) -> bool:
@@ -23,38 +30,139 @@ def has_alpha(pix_fmt: str) -> bool:
         return False
 
 
-def alpha_format(codec: str, source_fmt: str) -> str | None:
-    """The format that keeps ``source_fmt``'s transparency in ``codec``; None where it
-    has none, or the encoder cannot hold it (or it is deeper than 8 bits)."""
-    if not (has_alpha(source_fmt) and is_rgb_format(source_fmt)) or bits_per_sample(source_fmt) > 8:
+def _planar_sibling(pix_fmt: str) -> str | None:
+    """The same planes without the alpha plane (yuva420p -> yuv420p, gbrap16le ->
+    gbrp16le), for a planar format with alpha; None otherwise."""
+    if not pix_fmt.startswith(("yuva", "gbrap")):
         return None
-    return ALPHA_FORMATS.get(codec)
+    name = pix_fmt.replace("yuva", "yuv", 1) if pix_fmt.startswith("yuva") else pix_fmt.replace("gbrap", "gbrp", 1)
+    try:
+        av.VideoFormat(name)
+    except (ValueError, TypeError):
+        return None
+    return name
+
+
+def _writable(pix_fmt: str) -> bool:
+    """Formats made frames are written in with their alpha (:func:`alpha_frame`)."""
+    return pix_fmt in PACKED_8 or pix_fmt in PACKED_16 or _planar_sibling(pix_fmt) is not None
+
+
+def alpha_format(codec: str, source_fmt: str) -> str | None:
+    """The format that keeps ``source_fmt``'s transparency in ``codec``; None where the
+    source has none or the encoder cannot hold it."""
+    if not has_alpha(source_fmt):
+        return None
+    try:
+        supported = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
+    except (ValueError, av.error.FFmpegError):
+        return None
+    if source_fmt in supported and _planar_sibling(source_fmt):
+        return source_fmt  # YUVA or planar RGBA as it is: source frames bit for bit
+    deep = bits_per_sample(source_fmt) > 8
+    own = ALPHA_FORMATS.get(codec, (None, None))[deep]
+    if own is not None and own in supported:
+        return own
+    writable = [f for f in supported if has_alpha(f) and _writable(f)]
+    return next((f for f in writable if (bits_per_sample(f) > 8) == deep), writable[0] if writable else None)
 
 
 def lost_alpha(source_fmt: str, out_fmt: str, what: str) -> list[str]:
     """A warning where a source's transparency does not reach the output."""
     if not has_alpha(source_fmt) or has_alpha(out_fmt):
         return []
-    return [f"transparency (alpha) not kept: {what} cannot carry it here (8-bit sources into ffv1 in .mkv, "
-            "or PNG or TIFF images, can)"]
+    return [f"transparency (alpha) not kept: {what} cannot carry it here (ffv1 in .mkv, or PNG or TIFF images, can)"]
 
 
-def alpha_of(frame: av.VideoFrame) -> np.ndarray:
-    return frame.to_ndarray(format="rgba")[..., 3]
+def alpha_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
+    """A frame's alpha samples as stored (H x W) and the opaque value: read from the
+    plane or the pixels of formats of more than 8 bits (swscale rescales by a shift)."""
+    name = frame.format.name
+    if bits_per_sample(name) <= 8:
+        return frame.to_ndarray(format="rgba")[..., 3], 255
+    dtype = np.dtype(">u2" if name.endswith("be") else "<u2")
+    if _planar_sibling(name):
+        return _plane_samples(frame.planes[3], dtype), (1 << bits_per_sample(name)) - 1
+    if name in PACKED_16:
+        return _plane_samples(frame.planes[0], dtype, 4).reshape(frame.height, frame.width, 4)[..., 3], 65535
+    return frame.to_ndarray(format="rgba64le")[..., 3], 65535
 
 
-def with_alpha(rgb: np.ndarray, a: av.VideoFrame, b: av.VideoFrame | None, t: float) -> np.ndarray:
-    """A made RGB frame between source frames ``a`` and ``b`` (at ``t`` from 0 to 1) with
-    the cross-fade of their alpha as a fourth channel (8 bits)."""
-    alpha = alpha_of(a).astype(np.float32)
+@dataclass
+class Transparent:
+    """A frame for an output with alpha: RGB (uint8, or float32 on 0..255 from a deep
+    source) and its alpha (on 0..``top``)."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray
+    top: int
+
+
+def with_alpha(rgb: np.ndarray, a, b, t: float) -> Transparent:
+    """A made RGB frame between source frames ``a`` and ``b`` (:class:`SourceFrame`, at
+    ``t`` from 0 to 1) with the cross-fade of their alpha."""
+    plane, top = a.alpha()
+    alpha = plane.astype(np.float32)
     if b is not None and t > 0:
-        alpha = alpha * (1 - t) + alpha_of(b).astype(np.float32) * t
-    if rgb.dtype != np.uint8:
-        rgb = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    return np.dstack([rgb, np.clip(np.rint(alpha), 0, 255).astype(np.uint8)])
+        alpha = alpha * (1 - t) + b.alpha()[0].astype(np.float32) * t  # one source: one format, one top
+    return Transparent(rgb, alpha, top)
 
 
-def rgba_frame(result, pix_fmt: str) -> av.VideoFrame:
-    """A made RGBA array or a source frame with alpha, in ``pix_fmt`` (which has alpha)."""
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(result), format="rgba") if isinstance(result, np.ndarray) else result
-    return frame if frame.format.name == pix_fmt else frame.reformat(format=pix_fmt)
+def for_alpha_output(result, a, b, t: float, conv, pix_fmt: str):
+    """What an output with alpha in ``pix_fmt`` is handed: a source frame already in
+    ``pix_fmt`` as it is, any other frame as :class:`Transparent`."""
+    if isinstance(result, np.ndarray):
+        return with_alpha(result, a, b, t)
+    if result.format.name == pix_fmt:
+        return result
+    source = a if result is a.frame else b
+    plane, top = source.alpha()
+    return Transparent(source.rgb_precise(conv), plane, top)
+
+
+def alpha_frame(result, pix_fmt: str, conv) -> av.VideoFrame:
+    """A source frame in ``pix_fmt`` or a :class:`Transparent` written in it."""
+    if isinstance(result, av.VideoFrame):
+        return result if result.format.name == pix_fmt else result.reformat(format=pix_fmt)
+    if not _writable(pix_fmt):  # one asked for with --pix-fmt: swscale from RGBA
+        deep = bits_per_sample(pix_fmt) > 8
+        return alpha_frame(result, "rgba64le" if deep else "rgba", conv).reformat(format=pix_fmt)
+    top = 65535 if pix_fmt in PACKED_16 else (1 << bits_per_sample(pix_fmt)) - 1
+    alpha = np.clip(np.rint(result.alpha * (top / result.top) if top != result.top else result.alpha), 0, top)
+    sibling = _planar_sibling(pix_fmt)
+    if sibling is not None:
+        return _planar(conv.from_rgb(result.rgb, sibling), alpha, pix_fmt)
+    if top == 255:
+        rgb = result.rgb if result.rgb.dtype == np.uint8 else rgb_levels(result.rgb, precise=False)
+        rgba = np.dstack([rgb, alpha.astype(np.uint8)])
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba[..., ["rgba".index(c) for c in pix_fmt]]), format=pix_fmt)
+    return _packed_16(result.rgb, alpha, pix_fmt)
+
+
+def _planar(colour: av.VideoFrame, alpha: np.ndarray, pix_fmt: str) -> av.VideoFrame:
+    """``colour``'s planes and ``alpha`` as the fourth, in ``pix_fmt``."""
+    out = av.VideoFrame(colour.width, colour.height, pix_fmt)
+    for src, dst in zip(colour.planes, out.planes):
+        dst.update(bytes(src) if src.line_size == dst.line_size else _repadded(src, dst))
+    _write_plane(out.planes[3], alpha.astype(np.dtype(">u2" if pix_fmt.endswith("be") else "<u2") if bits_per_sample(pix_fmt) > 8 else np.uint8))
+    for k in ("colorspace", "color_range", "color_primaries", "color_trc"):
+        setattr(out, k, getattr(colour, k))
+    return out
+
+
+def _repadded(src, dst) -> np.ndarray:
+    rows = np.frombuffer(src, np.uint8).reshape(src.height, src.line_size)
+    buf = np.zeros((dst.height, dst.line_size), np.uint8)
+    width = min(src.line_size, dst.line_size)
+    buf[:, :width] = rows[:, :width]
+    return buf
+
+
+def _packed_16(rgb: np.ndarray, alpha: np.ndarray, pix_fmt: str) -> av.VideoFrame:
+    """RGB on 0..255 by v * 65535 / 255, rounded (as colour.deep_rgb_from_rgb), and the alpha."""
+    dtype = np.dtype(">u2" if pix_fmt.endswith("be") else "<u2")
+    wide = np.rint(rgb * (65535 / 255))
+    pixels = np.stack([alpha if c == "a" else wide[..., "rgb".index(c)] for c in pix_fmt[:4]], axis=-1).astype(dtype)
+    frame = av.VideoFrame(rgb.shape[1], rgb.shape[0], pix_fmt)
+    _write_plane(frame.planes[0], pixels.reshape(rgb.shape[0], -1))
+    return frame

@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from ..pipeline import LARGE_FRAME_PIXELS
+from .alpha import alpha_plane
 from .colour import ColorConverter, ColorSpec, rgb_levels
 
 
@@ -53,6 +54,14 @@ class SourceFrame:
     _rgb: np.ndarray | None = field(default=None, repr=False)
     _rgb_precise: np.ndarray | None = field(default=None, repr=False)
     cut_score: tuple[int, float] | None = field(default=None, repr=False)  # (index of the frame before, score): scenes.CutDetector.prepare
+    _alpha: tuple[np.ndarray, int] | None = field(default=None, repr=False)
+
+    def alpha(self) -> tuple[np.ndarray, int]:
+        """The frame's alpha samples and their opaque value (:func:`vfi.io.alpha.alpha_plane`),
+        read once for every output frame made from it."""
+        if self._alpha is None:
+            self._alpha = alpha_plane(self.frame)
+        return self._alpha
 
     def rgb(self, conv: ColorConverter) -> np.ndarray:
         """The frame as 8-bit RGB, kept for the next caller; above 1440p made again when

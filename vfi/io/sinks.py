@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import OutputError, UsageError
 from ..outputs import forget, temporary_dir
 from ..pipeline import BackgroundWorker, Profile, queue_depth
-from .alpha import alpha_format, has_alpha, lost_alpha, rgba_frame
+from .alpha import alpha_format, alpha_frame, has_alpha, lost_alpha
 from .filters import FrameFilter
 from .colour import ColorConverter, bits_per_sample, deep_rgb_from_rgb, rgb_levels
 from .formats import IMAGE_FORMATS, IMAGE_PIX_FMTS, SAR_IMAGE_CODECS
@@ -46,16 +46,21 @@ class VideoFileSink:
 
     @property
     def alpha(self) -> bool:
-        """Made frames are to come with an alpha channel (:func:`vfi.io.alpha.with_alpha`)."""
+        """Frames are to come with their alpha (:func:`vfi.io.alpha.for_alpha_output`)."""
         return self.writer.keeps_alpha
+
+    @property
+    def pix_fmt(self) -> str:
+        return self.writer.pix_fmt
 
     @property
     def warnings(self) -> list[str]:
         return self.writer.warnings
 
     def frame(self, result, pts: int) -> None:
-        """``result``: a source (or FFmpeg-made) ``av.VideoFrame`` or an H x W x 3 RGB array (x 4, RGBA,
-        where the sink keeps transparency: :attr:`alpha`)."""
+        """``result``: a source (or FFmpeg-made) ``av.VideoFrame`` or an H x W x 3 RGB array
+        (where the sink keeps transparency, :attr:`alpha`: a frame in its format or a
+        :class:`vfi.io.alpha.Transparent`)."""
         self.worker.submit(self._encode, result, pts)
 
     def packet(self, packet: av.Packet) -> None:
@@ -65,7 +70,7 @@ class VideoFileSink:
         t0 = time.perf_counter()
         fmt = self.writer.pix_fmt
         if self.alpha:
-            frame = rgba_frame(result, fmt)
+            frame = alpha_frame(result, fmt, self.conv)
         elif isinstance(result, np.ndarray):
             frame = self.conv.from_rgb(result, fmt)
         else:
@@ -139,7 +144,7 @@ class ImageSequenceSink:
     def _write(self, result) -> None:
         t0 = time.perf_counter()
         if self.alpha:
-            frame = rgba_frame(result, self.pix_fmt)
+            frame = alpha_frame(result, self.pix_fmt, self.conv)
         elif isinstance(result, np.ndarray) and self.pix_fmt == "rgb48be":
             frame = deep_rgb_from_rgb(result, "rgb48be")  # v * 257, as the source frames around it (swscale: 255 -> 65280)
         elif isinstance(result, np.ndarray):
