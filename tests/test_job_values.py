@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import make_video, moving_frames
 from vfi.engine import Job, run
@@ -45,3 +46,21 @@ def test_bad_values_are_one_clear_usage_error(values, needle):
 def test_good_values_pass(tmp_path):
     job = Job(input=Path("a.mp4"), output="b.mkv", factor=2, tile=0, start=0, scene_threshold=0, dedup_threshold=1, overwrite=True)
     assert (job.input, job.tile, job.overwrite) == ("a.mp4", 0, True)
+
+
+@pytest.mark.parametrize("command", ["upsample", "slowmo"])
+def test_the_command_line_takes_the_same_ranges(command):
+    import click
+
+    from vfi.cli import main
+    from vfi.io.filters import DEINTERLACE_MODES
+    from vfi.job_values import COUNTS, FRACTION_RANGE, FRACTIONS
+
+    options = {p.name: p.type for p in main.commands[command].params}
+    for name, (low, high) in COUNTS.items():
+        assert isinstance(options[name], click.IntRange) and (options[name].min, options[name].max) == (low, high), name
+    for name in FRACTIONS:
+        assert (options[name].min, options[name].max) == FRACTION_RANGE, name
+    assert tuple(options["deinterlace"].choices) == DEINTERLACE_MODES
+    res = CliRunner().invoke(main, [command, "in.mp4", "-o", "o.mkv", "--depth", str(COUNTS["depth"][1] + 1)])
+    assert res.exit_code == 2 and "'--depth'" in res.output and "1<=x<=8" in res.output, res.output

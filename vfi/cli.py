@@ -24,6 +24,8 @@ from .scenes import DEFAULT_THRESHOLD
 from .signals import StopSignals
 from .timing import parse_rate, parse_time
 from .io.encoding import EncodeOptions
+from .io.filters import DEINTERLACE_MODES
+from .job_values import COUNTS, FRACTION_RANGE
 
 
 err_console = Console(stderr=True, highlight=False)
@@ -194,26 +196,26 @@ def job_options(f):
                      help="Classical method: dup (repeat nearest), blend (cross-fade), mci (FFmpeg motion-compensated)."),
         click.option("--model", default=None, help="Learned model by name (see 'vfi models'); the default is the shipped flow-fusion."),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Weights file for --model."),
-        click.option("--depth", type=click.IntRange(1, 8), default=3, show_default=True,
+        click.option("--depth", type=click.IntRange(*COUNTS["depth"]), default=3, show_default=True,
                      help="Bisection depth for midpoint-only methods (time error <= 1/2^(depth+1) frame)."),
-        click.option("--scene-threshold", type=click.FloatRange(0, 1), default=DEFAULT_THRESHOLD, show_default=True,
+        click.option("--scene-threshold", type=click.FloatRange(*FRACTION_RANGE), default=DEFAULT_THRESHOLD, show_default=True,
                      help="Scene-cut sensitivity (0 turns detection off); no blending across cuts."),
         click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda (learned models)."),
-        click.option("--tile", type=click.IntRange(0), default=None,
+        click.option("--tile", type=click.IntRange(*COUNTS["tile"]), default=None,
                      help="Model inference in NxN tiles (seamless; bounds memory). Default: 256 (fp32) / 384 (bf16) px on CPU, which is faster; 512 above 1280x720 on CUDA; 0: never."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
                      help="Model arithmetic. auto: bf16 autocast on CPUs with AMX (several times faster, output within a level or two of fp32), else fp32."),
-        click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True, help="Frames per model call."),
-        click.option("--streams", type=click.IntRange(1), default=None,
+        click.option("--batch-size", type=click.IntRange(*COUNTS["batch_size"]), default=4, show_default=True, help="Frames per model call."),
+        click.option("--streams", type=click.IntRange(*COUNTS["streams"]), default=None,
                      help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (on 2 cores 1.1-1.4x faster than 1; same output), 1 above 1440p (memory)."),
         click.option("--start", "-ss", "start", type=TIME, default=None, help="Trim: begin at this time of the input (seconds or [hh:]mm:ss[.ms], as ffmpeg's -ss)."),
         click.option("--duration", "-t", "duration", type=TIME, default=None, help="Trim: this much of the input (as ffmpeg's -t)."),
         click.option("--end", "-to", "end", type=TIME, default=None, help="Trim: up to this time of the input (as ffmpeg's -to)."),
         click.option("--batch", is_flag=True, help="INPUT is a folder of videos: each one to -o FOLDER."),
         click.option("--dedup", is_flag=True, help="Drop frames that repeat the one before (animation on twos) so motion is even on every output frame."),
-        click.option("--dedup-threshold", type=click.FloatRange(0, 1), default=0.005, show_default=True,
+        click.option("--dedup-threshold", type=click.FloatRange(*FRACTION_RANGE), default=0.005, show_default=True,
                      help="--dedup: a frame repeats the one before when fewer than this fraction of its samples changed (by more than 4 levels)."),
-        click.option("--deinterlace", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+        click.option("--deinterlace", type=click.Choice(DEINTERLACE_MODES), default="auto", show_default=True,
                      help="Interlaced sources (tagged so) become frames with FFmpeg's bwdif first; on: every source; off: never."),
         click.option("--overwrite", "-y", is_flag=True, help="Replace an existing output file."),
         click.option("--salvage", is_flag=True, help="If the input is truncated or corrupt, keep the output made from what decoded."),

@@ -10,10 +10,12 @@ from fractions import Fraction
 from .errors import UsageError
 from .io.filters import DEINTERLACE_MODES
 
+# The one definition of these ranges: the command line's options take them too
+# (click.IntRange(*COUNTS[name]), click.FloatRange(*FRACTION_RANGE)).
 FLAGS = ("overwrite", "salvage", "threads", "dedup")
-# name: (lowest, highest or None); integers
-COUNTS = {"depth": (1, 8), "batch_size": (1, None), "streams": (1, None), "tile": (0, None)}
-FRACTIONS = ("scene_threshold", "dedup_threshold")  # 0..1
+COUNTS = {"depth": (1, 8), "batch_size": (1, None), "streams": (1, None), "tile": (0, None)}  # whole numbers: (lowest, highest or None)
+FRACTION_RANGE = (0, 1)
+FRACTIONS = ("scene_threshold", "dedup_threshold")
 
 
 def path_text(name: str, value) -> str:
@@ -41,8 +43,9 @@ def check_count(name: str, value, low: int, high: int | None) -> None:
 
 
 def check_fraction(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) or not 0 <= value <= 1:
-        raise UsageError(f"{name} must be a number from 0 to 1, got {value!r}")
+    low, high = FRACTION_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) or not low <= value <= high:
+        raise UsageError(f"{name} must be a number from {low} to {high}, got {value!r}")
 
 
 def check_times(start, duration, end) -> None:
@@ -71,4 +74,4 @@ def check_job_values(job) -> None:
         raise UsageError(f"mode must be upsample or slowmo, not {job.mode!r}")
     check_times(job.start, job.duration, job.end)
     if job.deinterlace not in DEINTERLACE_MODES:
-        raise UsageError(f"deinterlace must be auto, on or off, not {job.deinterlace!r}")
+        raise UsageError(f"deinterlace must be {', '.join(DEINTERLACE_MODES[:-1])} or {DEINTERLACE_MODES[-1]}, not {job.deinterlace!r}")
