@@ -175,8 +175,8 @@ def make_with_cover_art(path: Path, video: bool = True, fmt: str | None = None) 
 
 def alpha_ramp(i: int, h: int, w: int, top: int = 65535) -> np.ndarray:
     """Frame ``i``'s alpha (H x W, uint16 on 0..``top``): a value that grows from frame to
-    frame, a transparent left edge and an opaque top row."""
-    alpha = np.full((h, w), round((0.02 + 0.3 * i) * top), np.uint16)
+    frame (over four frames, then again), a transparent left edge and an opaque top row."""
+    alpha = np.full((h, w), round((0.02 + 0.3 * (i % 4)) * top), np.uint16)
     alpha[:, :8] = 0
     alpha[:2] = top
     return alpha

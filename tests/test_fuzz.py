@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_video, moving_frames
+from conftest import make_alpha_video, make_video, moving_frames
 from vfi.cli import main
 
 SUBCOMMANDS = ("upsample", "slowmo", "blur-report", "eval", "prep", "train", "models")
@@ -231,6 +231,7 @@ def stream_kinds(tmp_path_factory):
     d = tmp_path_factory.mktemp("kinds")
     clip = make_video(d / "clip.mp4", moving_frames(24, 64, 96), Fraction(24), audio=True)
     ogv = make_video(d / "vp8.ogv", moving_frames(24, 64, 96), Fraction(24), codec="libvpx", options={"b": "500k"})
+    ntsc = make_video(d / "ntsc.mp4", moving_frames(24, 64, 96), Fraction(30000, 1001), audio=True)
     part = remux(clip, d / "part.ts").read_bytes()
     (d / "joined.ts").write_bytes(part + part)
     return {
@@ -242,6 +243,9 @@ def stream_kinds(tmp_path_factory):
         "pcm s16": with_sound(d / "pcm.mkv", "pcm_s16le"), "wma": with_sound(d / "wma.asf", "wmav2", rate=44100),
         "mpeg-ps at 0.5 s": remux(make_video(d / "m2v.mkv", moving_frames(24, 64, 96), Fraction(24), codec="mpeg2video"),
                                   d / "ps.mpg", fmt="mpeg", shift=Fraction(1, 2)),
+        "drop-frame timecode": with_extras(ntsc, d / "df.mkv", timecode="00:59:59;29"),
+        "yuva444p16le": make_alpha_video(d / "yuva.mkv", "ffv1", "yuva444p16le", n=24, h=64, w=96),
+        "prores 4444": make_alpha_video(d / "alpha.mov", "prores_ks", "yuva444p10le", n=24, h=64, w=96),
     }
 
 
@@ -264,3 +268,29 @@ def test_every_stream_kind_into_every_container(stream_kinds, tmp_path, ext):
             assert frames[0] < 0.1 and len(frames) >= 20 and b.duration / av.time_base < 5, where  # from 0, not an hour
             assert len(b.streams.audio) == len(a.streams.audio), where
     assert not [p.name for p in tmp_path.iterdir() if ".part" in p.name or p.name.startswith(".vfi")]
+
+
+TRIMS_AND_RATES = (["upsample", "--fps", "300"], ["slowmo", "--factor", "2", "--start", "0.1"],
+                   ["slowmo", "--factor", "3", "--audio", "stretch", "--method", "dup", "-ss", "0.2"])
+
+
+@pytest.mark.parametrize("opts", TRIMS_AND_RATES, ids=lambda o: " ".join(o))
+def test_alpha_and_timecode_with_trims_and_rates_into_every_output(stream_kinds, tmp_path, opts):
+    """Alpha and timecode sources with a trim, slow motion or a rate above MOV's
+    timecode limit into every container and image format: each works, and every warning
+    is also in the sidecar."""
+    import json
+
+    for kind in ("timecode", "drop-frame timecode", "yuva444p16le", "prores 4444"):
+        for ext in (*OUTPUT_CONTAINERS, "png", "tif"):
+            out = tmp_path / kind.replace(" ", "_") / (f"%04d.{ext}" if ext in ("png", "tif") else f"o.{ext}")
+            out.parent.mkdir(exist_ok=True)
+            args = [opts[0], str(stream_kinds[kind]), "-o", str(out), *opts[1:], "--crf", "50"]
+            res = CliRunner().invoke(main, args + ([] if "--method" in opts else ["--method", "blend"]))
+            where = f"{kind} -> {ext}, {' '.join(opts)}:\n{res.output}"
+            assert res.exit_code == 0 and "Traceback" not in res.output, where
+            said = [line.removeprefix("warning: ") for line in res.output.splitlines() if line.startswith("warning")]
+            sidecar = out.parent / "vfi.json" if ext in ("png", "tif") else out.with_name(out.name + ".vfi.json")
+            assert said == json.loads(sidecar.read_text())["warnings"], where
+            for p in out.parent.iterdir():
+                p.unlink()
