@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import make_video, moving_frames, texture
+from conftest import make_alpha_video, make_video, moving_frames, texture
 
 
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p", "yuv411p", "yuv440p", "yuv420p10le", "yuv444p12le"])
@@ -157,3 +157,24 @@ def test_colour_conversions_in_several_threads_match_one(tmp_path):
         t.join()
     for x, y in zip(alone, together):
         assert all(np.array_equal(p, q) for p, q in zip(x, y))
+
+
+@pytest.mark.parametrize("pix_fmt, codec, name", [("yuva444p16le", "ffv1", "a.mkv"), ("yuva444p10le", "prores_ks", "a.mov")])
+def test_yuva_of_more_than_8_bits_is_read_at_its_depth(tmp_path, pix_fmt, codec, name):
+    """FFV1 YUVA and ProRes 4444 colour is read by the matrix's formula, as YUV of the
+    same depth: a blended frame is the mean of its two source frames within half a
+    level (read through 8-bit RGB: 200 levels off at 16 bits, 11 at ProRes's 12)."""
+    from vfi.engine import Job, run
+    from vfi.io.encoding import EncodeOptions
+
+    src = make_alpha_video(tmp_path / name, codec, pix_fmt)
+    out = tmp_path / "o.mkv"
+    run(Job(input=str(src), output=str(out), factor=Fraction(2), method="blend", encode=EncodeOptions(codec="ffv1")))
+
+    def luma(path):
+        with av.open(str(path)) as c:
+            return [np.frombuffer(f.planes[0], np.uint16).reshape(f.height, -1)[:, :f.width].astype(float) for f in c.decode(video=0)]
+
+    s, o = luma(src), luma(out)
+    assert np.array_equal(o[0], s[0])  # the source frame as it is
+    assert np.abs(o[1] - (s[0] + s[1]) / 2).max() <= 0.5

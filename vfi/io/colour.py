@@ -128,6 +128,12 @@ def planar_yuv_layout(pix_fmt: str) -> tuple[int, int, np.dtype] | None:
     return block[0], block[1], dtype
 
 
+def colour_planes(pix_fmt: str) -> str:
+    """The format of a YUVA format's first three planes (yuva444p12le -> yuv444p12le):
+    its colour, read as that format's; other formats as they are."""
+    return pix_fmt.replace("yuva", "yuv", 1) if pix_fmt.startswith("yuva") else pix_fmt
+
+
 def yuv_from_rgb(rgb: np.ndarray, pix_fmt: str, matrix: int, color_range: int) -> av.VideoFrame | None:
     """8-bit RGB to planar YUV (any depth, limited or full range) by the matrix's own
     formula, rounded once, chroma averaged over each subsampled block before rounding;
@@ -177,7 +183,7 @@ def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int, preci
     by the matrix's own formula, the inverse of yuv_from_rgb; None where that does not apply.  swscale scales full-range
     deep samples by a shift (1020, not 1023, is its white at 10 bits), so frames it read
     and frames written by the formula differed by up to 0.75 levels."""
-    layout = planar_yuv_layout(frame.format.name)
+    layout = planar_yuv_layout(colour_planes(frame.format.name))
     if layout is None or layout[2].itemsize == 1 or matrix not in LUMA_WEIGHTS:
         return None
     sx, sy, dtype = layout
@@ -362,7 +368,7 @@ class ColorConverter:
             return False
         if deep_rgb_layout(self.pix_fmt) is not None:
             return True
-        return not self.is_rgb and planar_yuv_layout(self.pix_fmt) is not None and self.matrix in LUMA_WEIGHTS
+        return not self.is_rgb and planar_yuv_layout(colour_planes(self.pix_fmt)) is not None and self.matrix in LUMA_WEIGHTS
 
     def to_rgb_precise(self, frame: av.VideoFrame) -> np.ndarray | None:
         """H x W x 3 float32 on 0..255, not rounded to 8 bits, for a source of more than 8
