@@ -145,3 +145,13 @@ def test_each_source_frames_alpha_is_read_once(alpha_sources, tmp_path, monkeypa
     out = tmp_path / "o.mkv"
     run(Job(input=alpha_sources["rgba64be png"], output=str(out), factor=Fraction(4), method="blend", encode=EncodeOptions(codec="ffv1")))
     assert len(decoded(str(out))) == 16 and len(read) == 4, read  # 16 frames (12 made) from 4 sources
+
+
+def test_frames_ffmpeg_makes_get_the_cross_faded_alpha(rgba_sequence, tmp_path):
+    """mci's frames come from FFmpeg's minterpolate, without alpha: they were written
+    opaque between transparent source frames."""
+    out = tmp_path / "out.mkv"
+    run(Job(input=f"{rgba_sequence}/", output=str(out), factor=Fraction(2), method="mci", encode=EncodeOptions(codec="ffv1")))
+    got = alphas(read_frames(out, "rgba"))
+    for k in range(7):
+        assert np.abs(got[k].astype(int) - expected_alpha(k)).max() <= 1, k

@@ -111,11 +111,11 @@ def with_alpha(rgb: np.ndarray, a, b, t: float) -> Transparent:
 def for_alpha_output(result, a, b, t: float, conv, pix_fmt: str):
     """What an output with alpha in ``pix_fmt`` is handed: a source frame already in
     ``pix_fmt`` as it is, any other frame as :class:`Transparent`."""
-    if isinstance(result, np.ndarray):
-        return with_alpha(result, a, b, t)
+    source = a if result is a.frame else b if b is not None and result is b.frame else None
+    if source is None:  # made: by a method in RGB, or by FFmpeg (mci, without alpha)
+        return with_alpha(result if isinstance(result, np.ndarray) else conv.to_rgb(result), a, b, t)
     if result.format.name == pix_fmt:
         return result
-    source = a if result is a.frame else b
     plane, top = source.alpha()
     return Transparent(source.rgb_precise(conv), plane, top)
 
