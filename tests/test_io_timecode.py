@@ -91,3 +91,23 @@ def test_a_timecode_the_output_cannot_hold_is_said(sources, tmp_path):
     assert len(said) == 1 and "01:00:00:000 not carried" in said[0] and "(.mkv can)" in said[0], res.output
     res = vfi("upsample", sources["mov"], "-o", tmp_path / "img" / "%03d.png", "--factor", "2", "--method", "blend", "-t", "0.1")
     assert res.exit_code == 0 and "timecode 01:00:00:00 of the input is not carried: images have none" in res.output, res.output
+
+
+def test_the_video_streams_timecode_wins_and_no_other_is_left(sources, tmp_path):
+    """A file with a timecode of its own besides the video stream's: the video's is the
+    one moved, and the file's is not left to a MOV muxer, which takes it first."""
+    src = tmp_path / "both.mkv"
+    with av.open(str(sources["mov"])) as i, av.open(str(src), "w") as o:
+        v = o.add_stream_from_template(i.streams.video[0])
+        v.metadata["timecode"] = "01:00:00:00"
+        o.metadata["timecode"] = "02:00:00:00"
+        for p in i.demux(i.streams.video[0]):
+            if p.dts is not None:
+                p.stream = v
+                o.mux(p)
+    out = tmp_path / "o.mov"
+    res = vfi("slowmo", src, "-o", out, "--factor", "2", "--method", "blend", "--start", "0.5", "-t", "0.25")
+    assert res.exit_code == 0, res.output
+    with av.open(str(out)) as c:
+        assert {s.metadata.get("timecode") for s in c.streams} == {"01:00:00:12"}
+        assert "timecode" not in c.metadata

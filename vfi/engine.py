@@ -32,13 +32,13 @@ from .io.alpha import for_alpha_output
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
 from .io.frames import SourceFrame
-from .io.reading import stream_kind
+from .io.reading import is_timecode_track, stream_kind
 from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
 from .io.filters import turned_upright, upright_chain
 from .io.target import OutputTarget, prepare_target
 from .io.timecode import find_timecode
-from .io.writing import VideoWriter, is_timecode_track, output_chapters
+from .io.writing import VideoWriter, output_chapters
 from .job_values import check_job_values
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
@@ -405,7 +405,7 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
         out.append(f"{len(others)} {kinds} stream(s) of the input are not carried to the output ({why})")
     if target.kind == "images":
-        out += _not_in_images(source.info, source.other_streams())
+        out += _not_in_images(source.info)
     audio = source.audio_streams
     if audio and not target.carries_audio:
         return out + [f"{len(audio)} audio stream(s) dropped: {'images' if target.kind == 'images' else 'YUV4MPEG'} carry no sound"]
@@ -417,8 +417,8 @@ def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
     return out
 
 
-def _not_in_images(info, others) -> list[str]:
-    timecode = find_timecode(info.video_tags, info.tags, *(s.metadata for s in others))
+def _not_in_images(info) -> list[str]:
+    timecode = find_timecode(info.video_tags, info.tags)
     return ([f"{len(info.chapters)} chapter(s) of the input are not carried: images have none"] if info.chapters else []) + (
         [f"timecode {timecode} of the input is not carried: images have none"] if timecode else [])
 

@@ -20,6 +20,7 @@ from ..errors import CorruptInputError, InputError
 from .colour import PRI_UNSPECIFIED, RANGE_UNSPECIFIED, SPC_UNSPECIFIED, TRC_UNSPECIFIED, ColorSpec
 from .formats import local_file
 from .frames import SourceFrame, VideoInfo
+from .timecode import find_timecode
 
 REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
 TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: formats whose timestamps may jump (MPEG-TS, MPEG-PS)
@@ -134,9 +135,18 @@ class VideoReader:
             sample_aspect_ratio=_fraction(cc.sample_aspect_ratio),
             audio_streams=len(self.container.streams.audio),
             tags=carried_tags(self.container.metadata),
-            video_tags=carried_tags(s.metadata),
+            video_tags=self._video_tags(s),
             chapters=self._chapters(),
         )
+
+    def _video_tags(self, s) -> dict:
+        """The video stream's tags, with the timecode of a timecode track where the
+        stream has none of its own (it names the video's first frame too)."""
+        tags = carried_tags(s.metadata)
+        track = next((t for t in self.container.streams if is_timecode_track(t)), None)
+        if find_timecode(tags) is None and track is not None:
+            tags["timecode"] = find_timecode(track.metadata)
+        return tags
 
     def _chapters(self) -> list[tuple[Fraction, Fraction, dict]]:
         """The container's chapters: (start, end, metadata), in seconds from its start."""
@@ -433,6 +443,11 @@ TECHNICAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands"
                   "_statistics_writing_app", "_statistics_writing_date_utc", "number_of_frames", "number_of_bytes", "bps"}
 
 
+
+
+def is_timecode_track(stream) -> bool:
+    """A QuickTime/MP4 timecode track (tmcd): a data stream whose one value is its tag."""
+    return stream.type == "data" and find_timecode(stream.metadata) is not None
 
 
 def carried_tags(tags) -> dict:

@@ -22,17 +22,12 @@ from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, codec_for_r
 from .formats import (COVER_ART_MUXERS, PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN,
                       Y4M_PIX_FMTS, holds, local_file, muxer_for)
 from .frames import VideoInfo
-from .reading import carried_tags, ffmpeg_reason, is_cover_art, stream_kind
+from .reading import carried_tags, ffmpeg_reason, is_cover_art, is_timecode_track, stream_kind
 from .timecode import MOV_MAX_FPS, retimed
 
 
 CHAPTER_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that write chapters
 TIMECODE_FORMATS = ("matroska", "webm", "mp4", "mov", "nut")  # muxers that keep a timecode (tag or track)
-
-
-def is_timecode_track(stream) -> bool:
-    """A QuickTime/MP4 timecode track (tmcd): a data stream whose one value is its tag."""
-    return stream.type == "data" and "timecode" in stream.metadata
 
 
 def _pop_timecode(tags) -> str | None:
@@ -192,7 +187,6 @@ class VideoWriter:
         container's own text format, a timecode track to the timecode tag that MOV, MP4
         and Matroska keep), else said in a warning."""
         self.copied = {}  # input stream index -> output stream
-        self.tmcd = None  # a timecode track's timecode
         self.subtitle_converters: dict[int, tuple] = {}  # input stream index -> (decoder, mov_text or WebVTT stream)
         fmt = self.container.format.name
         dropped = []
@@ -200,7 +194,7 @@ class VideoWriter:
             if is_cover_art(a) and fmt not in COVER_ART_MUXERS:
                 dropped.append(a)  # some muxers take it and write it as one more video stream
             elif is_timecode_track(a):
-                self.tmcd = a.metadata["timecode"]  # the muxer writes its own track
+                continue  # its timecode is the video's (VideoInfo.video_tags): the muxer writes its own track
             elif holds(fmt, a) and self._copy_stream(a):
                 continue
             elif not self._convert_text_subtitles(a):
@@ -211,10 +205,11 @@ class VideoWriter:
                                  f"{', '.join(describe(a) for a in dropped)}{' (.mkv can)' if mkv else ''}")
 
     def _place_timecode(self, source_rate: Fraction, rate: Fraction, trim_start: Fraction | None) -> None:
-        """The source's timecode (a tag on the video stream or the file, or a timecode
-        track), moved to the output's first frame and counted at its rate, as one
+        """The source's timecode (a tag on the video stream, a timecode track's, or the
+        file's), moved to the output's first frame and counted at its rate, as one
         ``timecode`` tag on the video stream, where the output holds it."""
-        found = _pop_timecode(self.stream.metadata) or _pop_timecode(self.container.metadata) or self.tmcd
+        tags = [_pop_timecode(self.stream.metadata), _pop_timecode(self.container.metadata)]  # both out: MOV takes the file's first
+        found = next((t for t in tags if t), None)
         if found is None:
             return
         label = retimed(found, source_rate, rate, trim_start) or found  # one it cannot read stays as it was
