@@ -428,11 +428,11 @@ class FlowFusionMethod(Method):
                 (rgb0, levels), (rgb1, _) = (frame_tensor(self.source_rgb(sf), self.model.device) for sf in (a, b))
             return [self._frame(rgb0, rgb1, motion, t, levels) for t in ts]
 
-    def _frame(self, rgb0, rgb1, motion, t: float, levels: bool):
+    def _frame(self, rgb0, rgb1, motion, t: float, levels: bool | None = None):
         """One frame at ``t``, tile by tile (:meth:`vfi.models.Interpolator.tiles`): the
         inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame.
         ``levels``: the frames hold 8-bit levels (their warps are rounded to them on every
-        device)."""
+        device; None: as their type says)."""
 
         from .flow import WHOLE_FIELDS_PIXELS, _upsample_window, cross_fade_where_changed, frame_fields, frame_tensor, warped_inputs
         from .models import frame_levels
