@@ -442,3 +442,22 @@ def test_text_that_appears_or_changes_is_shown_whole_or_faded_never_warped_into_
     garbled = made_frames(fallback=False)
     assert max(_off_the_fade(garbled[2 * k + 1][new_line(k)].astype(np.float64), frames[k][new_line(k)],
                              frames[k + 1][new_line(k)]) for k in range(5)) > 60
+
+
+def test_warps_of_8_bit_frames_held_as_float_are_rounded_to_levels_as_on_a_cpu():
+    # a GPU holds 8-bit frames as float: their warps must still be rounded as the CPU's are
+    from vfi.flow import warped_inputs
+    from vfi.kernels import torch_kernels
+
+    a, b = shifted(48, 64, 3, 1, seed=3)
+    motion = pair_motion(a, b)
+    as_bytes = warped_inputs(a, b, motion, 0.4)
+    floats = [torch.from_numpy(x).permute(2, 0, 1)[None].float() for x in (a, b)]
+    with torch_kernels():
+        as_floats = warped_inputs(*floats, motion, 0.4, levels=True)
+        unrounded = warped_inputs(*floats, motion, 0.4)
+    off_levels = lambda x: ((x * 255) - (x * 255).round()).abs().max()  # noqa: E731
+    for got, want in zip(as_floats[:2], as_bytes[:2]):
+        assert off_levels(got) < 1e-3
+        assert (got - want).abs().max() * 255 <= 1
+    assert off_levels(unrounded[0]) > 0.1

@@ -84,3 +84,15 @@ def test_an_attachment_webm_cannot_hold_is_said(tmp_path):
     run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=Fraction(2), method="blend"))
     with av.open(str(tmp_path / "o.mkv")) as c:
         assert [s.type for s in c.streams] == ["video", "attachment"]
+
+
+@pytest.mark.parametrize("width, height, sliced", [(2576, 1456, True), (320, 180, False)])
+def test_x264_splits_frames_above_1440p_into_slices_not_frames_in_flight(tmp_path, width, height, sliced):
+    # x264 writes its settings into the stream: frame threads hold 4K frames each
+    clip = make_video(tmp_path / "in.mkv", moving_frames(3, height, width), Fraction(24), codec="ffv1")
+    out = tmp_path / "out.mp4"
+    run(Job(input=str(clip), output=str(out), factor=Fraction(2), method="dup"))
+    with av.open(str(out)) as c:
+        first = bytes(next(c.demux(video=0)))
+    assert (b"sliced_threads=1" in first) == sliced
+    assert b"sliced_threads=" in first

@@ -541,7 +541,7 @@ WHOLE_FIELDS_PIXELS = 1920 * 1088  # up to 1080p the frame's fields are made who
 
 def warped_inputs(rgb0, rgb1, motion: PairMotion, t: float, window: tuple[int, int, int, int] | None = None,
                   fields: torch.Tensor | None = None, cell: int = 1,
-                  whole: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                  whole: torch.Tensor | None = None, levels: bool | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The parts of :func:`fusion_inputs` that vary across the frame, kept apart so that
     each is laid out for what reads it: both frames warped to ``t`` (two (1, 3, h, w) on
     0..1) and the four cues ((1, 4, h, w): disagreement, travel errors, motion size).
@@ -550,8 +550,11 @@ def warped_inputs(rgb0, rgb1, motion: PairMotion, t: float, window: tuple[int, i
     ``cell`` block ((1, 4, ceil(h / cell), ceil(w / cell))): the disagreement is the
     block's mean, the travel errors and the motion size (smooth fields on a grid coarser
     than the network's) are sampled at the block's centre instead of being made at full
-    size and pooled.  ``whole``: :func:`frame_fields` when the caller made them."""
-    (x0t, levels), (x1t, _) = frame_tensor(rgb0, motion.device), frame_tensor(rgb1, motion.device)
+    size and pooled.  ``whole``: :func:`frame_fields` when the caller made them.
+    ``levels``: whether tensors given as ``rgb0``/``rgb1`` hold 8-bit levels (on a GPU
+    8-bit frames are float there), as :func:`frame_tensor` said of them."""
+    (x0t, own_levels), (x1t, _) = frame_tensor(rgb0, motion.device), frame_tensor(rgb1, motion.device)
+    levels = own_levels if levels is None else levels
     H, W = x0t.shape[-2:]
     window = window or (0, 0, H, W)
     y0, x0, h, w = window

@@ -425,12 +425,14 @@ class FlowFusionMethod(Method):
         with torch.inference_mode():
             motion = self.motion(a, b, before, after)  # the flow reads 8-bit grey copies either way
             with self._stage("warp"):  # the frames move to the device once per pair
-                (rgb0, _), (rgb1, _) = (frame_tensor(self.source_rgb(sf), self.model.device) for sf in (a, b))
-            return [self._frame(rgb0, rgb1, motion, t) for t in ts]
+                (rgb0, levels), (rgb1, _) = (frame_tensor(self.source_rgb(sf), self.model.device) for sf in (a, b))
+            return [self._frame(rgb0, rgb1, motion, t, levels) for t in ts]
 
-    def _frame(self, rgb0, rgb1, motion, t: float):
+    def _frame(self, rgb0, rgb1, motion, t: float, levels: bool | None = None):
         """One frame at ``t``, tile by tile (:meth:`vfi.models.Interpolator.tiles`): the
-        inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame."""
+        inputs of a tile, the network, the fusion; memory bounded by the tile, not the frame.
+        ``levels``: the frames hold 8-bit levels (their warps are rounded to them on every
+        device; None: as their type says)."""
 
         from .flow import WHOLE_FIELDS_PIXELS, _upsample_window, cross_fade_where_changed, frame_fields, frame_tensor, warped_inputs
         from .models import frame_levels
@@ -446,7 +448,7 @@ class FlowFusionMethod(Method):
         scale = net.working_scale(w)
         for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
             with self._stage("warp"):
-                w0, w1, cues = warped_inputs(rgb0, rgb1, motion, t, (ya, xa, yb - ya, xb - xa), fields, scale, whole)
+                w0, w1, cues = warped_inputs(rgb0, rgb1, motion, t, (ya, xa, yb - ya, xb - xa), fields, scale, whole, levels)
             with self._stage("network"):
                 decisions = interp.decide(w0, w1, cues, t, scale)
             with self._stage("fusion"):

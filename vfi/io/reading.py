@@ -23,6 +23,11 @@ from .frames import SourceFrame, VideoInfo
 from .timecode import find_timecode
 
 REORDER_WINDOW = 16  # frames held back to put misordered timestamps right
+# ... but no more than this many bytes of them (at least REORDER_MIN frames): sixteen
+# 4K frames are 200 MB, and real reordering (B-frames stamped in decode order) is a
+# few frames deep.
+REORDER_BYTES = 64 << 20
+REORDER_MIN = 4
 TS_DISCONT = 0x0200  # AVFMT_TS_DISCONT: formats whose timestamps may jump (MPEG-TS, MPEG-PS)
 JUMP_BACK = Fraction(1, 10)  # a timestamp this far behind its stream's last one starts a new segment (as ffmpeg)
 JUMP_AHEAD = Fraction(10)  # and this far ahead of it (ffmpeg's -dts_delta_threshold)
@@ -203,7 +208,7 @@ class VideoReader:
                 if frame.pts is not None:
                     heapq.heappush(stamps, Fraction(frame.pts) * tb)
                 window.append(frame)
-                if len(window) > REORDER_WINDOW:
+                if len(window) > reorder_window(frame):
                     sf = self._stamp(window.pop(0), stamps, fallback_step)
                     if sf is _PAST_END:
                         return
@@ -483,3 +488,10 @@ def ffmpeg_reason(e: Exception) -> str:
     msg = getattr(e, "strerror", None) or str(e)
     return msg.split(":")[-1].strip() if ":" in msg and len(msg) > 80 else msg
 
+
+def reorder_window(frame: av.VideoFrame) -> int:
+    """How many decoded frames :meth:`VideoReader.frames` holds back to sort their
+    timestamps: ``REORDER_WINDOW``, fewer for frames so large that the window would
+    hold more than ``REORDER_BYTES``."""
+    size = sum(plane.buffer_size for plane in frame.planes)
+    return max(REORDER_MIN, min(REORDER_WINDOW, REORDER_BYTES // max(1, size)))

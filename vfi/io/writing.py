@@ -18,7 +18,7 @@ from ..outputs import forget, temporary_path
 from .alpha import alpha_format, has_alpha, lost_alpha
 from .audio import AudioOutput
 from .colour import SPC_UNSPECIFIED, ColorConverter, is_rgb_format
-from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, codec_for_rate, encoder_options
+from .encoding import X265_MIN_WIDTH, EncodeOptions, choose_pix_fmt, codec_for_rate, encoder_options, encoder_thread_type
 from .formats import (COVER_ART_MUXERS, PIPE_FORMATS, SAR_CODECS, SAR_MUXERS, TEXT_SUBTITLE_CODECS, TEXT_SUBTITLES_IN,
                       Y4M_PIX_FMTS, holds, local_file, muxer_for)
 from .frames import VideoInfo
@@ -155,7 +155,7 @@ class VideoWriter:
         cc.time_base = time_base
         stream.time_base = time_base
         cc.framerate = rate
-        cc.thread_type = "AUTO"
+        cc.thread_type = encoder_thread_type(codec, width, height)
         cc.thread_count = options.threads
         cc.options, warnings = encoder_options(codec, options, source)
         self.warnings += warnings
