@@ -367,9 +367,7 @@ def dataset_report(dataset: str, pairs: list[tuple[str, str]], json_path: str | 
     if json_path:
         check_writable(json_path, "--json")
     rep = evaluate_dataset(dataset, pairs, device=device, max_triplets=max_triplets)
-    if json_path:
-        with OutputSet() as out:
-            out.path(json_path).write_text(json.dumps(rep, indent=1))
+    write_reports(rep, [], json_path)
     return rep
 
 
