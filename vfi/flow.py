@@ -259,11 +259,16 @@ class PairMotion:
                           1 - self.s_before, self.kind, grey(self.grey1), grey(self.grey0), self.device)
 
     @functools.cached_property
-    def _grid(self):
-        """The splat grid: flows, weights and the scale from it to the frames."""
+    def _grid_size(self) -> tuple[int, int]:
+        """The splat grid's (h, w): half the flow's, unless that is small."""
         h, w = self.f01.shape[-2:]
         down = 2 if min(h, w) >= SPLAT_MIN_SIDE else 1
-        gh, gw = -(-h // down), -(-w // down)
+        return -(-h // down), -(-w // down)
+
+    @functools.cached_property
+    def _grid(self):
+        """The splat grid: flows, weights and the scale from it to the frames."""
+        gh, gw = self._grid_size
         f01, f10, f0b, f1a = (None if f is None else _resize_field(f, (gh, gw)) for f in (self.f01, self.f10, self.f0b, self.f1a))
         w0 = w1 = None
         if self._greys is not None and self.kind == "quadratic":
@@ -277,10 +282,7 @@ class PairMotion:
         """The frames as DIS saw them on the splat grid (area-resized, in whole levels), or None."""
         if self.grey0 is None or self.grey1 is None:
             return None
-        h, w = self.f01.shape[-2:]
-        down = 2 if min(h, w) >= SPLAT_MIN_SIDE else 1
-        size = (-(-h // down), -(-w // down))
-        return tuple(kernels.resize(g.float(), size, "area").round_() for g in (self.grey0, self.grey1))
+        return tuple(kernels.resize(g.float(), self._grid_size, "area").round_() for g in (self.grey0, self.grey1))
 
     @functools.cached_property
     def _unexplained(self) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -432,8 +434,17 @@ def _box(x: torch.Tensor, k: int) -> torch.Tensor:
     cv2 = _cv2()
     plane = np.ascontiguousarray(x[0, 0].numpy())
     total = cv2.boxFilter(plane, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    count = cv2.boxFilter(np.ones_like(plane), -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    return torch.from_numpy(total / count)[None, None]
+    return torch.from_numpy(total / _box_count(plane.shape, plane.dtype.str, k))[None, None]
+
+
+@functools.lru_cache(maxsize=16)
+def _box_count(shape: tuple[int, int], dtype: str, k: int) -> np.ndarray:
+    """How many pixels of an h x w plane a k x k box around each pixel holds (fewer at
+    the edges): the same for every plane of that size, so made once."""
+    cv2 = _cv2()
+    count = cv2.boxFilter(np.ones(shape, np.dtype(dtype)), -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    count.flags.writeable = False
+    return count
 
 
 def _ramp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
