@@ -57,17 +57,19 @@ SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own re
 # share of its bend (its size counted up to GATE_CAP pixels a point) that passes both tests,
 # the other side's within GATE_RELATIVE x the flow + GATE_PIXELS (none below GATE[0], all
 # above GATE[1]).  A side with no frame beyond the other side to confirm it: only the size
-# test.  Chosen on the validation clips (docs/eval_heldout.md).
+# test.  Chosen on the validation clips (docs/eval_heldout.md); the pixel terms then
+# halved on 21 training and validation clips: where the motion is under a pixel, bends of
+# half a pixel that frames from elsewhere in a near-still shot give passed every test.
 PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
 BEND_RELATIVE = 1.0
-BEND_PIXELS = 0.5
+BEND_PIXELS = 0.25
 TRUST_RELATIVE = 1.0
-TRUST_PIXELS = 0.5
+TRUST_PIXELS = 0.25
 TRUST_REGION = 4.0
 GATE = (0.3, 0.5)
 GATE_CAP = 1.0
 GATE_RELATIVE = 0.5
-GATE_PIXELS = 0.5
+GATE_PIXELS = 0.25
 # Change in place (PairMotion.changed): where content appears, vanishes or changes rather
 # than moves (text typed into a terminal, a counter ticking, film grain and flicker), no
 # flow explains it, and warping makes strokes out of it; there the frame takes the
