@@ -45,14 +45,19 @@ class ChunkOptions:
     workers: int = 1
     resume: bool = False
     ray: str | None = None  # a Ray cluster's address, or "auto"
+    ship: str = "auto"  # Ray: the input through the object store to nodes without it; "always" or "never"
 
 
-def chunk_options(seconds: float | None, workers: int | None, resume: bool | None, ray: str | None) -> ChunkOptions | None:
-    """The command line's --chunk-seconds, --workers, --resume and --ray: None (one
-    process) where none is given."""
+def chunk_options(seconds: float | None, workers: int | None, resume: bool | None, ray: str | None,
+                  ship: str | None = None) -> ChunkOptions | None:
+    """The command line's --chunk-seconds, --workers, --resume, --ray and --ray-ship: None
+    (one process) where none is given."""
+    if ship is not None and not ray:
+        raise UsageError("--ray-ship goes with --ray")
     if seconds is None and not (workers or resume or ray):
         return None
-    return ChunkOptions(seconds=CHUNK_SECONDS if seconds is None else seconds, workers=workers or 1, resume=bool(resume), ray=ray)
+    return ChunkOptions(seconds=CHUNK_SECONDS if seconds is None else seconds, workers=workers or 1, resume=bool(resume), ray=ray,
+                        ship=ship or "auto")
 
 
 @dataclass
@@ -117,6 +122,8 @@ def check_chunkable(job, target: OutputTarget) -> None:
         raise UsageError(f"--chunk-seconds must be above 0, got {c.seconds:g}")
     if c.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {c.workers}")
+    if c.ship not in ("auto", "always", "never"):
+        raise UsageError(f"--ray-ship must be auto, always or never, not {c.ship!r}")
 
 
 def make_plan(job, source, seconds: float) -> Plan:
