@@ -5,12 +5,11 @@ its timeline started where the one-process job's is at the chunk's first pair.""
 from __future__ import annotations
 
 import time
-from collections import deque
 from fractions import Fraction
 from pathlib import Path
 
 from .engine import JobStages, Observer, PairFiller, _chunk_size, _open_sink, make_timeline
-from .io.frames import SourceFrame
+from .io.frames import FramePairs, SourceFrame
 from .io.target import OutputTarget
 from .packets import PacketFile
 
@@ -78,19 +77,15 @@ class ChunkStages(JobStages):
         c = self.chunk
         items = self.source.items(self.profile, (), self._prepare, threaded=self.job.threads, start=c.read_start, end=c.read_end,
                                   deinterlace=self.job.deinterlace)
-        frames: deque[SourceFrame] = deque(maxlen=4)
-        for sf in items:
-            if self.sink is None:
-                self.open(sf)
-            frames.append(sf)
-            if len(frames) >= 3 and c.first <= frames[-3].index < c.end:
-                self.filler.pair(frames[-3], frames[-2], before=frames[-4] if len(frames) == 4 else None, after=frames[-1])
-        if len(frames) >= 2 and c.last and c.first <= frames[-2].index < c.end:
-            self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
+        frames = FramePairs(self._frames(items))
+        for before, a, b, after in frames:
+            # the chunk's own pairs; the last pair of the video (nothing after it) in the last chunk
+            if c.first <= a.index < c.end and (after is not None or c.last):
+                self.filler.pair(a, b, before=before, after=after)
         if self.sink is None:
             raise RuntimeError(f"{c.name}: no frames read")
         self.filler.drain()
-        end = self.filler.tail(frames[-1], self.info) if c.last else None
+        end = self.filler.tail(frames.last, self.info) if c.last else None
         self.sink.finish().unlink()  # the container's file: only its header
         return self.packets_path, end
 

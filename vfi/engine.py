@@ -31,7 +31,7 @@ from .io.audio import AudioOutput
 from .io.alpha import with_alpha
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
-from .io.frames import SourceFrame
+from .io.frames import FramePairs, SourceFrame
 from .io.reading import stream_kind
 from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
@@ -320,23 +320,12 @@ class JobStages:
                                   deinterlace=self.job.deinterlace)
         if self.job.dedup:
             items = self._without_repeats(items)
-        # A pair is made once the frame after it has come: methods that follow motion
-        # through more than two frames see the frames on either side.
-        frames: deque[SourceFrame] = deque(maxlen=4)
-        for item in items:
-            if isinstance(item, av.Packet):
-                self.held.append(item) if self.sink is None else self.sink.packet(item)
-                continue
-            if self.sink is None:
-                self.open(item)
-            frames.append(item)
-            if len(frames) >= 3:
-                self.filler.pair(frames[-3], frames[-2], before=frames[-4] if len(frames) == 4 else None, after=frames[-1])
-        if not frames:
+        frames = FramePairs(self._frames(items))
+        for before, a, b, after in frames:
+            self.filler.pair(a, b, before=before, after=after)
+        if frames.last is None:
             self.source.check_complete()  # raises: no frames
-        if len(frames) >= 2:  # the last pair: nothing after it
-            self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
-        prev = frames[-1]
+        prev = frames.last
         self.filler.drain()
         self.warnings += list(self.source.notes) + _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
@@ -345,6 +334,17 @@ class JobStages:
         if self.job.dedup:  # the output runs at the source's clock, not at the drawings'
             self.filler.intervals = self.source_intervals
         return video_end, self.sink.finish()
+
+    def _frames(self, items):
+        """The source frames of ``items``, the sink opened at the first; the packets read
+        with them (sound, subtitles) go to the sink, held until it is open."""
+        for item in items:
+            if isinstance(item, av.Packet):
+                self.held.append(item) if self.sink is None else self.sink.packet(item)
+                continue
+            if self.sink is None:
+                self.open(item)
+            yield item
 
     def _without_repeats(self, items):
         """Source frames that only repeat the frame before (a drawing held for two
