@@ -8,7 +8,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from .engine import JobStages, Observer, PairFiller, _chunk_size, _open_sink, make_timeline
+from .engine import JobStages, Observer, make_timeline
 from .io.frames import FramePairs, SourceFrame
 from .io.target import OutputTarget
 from .packets import PacketFile
@@ -49,16 +49,19 @@ class ChunkStages(JobStages):
         self.audio_in, self.other_streams, self.copy_streams = [], [], []
         self.warnings = []
 
-    def open(self, first: SourceFrame) -> None:
-        job = self.job
-        timeline = make_timeline(job, self.first_time, self.info, self.source_step, self.output_step)
+    def start_timeline(self, first: SourceFrame):
+        """The one-process job's timeline as it is at the chunk's first pair."""
+        timeline = make_timeline(self.job, self.first_time, self.info, self.source_step, self.output_step)
         timeline.next_index = self.chunk.next_index
         if self.chunk.last_pts is not None:
             timeline.last_pts = self.chunk.last_pts
-        self.sink = _open_sink(job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, [], [], self.profile)
-        writer = self.sink.writer  # its packets kept as they are, not in its container (see vfi.packets)
-        self.packets = writer.container = PacketFile(writer.container, self.packets_path)
-        self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
+        return timeline
+
+    def open_sink(self, timeline):
+        sink = super().open_sink(timeline)
+        # its packets kept as they are, not in its container (see vfi.packets)
+        self.packets = sink.writer.container = PacketFile(sink.writer.container, self.packets_path)
+        return sink
 
     def _renumber(self, sf: SourceFrame) -> None:
         """A frame of the chunk's part with the one-process job's number and time, before

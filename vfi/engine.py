@@ -304,14 +304,20 @@ class JobStages:
             self.method.prepare(item)
 
     def open(self, first: SourceFrame) -> None:
-        job = self.job
-        timeline = make_timeline(job, first.time, self.info, self.source_step, self.output_step)
-        self.sink = _open_sink(job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, self.audio_in,
-                               self.other_streams, self.profile)
+        timeline = self.start_timeline(first)
+        self.sink = self.open_sink(timeline)
         self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
         for p in self.held:
             self.sink.packet(p)
         self.held.clear()
+
+    def start_timeline(self, first: SourceFrame):
+        """The output's timeline, started at the first frame."""
+        return make_timeline(self.job, first.time, self.info, self.source_step, self.output_step)
+
+    def open_sink(self, timeline):
+        return _open_sink(self.job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, self.audio_in,
+                          self.other_streams, self.profile)
 
     def run(self) -> tuple[Fraction, Path | None]:
         """Every frame through; returns the end of the video and the finished output."""
