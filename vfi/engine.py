@@ -255,10 +255,13 @@ def _execute(job: Job, target: OutputTarget, source, observers: list[Observer], 
         raise
     finally:
         stages.close()
-    result = _result(job, source, target.path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
-                     stages.out_rate, end, started)
-    result.duplicates_dropped = stages.duplicates_dropped
-    _commit(job, target, video_tmp, result, stages.log.kinds.decode(), observers)
+    method, filler, kinds = stages.method, stages.filler, stages.log.kinds.decode()
+    result = job_result(job, source.info, target.path, kinds, filler.timeline, filler.intervals, stages.out_rate, end,
+                        method.time_error if method.takes_t else filler.max_time_error, started,
+                        frames_in=source.frames_decoded, cuts=list(stages.cuts.cuts), method=method.name,
+                        bisection_depth=None if method.takes_t else method.depth, warnings=stages.warnings,
+                        profile=dict(stages.profile.seconds), duplicates_dropped=stages.duplicates_dropped)
+    _commit(job, target, video_tmp, result, kinds, observers)
     return result
 
 
@@ -632,30 +635,18 @@ def _chunks(items, size: int):
         yield chunk
 
 
-def _result(job, source, out_path, method, filler, log, warnings, profile, out_rate, end, started) -> Result:
-    info = source.info
-    depth = None if method.takes_t else method.depth
-    err = method.time_error if method.takes_t else filler.max_time_error
-    timeline = filler.timeline
+def job_result(job, info, out_path, kinds: str, timeline, intervals, out_rate, end, time_error: float, started: float,
+               **made) -> Result:
+    """The job's summary from its output frames' kinds (the sidecar's string), its
+    timeline and the source's first intervals; ``time_error``: bisection's, in source
+    intervals; ``made``: frames_in, cuts, method, bisection_depth, warnings, profile."""
     return Result(
-        output=str(out_path),
-        frames_in=source.frames_decoded,
-        frames_out=len(log),
-        synthesised=log.count(SYNTH),
-        repeated=log.count(REPEAT),
-        cuts=list(filler.cuts.cuts),
-        source_rate=info.nominal_rate,
-        output_rate=_real_output_rate(timeline, filler.intervals, out_rate),
-        duration_in=float(end - timeline.start),
-        duration_out=float(timeline.output_duration(end)),
-        method=method.name,
-        bisection_depth=depth,
+        output=str(out_path), frames_out=len(kinds), synthesised=kinds.count(SYNTH), repeated=kinds.count(REPEAT),
+        source_rate=info.nominal_rate, output_rate=_real_output_rate(timeline, intervals, out_rate),
+        duration_in=float(end - timeline.start), duration_out=float(timeline.output_duration(end)),
         # as time on the output: a source interval lasts 1/rate, times the slow-down factor
-        max_time_error_ms=err * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
-        seconds=time.perf_counter() - started,
-        warnings=warnings,
-        profile=dict(profile.seconds),
-    )
+        max_time_error_ms=time_error * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
+        seconds=time.perf_counter() - started, **made)
 
 
 def _commit(job: Job, target: OutputTarget, video_tmp: Path | None, result: Result, kinds: str, observers) -> None:

@@ -6,7 +6,6 @@ its sidecar, all put in place together."""
 from __future__ import annotations
 
 import heapq
-import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -96,19 +95,13 @@ def _interleaved(video, copied):
 
 
 def _result(job, plan, ordered: list[dict], info, timeline, out_rate, warnings, started, target):
-    from .engine import REPEAT, SYNTH, Result, _real_output_rate
+    """The one-process job's summary, from the chunks' records."""
+    from .engine import job_result
 
-    kinds = "".join(r["kinds"] for r in ordered)
     profile: dict[str, float] = {}
     for r in ordered:
         for k, v in r["profile"].items():
             profile[k] = profile.get(k, 0.0) + v
-    err = max(r["time_error"] for r in ordered)
-    return Result(
-        output=str(target.path), frames_in=plan.frames_in, frames_out=len(kinds), synthesised=kinds.count(SYNTH),
-        repeated=kinds.count(REPEAT), cuts=list(plan.cuts), source_rate=info.nominal_rate,
-        output_rate=_real_output_rate(timeline, plan.intervals, out_rate), duration_in=float(plan.end - timeline.start),
-        duration_out=float(timeline.output_duration(plan.end)), method=ordered[0]["method"], bisection_depth=ordered[0]["depth"],
-        max_time_error_ms=err * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
-        seconds=time.perf_counter() - started, warnings=warnings, profile=profile,
-    )
+    return job_result(job, info, target.path, "".join(r["kinds"] for r in ordered), timeline, plan.intervals, out_rate, plan.end,
+                      max(r["time_error"] for r in ordered), started, frames_in=plan.frames_in, cuts=list(plan.cuts),
+                      method=ordered[0]["method"], bisection_depth=ordered[0]["depth"], warnings=warnings, profile=profile)
