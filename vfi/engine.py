@@ -283,10 +283,7 @@ class JobStages:
         self.profile = Profile()
         self.method.profile = self.profile
         self.warnings = _dropped_streams(job, target, source)
-        audio_in = source.audio_streams if job.audio != "none" and target.carries_audio else []
-        self.audio_in = audio_in if job.mode == "upsample" else audio_in[:1]
-        # subtitles, data, attachments: as they are
-        self.other_streams = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+        self.audio_in, self.other_streams = carried_streams(job, target, source)
         self.copy_streams = self.audio_in + self.other_streams  # the packets read with the frames
         self.streams = _model_streams(job, self.method, self.profile, info.width * info.height)
         self.log = FrameLog(observers)
@@ -402,6 +399,15 @@ def _repeats(a: np.ndarray, b: np.ndarray, fraction: float) -> bool:
         return is_hold(a, b)
     changed = np.abs(a.astype(np.int16) - b) > 4
     return float(changed.mean()) < fraction
+
+
+def carried_streams(job: Job, target: OutputTarget, source) -> tuple[list, list]:
+    """The input's streams the output carries beside the video: its sound (the first
+    stream alone, stretched, for slow motion), and its subtitles, data and attachments as
+    they are (what is left out is said by :func:`_dropped_streams`)."""
+    audio = source.audio_streams if job.audio != "none" and target.carries_audio else []
+    others = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+    return (audio if job.mode == "upsample" else audio[:1]), others
 
 
 def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:

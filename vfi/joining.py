@@ -26,7 +26,7 @@ class _Chunked:
 
 
 def join_and_commit(job, target, plan, records: dict, folder: Path, observers, started: float):
-    from .engine import _commit, _dropped_streams, _open_sink, make_timeline, plan_rates
+    from .engine import _commit, _dropped_streams, _open_sink, carried_streams, make_timeline, plan_rates
 
     ordered = [records[c.number] for c in plan.chunks]
     first = ordered[0]
@@ -35,9 +35,7 @@ def join_and_commit(job, target, plan, records: dict, folder: Path, observers, s
         info = source.info
         out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
         timeline = make_timeline(job, plan.first_time, info, source_step, output_step)
-        audio_in = source.audio_streams if job.audio != "none" and target.carries_audio else []
-        audio_in = audio_in if job.mode == "upsample" else audio_in[:1]
-        others = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+        audio_in, others = carried_streams(job, target, source)
         warnings = list(plan.warnings) + _dropped_streams(job, target, source)
         from .io.colour import ColorConverter
 
