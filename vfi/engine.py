@@ -43,7 +43,7 @@ from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
-from .timing import Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
+from .timing import IntervalLog, Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
 
 if TYPE_CHECKING:
     from .chunks import ChunkOptions
@@ -256,7 +256,7 @@ def _execute(job: Job, target: OutputTarget, source, observers: list[Observer], 
     finally:
         stages.close()
     method, filler, kinds = stages.method, stages.filler, stages.log.kinds.decode()
-    result = job_result(job, source.info, target.path, kinds, filler.timeline, filler.intervals, stages.out_rate, end,
+    result = job_result(job, source.info, target.path, kinds, filler.timeline, filler.intervals.first, stages.out_rate, end,
                         method.time_error if method.takes_t else filler.max_time_error, started,
                         frames_in=source.frames_decoded, cuts=list(stages.cuts.cuts), method=method.name,
                         bisection_depth=None if method.takes_t else method.depth, warnings=stages.warnings,
@@ -288,7 +288,7 @@ class JobStages:
         self.streams = _model_streams(job, self.method, self.profile, info.width * info.height)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
-        self.source_intervals: list[Fraction] = []  # --dedup: the source's frame intervals, held frames included
+        self.source_intervals = IntervalLog()  # --dedup: the source's frame intervals, held frames included
         self.held: list[av.Packet] = []  # audio packets read before the first video frame
         for o in observers:
             o.start(_estimate(info, self.source_step, job.trim()), info)
@@ -363,8 +363,8 @@ class JobStages:
             if not isinstance(item, SourceFrame):
                 yield item
                 continue
-            if len(self.source_intervals) < 1000 and (held or kept):  # the source's own clock, holds included
-                self.source_intervals.append(item.time - (held or kept).time)
+            if held or kept:  # the source's own clock, holds included
+                self.source_intervals.add(item.time - (held or kept).time)
             if kept is not None and _repeats(kept.rgb(self.conv), item.rgb(self.conv), self.job.dedup_threshold):
                 self.duplicates_dropped += 1
                 held = item
@@ -538,15 +538,12 @@ class PairFiller:
         self.pending: deque = deque()
         self.in_flight = streams.streams if streams is not None else 0
         self.max_time_error = 0.0  # midpoint-only methods: bisection's, in source intervals
-        self.last_interval: Fraction | None = None
-        self.intervals: list[Fraction] = []  # the first source intervals, for the real frame rate
+        self.intervals = IntervalLog()
 
     def pair(self, a: SourceFrame, b: SourceFrame, before: SourceFrame | None = None, after: SourceFrame | None = None) -> None:
         """The output slots between ``a`` and ``b``; ``before`` and ``after``, the source
         frames around them, go to methods that take them when they are of the same shot."""
-        self.last_interval = b.time - a.time
-        if len(self.intervals) < 1000:
-            self.intervals.append(self.last_interval)
+        self.intervals.add(b.time - a.time)
         is_cut = None
         for chunk in _chunks(self.timeline.slots_between(a.time, b.time), self.chunk):
             inner = [s for s in chunk if s.t > 0]
@@ -601,7 +598,7 @@ class PairFiller:
         """The last source frame and its holds, to the end of its own duration (or of the
         previous interval, or ``cap``, the end of a trimmed part); returns the end of the
         video."""
-        step = last.duration or self.last_interval or (1 / info.nominal_rate)
+        step = self.intervals.final_step(last, info.nominal_rate)
         end = last.time + step if cap is None else min(last.time + step, max(cap, last.time + step / 1000))
         for s in self.timeline.tail(last.time, end):
             kind = SOURCE if abs(s.source_time - last.time) <= self.timeline.tolerance else REPEAT
