@@ -143,7 +143,7 @@ def _connect(address: str):
     return ray
 
 
-def _result(ray, ref) -> tuple[dict, bytes]:
+def _result(ray, ref) -> tuple[dict, object]:
     """The task's record and packets; an error of the job raised as itself."""
     from ray.exceptions import RayTaskError
 
@@ -156,13 +156,15 @@ def _result(ray, ref) -> tuple[dict, bytes]:
         raise
 
 
-def _store(folder: Path, chunk, record: dict, packets: bytes) -> dict:
-    """A chunk made elsewhere, written here as if made here (packets, then the record)."""
+def _store(folder: Path, chunk, record: dict, packets) -> dict:
+    """A chunk made elsewhere, written here as if made here (packets, then the record);
+    ``packets`` is read where the object store keeps it, not copied into this process."""
     from .chunks import CHUNK_SUFFIX, save_json
 
     final = folder / f"{chunk.name}{CHUNK_SUFFIX}"
     tmp = final.with_name(f".{final.name}.part")
-    tmp.write_bytes(packets)
+    with open(tmp, "wb") as f:
+        f.write(memoryview(packets))
     os.replace(tmp, final)
     save_json(folder / f"{chunk.name}.json", record)
     return record
@@ -187,9 +189,10 @@ def input_on_node(source: InputFile, folder: str) -> str:
     return str(local)
 
 
-def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> tuple[dict, bytes]:
+def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> tuple[dict, object]:
     """On a Ray worker: the chunk made in a folder of its own, returned whole (the
     folder, and the input's copy where it was shipped, removed after)."""
+    import numpy as np
     import ray
 
     from .chunks import CHUNK_SUFFIX, make_chunk
@@ -202,4 +205,5 @@ def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> t
     with tempfile.TemporaryDirectory(prefix="vfi-chunk-") as here:
         job = replace(job, input=input_on_node(source, here))
         record = make_chunk(job, first_time, chunk, here, digest)
-        return record, (Path(here) / f"{chunk.name}{CHUNK_SUFFIX}").read_bytes()
+        # an array: Ray hands it to the command's process in shared memory, without a copy
+        return record, np.fromfile(Path(here) / f"{chunk.name}{CHUNK_SUFFIX}", dtype=np.uint8)
