@@ -30,6 +30,7 @@ from .io.sources import open_source
 from .packets import count_packets
 from .io.target import OutputTarget
 from .pipeline import Profile
+from .ray_workers import SHIP_MODES
 from .scenes import CutDetector
 from .timing import IntervalLog
 
@@ -123,7 +124,7 @@ def check_chunkable(job, target: OutputTarget) -> None:
         raise UsageError(f"--chunk-seconds must be above 0, got {c.seconds:g}")
     if c.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {c.workers}")
-    if c.ship not in ("auto", "always", "never"):
+    if c.ship not in SHIP_MODES:
         raise UsageError(f"--ray-ship must be auto, always or never, not {c.ship!r}")
 
 

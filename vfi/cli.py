@@ -20,6 +20,7 @@ from . import __version__
 from .errors import VfiError
 from .loss_names import LOSS_NAMES
 from .outputs import check_stdout_free, left_behind, remove_unfinished
+from .ray_workers import SHIP_MODES
 from .scenes import DEFAULT_THRESHOLD
 from .signals import StopSignals
 from .timing import parse_rate, parse_time
@@ -224,7 +225,7 @@ def job_options(f):
         click.option("--workers", type=click.IntRange(1), default=None, help="Make this many chunks at once, in processes sharing the cores."),
         click.option("--resume", is_flag=True, help="Keep the finished chunks of this job when it stops, and go on from them when run again."),
         click.option("--ray", "ray_address", default=None, metavar="ADDRESS", help="Make the chunks as tasks on a Ray cluster (an address, or auto); pip install 'vfi[ray]'."),
-        click.option("--ray-ship", type=click.Choice(["auto", "always", "never"]), default=None,
+        click.option("--ray-ship", type=click.Choice(SHIP_MODES), default=None,
                      help="--ray: send the input through Ray's object store to nodes that lack it [auto], to all (always), or to none (never)."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
