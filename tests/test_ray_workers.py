@@ -1,5 +1,7 @@
 """Chunks as Ray tasks on a local cluster the tests start (2 CPUs): the same output as
-local worker processes, and a worker killed mid-task costs only a retry of its chunk."""
+local worker processes, with the input read from its path or shipped through Ray's
+object store, and a worker killed mid-task costs only a retry of its chunk; the GPUs a
+task asks for."""
 
 from __future__ import annotations
 
@@ -7,21 +9,29 @@ import os
 import signal
 import subprocess
 import sys
+import pickle
 import time
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from conftest import make_video, moving_frames, read_frames, vfi
-
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'vfi[ray]')")
+from vfi.chunks import Tracker
+from vfi.errors import UsageError
+from vfi.ray_workers import InputFile, InputNotOnNode, _Shipping, input_on_node, task_gpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def ray():
+    return pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'vfi[ray]')")
+
+
+@pytest.fixture(scope="module")
+def cluster(ray):
     """A Ray cluster of this machine with 2 CPUs (Ray names it by the machine's own
     address even when asked for 127.0.0.1); its address for other processes."""
     before = os.environ.get("PYTHONPATH")
@@ -51,19 +61,78 @@ def same_frames(a, b) -> bool:
     return len(fa) == len(fb) and all(ta == tb and (x == y).all() for (ta, x), (tb, y) in zip(fa, fb))
 
 
-def _job(clip, out, address):
+@pytest.fixture(scope="module")
+def two_workers(clip, tmp_path_factory):
+    """The clip's job made by two worker processes on this machine."""
+    out = tmp_path_factory.mktemp("local") / "local.mkv"
+    assert vfi("upsample", clip, "-o", out, *ARGS, "--workers", "2").exit_code == 0
+    return out
+
+
+def _job(clip, out, address, *extra):
     env = dict(os.environ)
-    return subprocess.Popen([sys.executable, "-m", "vfi", "upsample", str(clip), "-o", str(out), *ARGS, "--ray", address],
+    return subprocess.Popen([sys.executable, "-m", "vfi", "upsample", str(clip), "-o", str(out), *ARGS, "--ray", address, *extra],
                             env=env, stderr=subprocess.PIPE, text=True)
 
 
-def test_ray_gives_the_output_of_two_local_workers(cluster, clip, tmp_path):
-    assert vfi("upsample", clip, "-o", tmp_path / "local.mkv", *ARGS, "--workers", "2").exit_code == 0
+def test_ray_gives_the_output_of_two_local_workers(cluster, clip, two_workers, tmp_path):
     job = _job(clip, tmp_path / "ray.mkv", cluster)
     _, err = job.communicate(timeout=300)
     assert job.returncode == 0, err
-    assert same_frames(tmp_path / "local.mkv", tmp_path / "ray.mkv")
+    assert same_frames(two_workers, tmp_path / "ray.mkv")
     assert not list(tmp_path.glob(".*chunks*"))
+
+
+def test_the_input_shipped_through_the_object_store_gives_the_same_output(cluster, clip, two_workers, tmp_path):
+    job = _job(clip, tmp_path / "ray.mkv", cluster, "--ray-ship", "always")
+    _, err = job.communicate(timeout=300)
+    assert job.returncode == 0, err
+    assert same_frames(two_workers, tmp_path / "ray.mkv")
+    assert not list(tmp_path.glob(".*chunks*"))
+
+
+def test_a_node_reads_the_input_from_its_path_only_if_it_is_the_same_file(cluster, clip, tmp_path):
+    here = InputFile.of(str(clip))
+    assert here.here() and input_on_node(here, str(tmp_path)) == str(clip.resolve())
+    touched = replace(here, mtime_ns=here.mtime_ns + 1)  # another file of the same name and size
+    elsewhere = replace(here, path=str(tmp_path / "not-here" / clip.name))
+    for missing in (touched, elsewhere):
+        assert not missing.here()
+        with pytest.raises(InputNotOnNode, match="--ray-ship auto"):
+            input_on_node(missing, str(tmp_path))
+
+
+def test_a_shipped_input_is_written_on_the_node_under_its_name(cluster, ray, clip, tmp_path):
+    shipped = replace(InputFile.of(str(clip)), path=str(tmp_path / "not-here" / clip.name), shipped=ray.put(clip.read_bytes()))
+    local = input_on_node(shipped, str(tmp_path))
+    assert local == str(tmp_path / "input" / clip.name)
+    assert Path(local).read_bytes() == clip.read_bytes()
+
+
+def test_auto_ships_once_a_node_lacks_the_input_and_never_does_not(cluster, ray, clip):
+    missing = InputNotOnNode(str(clip), "node-b")
+    assert str(pickle.loads(pickle.dumps(missing))) == str(missing)  # as it comes back from a task
+    auto = _Shipping(ray, str(clip), "auto", Tracker([], None))
+    assert auto.file.shipped is None
+    auto.ship(missing)
+    assert bytes(ray.get(auto.file.shipped)) == clip.read_bytes()
+    never = _Shipping(ray, str(clip), "never", Tracker([], None))
+    with pytest.raises(InputNotOnNode):
+        never.ship(missing)
+    assert never.file.shipped is None
+
+
+def test_a_task_asks_for_a_gpu_only_for_a_cuda_job():
+    assert task_gpus("cpu", 0) == 0 and task_gpus("cpu", 4) == 0
+    assert task_gpus("auto", 0) == 0 and task_gpus("auto", 4) == 1
+    assert task_gpus("cuda", 1) == 1 and task_gpus("cuda:1", 2) == 1
+    with pytest.raises(UsageError, match="no GPU"):
+        task_gpus("cuda", 0)
+
+
+def test_ray_ship_goes_with_ray(clip, tmp_path):
+    r = vfi("upsample", clip, "-o", tmp_path / "o.mkv", *ARGS, "--ray-ship", "always")
+    assert r.exit_code == 2 and "--ray-ship goes with --ray" in r.output
 
 
 def _chunk_task_pids() -> list[int]:

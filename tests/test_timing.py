@@ -1,8 +1,11 @@
 from fractions import Fraction
 
+import av
 import pytest
 
-from vfi.timing import SourceLockedTimeline, Timeline, bisection_error, dyadic, output_time_base, parse_rate
+from vfi.io.frames import SourceFrame
+from vfi.timing import (FIRST_INTERVALS, IntervalLog, SourceLockedTimeline, Timeline, bisection_error, dyadic, output_time_base,
+                        parse_rate)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -124,3 +127,15 @@ def test_source_locked_splits_every_ordinary_interval_n_ways_whatever_the_nomina
     tl = SourceLockedTimeline(src[0], 3, 1, 1 / (3 * Fraction(20)), Fraction(1, 90000))
     counts = [len(list(tl.slots_between(a, b))) for a, b in zip(src, src[1:])]
     assert counts[0] == 12 and set(counts[1:]) == {3}  # the gap spans about 4 nominal intervals
+
+
+def test_the_interval_log_keeps_the_first_intervals_and_the_last():
+    log = IntervalLog()
+    last = SourceFrame(0, Fraction(10), av.VideoFrame(16, 16, "rgb24"))
+    assert log.final_step(last, Fraction(25)) == Fraction(1, 25)  # nothing seen: one frame at the rate
+    for i in range(FIRST_INTERVALS + 5):
+        log.add(Fraction(1, 30) if i < FIRST_INTERVALS else Fraction(1, 10))
+    assert len(log.first) == FIRST_INTERVALS and set(log.first) == {Fraction(1, 30)}
+    assert log.final_step(last, Fraction(25)) == Fraction(1, 10)  # the interval before the last frame
+    last.duration = Fraction(1, 50)  # the last frame's own duration comes first
+    assert log.final_step(last, Fraction(25)) == Fraction(1, 50)

@@ -5,12 +5,11 @@ its timeline started where the one-process job's is at the chunk's first pair.""
 from __future__ import annotations
 
 import time
-from collections import deque
 from fractions import Fraction
 from pathlib import Path
 
-from .engine import JobStages, Observer, PairFiller, _chunk_size, _open_sink, make_timeline
-from .io.frames import SourceFrame
+from .engine import JobStages, Observer, make_timeline
+from .io.frames import FramePairs, SourceFrame
 from .io.target import OutputTarget
 from .packets import PacketFile
 
@@ -50,16 +49,19 @@ class ChunkStages(JobStages):
         self.audio_in, self.other_streams, self.copy_streams = [], [], []
         self.warnings = []
 
-    def open(self, first: SourceFrame) -> None:
-        job = self.job
-        timeline = make_timeline(job, self.first_time, self.info, self.source_step, self.output_step)
+    def start_timeline(self, first: SourceFrame):
+        """The one-process job's timeline as it is at the chunk's first pair."""
+        timeline = make_timeline(self.job, self.first_time, self.info, self.source_step, self.output_step)
         timeline.next_index = self.chunk.next_index
         if self.chunk.last_pts is not None:
             timeline.last_pts = self.chunk.last_pts
-        self.sink = _open_sink(job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, [], [], self.profile)
-        writer = self.sink.writer  # its packets kept as they are, not in its container (see vfi.packets)
-        self.packets = writer.container = PacketFile(writer.container, self.packets_path)
-        self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
+        return timeline
+
+    def open_sink(self, timeline):
+        sink = super().open_sink(timeline)
+        # its packets kept as they are, not in its container (see vfi.packets)
+        self.packets = sink.writer.container = PacketFile(sink.writer.container, self.packets_path)
+        return sink
 
     def _renumber(self, sf: SourceFrame) -> None:
         """A frame of the chunk's part with the one-process job's number and time, before
@@ -78,19 +80,15 @@ class ChunkStages(JobStages):
         c = self.chunk
         items = self.source.items(self.profile, (), self._prepare, threaded=self.job.threads, start=c.read_start, end=c.read_end,
                                   deinterlace=self.job.deinterlace)
-        frames: deque[SourceFrame] = deque(maxlen=4)
-        for sf in items:
-            if self.sink is None:
-                self.open(sf)
-            frames.append(sf)
-            if len(frames) >= 3 and c.first <= frames[-3].index < c.end:
-                self.filler.pair(frames[-3], frames[-2], before=frames[-4] if len(frames) == 4 else None, after=frames[-1])
-        if len(frames) >= 2 and c.last and c.first <= frames[-2].index < c.end:
-            self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
+        frames = FramePairs(self._frames(items))
+        for before, a, b, after in frames:
+            # the chunk's own pairs; the last pair of the video (nothing after it) in the last chunk
+            if c.first <= a.index < c.end and (after is not None or c.last):
+                self.filler.pair(a, b, before=before, after=after)
         if self.sink is None:
             raise RuntimeError(f"{c.name}: no frames read")
         self.filler.drain()
-        end = self.filler.tail(frames[-1], self.info) if c.last else None
+        end = self.filler.tail(frames.last, self.info) if c.last else None
         self.sink.finish().unlink()  # the container's file: only its header
         return self.packets_path, end
 

@@ -30,7 +30,9 @@ from .io.sources import open_source
 from .packets import count_packets
 from .io.target import OutputTarget
 from .pipeline import Profile
+from .ray_workers import SHIP_MODES
 from .scenes import CutDetector
+from .timing import IntervalLog
 
 CHUNK_SECONDS = 60.0  # source seconds a chunk covers when no scene cut comes first
 MIN_SHARE = 0.25  # a scene cut ends a chunk once it has this share of CHUNK_SECONDS
@@ -45,14 +47,19 @@ class ChunkOptions:
     workers: int = 1
     resume: bool = False
     ray: str | None = None  # a Ray cluster's address, or "auto"
+    ship: str = "auto"  # Ray: the input through the object store to nodes without it; "always" or "never"
 
 
-def chunk_options(seconds: float | None, workers: int | None, resume: bool | None, ray: str | None) -> ChunkOptions | None:
-    """The command line's --chunk-seconds, --workers, --resume and --ray: None (one
-    process) where none is given."""
+def chunk_options(seconds: float | None, workers: int | None, resume: bool | None, ray: str | None,
+                  ship: str | None = None) -> ChunkOptions | None:
+    """The command line's --chunk-seconds, --workers, --resume, --ray and --ray-ship: None
+    (one process) where none is given."""
+    if ship is not None and not ray:
+        raise UsageError("--ray-ship goes with --ray")
     if seconds is None and not (workers or resume or ray):
         return None
-    return ChunkOptions(seconds=CHUNK_SECONDS if seconds is None else seconds, workers=workers or 1, resume=bool(resume), ray=ray)
+    return ChunkOptions(seconds=CHUNK_SECONDS if seconds is None else seconds, workers=workers or 1, resume=bool(resume), ray=ray,
+                        ship=ship or "auto")
 
 
 @dataclass
@@ -117,6 +124,8 @@ def check_chunkable(job, target: OutputTarget) -> None:
         raise UsageError(f"--chunk-seconds must be above 0, got {c.seconds:g}")
     if c.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {c.workers}")
+    if c.ship not in SHIP_MODES:
+        raise UsageError(f"--ray-ship must be auto, always or never, not {c.ship!r}")
 
 
 def make_plan(job, source, seconds: float) -> Plan:
@@ -140,7 +149,7 @@ def make_plan(job, source, seconds: float) -> Plan:
         source.check_complete()  # raises: no frames
     warnings = list(source.notes) + _completeness(job, source)  # as the one-process job says them
     end = builder.finish(prev, timeline, info)
-    return Plan(builder.chunks, timeline.start, end, prev.index + 1, list(cuts.cuts), builder.intervals, warnings)
+    return Plan(builder.chunks, timeline.start, end, prev.index + 1, list(cuts.cuts), builder.intervals.first, warnings)
 
 
 class _PlanBuilder:
@@ -151,16 +160,13 @@ class _PlanBuilder:
         self.seconds = Fraction(seconds).limit_denominator(1000)
         self.origin = origin  # the video's start: reading's times count from it
         self.chunks: list[Chunk] = []
-        self.intervals: list[Fraction] = []
+        self.intervals = IntervalLog()
         self.times: dict[int, Fraction] = {}  # the few frame times still needed
         self.cut_before = False  # the pair before this one was a scene cut
-        self.last_interval = None
 
     def pair(self, a, b, timeline, is_cut: bool) -> None:
         self.times[a.index] = a.time
-        self.last_interval = b.time - a.time
-        if len(self.intervals) < 1000:
-            self.intervals.append(self.last_interval)
+        self.intervals.add(b.time - a.time)
         self.times[b.index] = b.time
         self._close_reads(b)
         if self._starts_chunk(a):
@@ -193,8 +199,7 @@ class _PlanBuilder:
         """The last frame and its holds go to the last chunk; returns the video's end."""
         if not self.chunks:  # one frame: a chunk of its own
             self.chunks.append(Chunk(1, last.index, last.index, last.time, None, None, 0, getattr(timeline, "last_pts", None)))
-        step = last.duration or self.last_interval or (1 / info.nominal_rate)
-        end = last.time + step
+        end = last.time + self.intervals.final_step(last, info.nominal_rate)
         self.chunks[-1].frames_out += sum(1 for _ in timeline.tail(last.time, end))
         self.chunks[-1].last = True
         return end

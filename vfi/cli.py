@@ -20,6 +20,7 @@ from . import __version__
 from .errors import VfiError
 from .loss_names import LOSS_NAMES
 from .outputs import check_stdout_free, left_behind, remove_unfinished
+from .ray_workers import SHIP_MODES
 from .scenes import DEFAULT_THRESHOLD
 from .signals import StopSignals
 from .timing import parse_rate, parse_time
@@ -226,6 +227,8 @@ def job_options(f):
         click.option("--workers", type=click.IntRange(1), default=None, help="Make this many chunks at once, in processes sharing the cores."),
         click.option("--resume", is_flag=True, help="Keep the finished chunks of this job when it stops, and go on from them when run again."),
         click.option("--ray", "ray_address", default=None, metavar="ADDRESS", help="Make the chunks as tasks on a Ray cluster (an address, or auto); pip install 'vfi[ray]'."),
+        click.option("--ray-ship", type=click.Choice(SHIP_MODES), default=None,
+                     help="--ray: send the input through Ray's object store to nodes that lack it [auto], to all (always), or to none (never)."),
         click.option("--blur-report", "blur_csv", type=click.Path(dir_okay=False), default=None,
                      help="Write BF of every inserted frame and its RBF vs its two source neighbours (CSV) while running."),
     ]
@@ -284,7 +287,8 @@ def _job_from_options(mode: str, input: str, opts: dict):
                precision=opts["precision"], batch_size=opts["batch_size"], streams=opts["streams"],
                start=opts["start"], duration=opts["duration"], end=opts["end"], input_fps=opts["input_fps"],
                dedup=opts["dedup"], dedup_threshold=opts["dedup_threshold"], deinterlace=opts["deinterlace"],
-               chunks=chunk_options(opts.get("chunk_seconds"), opts.get("workers"), opts.get("resume"), opts.get("ray_address")),
+               chunks=chunk_options(opts.get("chunk_seconds"), opts.get("workers"), opts.get("resume"), opts.get("ray_address"),
+                                    opts.get("ray_ship")),
                encode=EncodeOptions(codec=opts["codec"], crf=opts["crf"], pix_fmt=opts["pix_fmt"], preset=opts["preset"],
                                     format=opts["pipe_format"]))
 

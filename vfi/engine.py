@@ -31,7 +31,7 @@ from .io.audio import AudioOutput
 from .io.alpha import for_alpha_output
 from .io.colour import ColorConverter
 from .io.encoding import X265_MIN_WIDTH, EncodeOptions
-from .io.frames import SourceFrame
+from .io.frames import FramePairs, SourceFrame
 from .io.reading import is_timecode_track, stream_kind
 from .io.sinks import ImageSequenceSink, VideoFileSink
 from .io.sources import open_source
@@ -44,7 +44,7 @@ from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
 from .pipeline import ModelStreams, Profile, cpu_streams
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
-from .timing import Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
+from .timing import IntervalLog, Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
 
 if TYPE_CHECKING:
     from .chunks import ChunkOptions
@@ -256,10 +256,13 @@ def _execute(job: Job, target: OutputTarget, source, observers: list[Observer], 
         raise
     finally:
         stages.close()
-    result = _result(job, source, target.path, stages.method, stages.filler, stages.log, stages.warnings, stages.profile,
-                     stages.out_rate, end, started)
-    result.duplicates_dropped = stages.duplicates_dropped
-    _commit(job, target, video_tmp, result, stages.log.kinds.decode(), observers)
+    method, filler, kinds = stages.method, stages.filler, stages.log.kinds.decode()
+    result = job_result(job, source.info, target.path, kinds, filler.timeline, filler.intervals.first, stages.out_rate, end,
+                        method.time_error if method.takes_t else filler.max_time_error, started,
+                        frames_in=source.frames_decoded, cuts=list(stages.cuts.cuts), method=method.name,
+                        bisection_depth=None if method.takes_t else method.depth, warnings=stages.warnings,
+                        profile=dict(stages.profile.seconds), duplicates_dropped=stages.duplicates_dropped)
+    _commit(job, target, video_tmp, result, kinds, observers)
     return result
 
 
@@ -281,15 +284,12 @@ class JobStages:
         self.profile = Profile()
         self.method.profile = self.profile
         self.warnings = _dropped_streams(job, target, source)
-        audio_in = source.audio_streams if job.audio != "none" and target.carries_audio else []
-        self.audio_in = audio_in if job.mode == "upsample" else audio_in[:1]
-        # subtitles, data, attachments: as they are
-        self.other_streams = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+        self.audio_in, self.other_streams = carried_streams(job, target, source)
         self.copy_streams = self.audio_in + self.other_streams  # the packets read with the frames
         self.streams = _model_streams(job, self.method, self.profile, info.width * info.height)
         self.log = FrameLog(observers)
         self.sink = self.filler = None
-        self.source_intervals: list[Fraction] = []  # --dedup: the source's frame intervals, held frames included
+        self.source_intervals = IntervalLog()  # --dedup: the source's frame intervals, held frames included
         self.held: list[av.Packet] = []  # audio packets read before the first video frame
         for o in observers:
             o.start(_estimate(info, self.source_step, job.trim()), info)
@@ -305,14 +305,20 @@ class JobStages:
             self.method.prepare(item)
 
     def open(self, first: SourceFrame) -> None:
-        job = self.job
-        timeline = make_timeline(job, first.time, self.info, self.source_step, self.output_step)
-        self.sink = _open_sink(job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, self.audio_in,
-                               self.other_streams, self.profile)
+        timeline = self.start_timeline(first)
+        self.sink = self.open_sink(timeline)
         self.filler = PairFiller(timeline, self.method, self.cuts, self.streams, self.sink, self.log, self.profile, _chunk_size(self.info))
         for p in self.held:
             self.sink.packet(p)
         self.held.clear()
+
+    def start_timeline(self, first: SourceFrame):
+        """The output's timeline, started at the first frame."""
+        return make_timeline(self.job, first.time, self.info, self.source_step, self.output_step)
+
+    def open_sink(self, timeline):
+        return _open_sink(self.job, self.target, self.info, self.conv, self.out_rate, timeline, self.method, self.audio_in,
+                          self.other_streams, self.profile)
 
     def run(self) -> tuple[Fraction, Path | None]:
         """Every frame through; returns the end of the video and the finished output."""
@@ -321,23 +327,12 @@ class JobStages:
                                   deinterlace=self.job.deinterlace)
         if self.job.dedup:
             items = self._without_repeats(items)
-        # A pair is made once the frame after it has come: methods that follow motion
-        # through more than two frames see the frames on either side.
-        frames: deque[SourceFrame] = deque(maxlen=4)
-        for item in items:
-            if isinstance(item, av.Packet):
-                self.held.append(item) if self.sink is None else self.sink.packet(item)
-                continue
-            if self.sink is None:
-                self.open(item)
-            frames.append(item)
-            if len(frames) >= 3:
-                self.filler.pair(frames[-3], frames[-2], before=frames[-4] if len(frames) == 4 else None, after=frames[-1])
-        if not frames:
+        frames = FramePairs(self._frames(items))
+        for before, a, b, after in frames:
+            self.filler.pair(a, b, before=before, after=after)
+        if frames.last is None:
             self.source.check_complete()  # raises: no frames
-        if len(frames) >= 2:  # the last pair: nothing after it
-            self.filler.pair(frames[-2], frames[-1], before=frames[-3] if len(frames) >= 3 else None)
-        prev = frames[-1]
+        prev = frames.last
         self.filler.drain()
         self.warnings += list(self.source.notes) + _completeness(self.job, self.source)
         cap = self.info.start + (end - (start or 0)) if end is not None else None
@@ -346,6 +341,17 @@ class JobStages:
         if self.job.dedup:  # the output runs at the source's clock, not at the drawings'
             self.filler.intervals = self.source_intervals
         return video_end, self.sink.finish()
+
+    def _frames(self, items):
+        """The source frames of ``items``, the sink opened at the first; the packets read
+        with them (sound, subtitles) go to the sink, held until it is open."""
+        for item in items:
+            if isinstance(item, av.Packet):
+                self.held.append(item) if self.sink is None else self.sink.packet(item)
+                continue
+            if self.sink is None:
+                self.open(item)
+            yield item
 
     def _without_repeats(self, items):
         """Source frames that only repeat the frame before (a drawing held for two
@@ -358,8 +364,8 @@ class JobStages:
             if not isinstance(item, SourceFrame):
                 yield item
                 continue
-            if len(self.source_intervals) < 1000 and (held or kept):  # the source's own clock, holds included
-                self.source_intervals.append(item.time - (held or kept).time)
+            if held or kept:  # the source's own clock, holds included
+                self.source_intervals.add(item.time - (held or kept).time)
             if kept is not None and _repeats(kept.rgb(self.conv), item.rgb(self.conv), self.job.dedup_threshold):
                 self.duplicates_dropped += 1
                 held = item
@@ -394,6 +400,15 @@ def _repeats(a: np.ndarray, b: np.ndarray, fraction: float) -> bool:
         return is_hold(a, b)
     changed = np.abs(a.astype(np.int16) - b) > 4
     return float(changed.mean()) < fraction
+
+
+def carried_streams(job: Job, target: OutputTarget, source) -> tuple[list, list]:
+    """The input's streams the output carries beside the video: its sound (the first
+    stream alone, stretched, for slow motion), and its subtitles, data and attachments as
+    they are (what is left out is said by :func:`_dropped_streams`)."""
+    audio = source.audio_streams if job.audio != "none" and target.carries_audio else []
+    others = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+    return (audio if job.mode == "upsample" else audio[:1]), others
 
 
 def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
@@ -531,15 +546,12 @@ class PairFiller:
         self.pending: deque = deque()
         self.in_flight = streams.streams if streams is not None else 0
         self.max_time_error = 0.0  # midpoint-only methods: bisection's, in source intervals
-        self.last_interval: Fraction | None = None
-        self.intervals: list[Fraction] = []  # the first source intervals, for the real frame rate
+        self.intervals = IntervalLog()
 
     def pair(self, a: SourceFrame, b: SourceFrame, before: SourceFrame | None = None, after: SourceFrame | None = None) -> None:
         """The output slots between ``a`` and ``b``; ``before`` and ``after``, the source
         frames around them, go to methods that take them when they are of the same shot."""
-        self.last_interval = b.time - a.time
-        if len(self.intervals) < 1000:
-            self.intervals.append(self.last_interval)
+        self.intervals.add(b.time - a.time)
         is_cut = None
         for chunk in _chunks(self.timeline.slots_between(a.time, b.time), self.chunk):
             inner = [s for s in chunk if s.t > 0]
@@ -594,7 +606,7 @@ class PairFiller:
         """The last source frame and its holds, to the end of its own duration (or of the
         previous interval, or ``cap``, the end of a trimmed part); returns the end of the
         video."""
-        step = last.duration or self.last_interval or (1 / info.nominal_rate)
+        step = self.intervals.final_step(last, info.nominal_rate)
         end = last.time + step if cap is None else min(last.time + step, max(cap, last.time + step / 1000))
         for s in self.timeline.tail(last.time, end):
             kind = SOURCE if abs(s.source_time - last.time) <= self.timeline.tolerance else REPEAT
@@ -634,30 +646,18 @@ def _chunks(items, size: int):
         yield chunk
 
 
-def _result(job, source, out_path, method, filler, log, warnings, profile, out_rate, end, started) -> Result:
-    info = source.info
-    depth = None if method.takes_t else method.depth
-    err = method.time_error if method.takes_t else filler.max_time_error
-    timeline = filler.timeline
+def job_result(job, info, out_path, kinds: str, timeline, intervals, out_rate, end, time_error: float, started: float,
+               **made) -> Result:
+    """The job's summary from its output frames' kinds (the sidecar's string), its
+    timeline and the source's first intervals; ``time_error``: bisection's, in source
+    intervals; ``made``: frames_in, cuts, method, bisection_depth, warnings, profile."""
     return Result(
-        output=str(out_path),
-        frames_in=source.frames_decoded,
-        frames_out=len(log),
-        synthesised=log.count(SYNTH),
-        repeated=log.count(REPEAT),
-        cuts=list(filler.cuts.cuts),
-        source_rate=info.nominal_rate,
-        output_rate=_real_output_rate(timeline, filler.intervals, out_rate),
-        duration_in=float(end - timeline.start),
-        duration_out=float(timeline.output_duration(end)),
-        method=method.name,
-        bisection_depth=depth,
+        output=str(out_path), frames_out=len(kinds), synthesised=kinds.count(SYNTH), repeated=kinds.count(REPEAT),
+        source_rate=info.nominal_rate, output_rate=_real_output_rate(timeline, intervals, out_rate),
+        duration_in=float(end - timeline.start), duration_out=float(timeline.output_duration(end)),
         # as time on the output: a source interval lasts 1/rate, times the slow-down factor
-        max_time_error_ms=err * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
-        seconds=time.perf_counter() - started,
-        warnings=warnings,
-        profile=dict(profile.seconds),
-    )
+        max_time_error_ms=time_error * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
+        seconds=time.perf_counter() - started, **made)
 
 
 def _commit(job: Job, target: OutputTarget, video_tmp: Path | None, result: Result, kinds: str, observers) -> None:

@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from .io.colour import ColorConverter, ColorSpec
-from .io.frames import SourceFrame
+from .io.frames import FramePairs, SourceFrame
 from .scenes import DEFAULT_THRESHOLD, CutDetector
 
 
@@ -80,17 +80,13 @@ class Interpolator:
         if int(factor) != factor or factor < 1:
             raise ValueError(f"factor must be a whole number of at least 1, got {factor}")
         ts = [j / factor for j in range(1, int(factor))]
-        window: list[SourceFrame] = []
         self.step = Fraction(1, int(factor))
         self.method.timing(self.step)
-        for rgb in frames:
-            window = (window + [self._frame(rgb, Fraction(self.index))])[-4:]
-            if len(window) >= 3:
-                yield from self._pair(window[-3], window[-2], ts, window[-4] if len(window) == 4 else None, window[-1])
-        if len(window) >= 2:
-            yield from self._pair(window[-2], window[-1], ts, window[-3] if len(window) >= 3 else None, None)
-        if window:
-            yield window[-1].rgb(self.conv)
+        pairs = FramePairs(self._frame(rgb, Fraction(self.index)) for rgb in frames)
+        for before, a, b, after in pairs:
+            yield from self._pair(a, b, ts, before, after)
+        if pairs.last is not None:
+            yield pairs.last.rgb(self.conv)
 
     def _pair(self, a: SourceFrame, b: SourceFrame, ts: list[float], before, after) -> Iterator[np.ndarray]:
         yield a.rgb(self.conv)

@@ -6,7 +6,6 @@ its sidecar, all put in place together."""
 from __future__ import annotations
 
 import heapq
-import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +26,7 @@ class _Chunked:
 
 
 def join_and_commit(job, target, plan, records: dict, folder: Path, observers, started: float):
-    from .engine import _commit, _dropped_streams, _open_sink, make_timeline, plan_rates
+    from .engine import _commit, _dropped_streams, _open_sink, carried_streams, make_timeline, plan_rates
 
     ordered = [records[c.number] for c in plan.chunks]
     first = ordered[0]
@@ -36,9 +35,7 @@ def join_and_commit(job, target, plan, records: dict, folder: Path, observers, s
         info = source.info
         out_rate, source_step, output_step = plan_rates(job, info.nominal_rate)
         timeline = make_timeline(job, plan.first_time, info, source_step, output_step)
-        audio_in = source.audio_streams if job.audio != "none" and target.carries_audio else []
-        audio_in = audio_in if job.mode == "upsample" else audio_in[:1]
-        others = source.other_streams() if job.mode == "upsample" and target.carries_other_streams else []
+        audio_in, others = carried_streams(job, target, source)
         warnings = list(plan.warnings) + _dropped_streams(job, target, source)
         from .io.colour import ColorConverter
 
@@ -96,19 +93,13 @@ def _interleaved(video, copied):
 
 
 def _result(job, plan, ordered: list[dict], info, timeline, out_rate, warnings, started, target):
-    from .engine import REPEAT, SYNTH, Result, _real_output_rate
+    """The one-process job's summary, from the chunks' records."""
+    from .engine import job_result
 
-    kinds = "".join(r["kinds"] for r in ordered)
     profile: dict[str, float] = {}
     for r in ordered:
         for k, v in r["profile"].items():
             profile[k] = profile.get(k, 0.0) + v
-    err = max(r["time_error"] for r in ordered)
-    return Result(
-        output=str(target.path), frames_in=plan.frames_in, frames_out=len(kinds), synthesised=kinds.count(SYNTH),
-        repeated=kinds.count(REPEAT), cuts=list(plan.cuts), source_rate=info.nominal_rate,
-        output_rate=_real_output_rate(timeline, plan.intervals, out_rate), duration_in=float(plan.end - timeline.start),
-        duration_out=float(timeline.output_duration(plan.end)), method=ordered[0]["method"], bisection_depth=ordered[0]["depth"],
-        max_time_error_ms=err * 1000 * float((1 / info.nominal_rate) * (job.factor if job.mode == "slowmo" else 1)),
-        seconds=time.perf_counter() - started, warnings=warnings, profile=profile,
-    )
+    return job_result(job, info, target.path, "".join(r["kinds"] for r in ordered), timeline, plan.intervals, out_rate, plan.end,
+                      max(r["time_error"] for r in ordered), started, frames_in=plan.frames_in, cuts=list(plan.cuts),
+                      method=ordered[0]["method"], bisection_depth=ordered[0]["depth"], warnings=warnings, profile=profile)

@@ -1,35 +1,99 @@
 """Chunks as Ray tasks (``--ray ADDRESS`` or ``auto``; ``pip install 'vfi[ray]'``).
 
-Each chunk is a task with one CPU (its PyTorch and OpenCV threads sized to it) that
-reads the input from its path (storage every worker can read: the same machine, NFS,
-a bucket mounted alike) and hands the chunk's packets and record back through Ray's
-object store, so the workers need not see the work folder: the chunks are written
-and joined where the command runs.  A task whose worker dies (killed, out of memory, a
-machine lost) is run again, up to ``RETRIES`` times; an error in the job itself (an
-unreadable input) is not, and stops the job as it would on one machine."""
+Each chunk is a task with one CPU (its PyTorch and OpenCV threads sized to it), and one
+GPU where the job runs on CUDA, that hands the chunk's packets and record back through
+Ray's object store, so the workers need not see the work folder: the chunks are written
+and joined where the command runs.  A task reads the input from its path where its node
+has the same file there (storage every worker can read: the same machine, NFS, a bucket
+mounted alike); where it has not, the input's bytes are put in the object store once and
+each such task writes them to a file of its own for the chunk (``ship``: ``auto``; always
+with ``always``; ``never`` makes such a node an error).  A task whose worker dies (killed,
+out of memory, a machine lost) is run again, up to ``RETRIES`` times; an error in the job
+itself (an unreadable input) is not, and stops the job as it would on one machine."""
 
 from __future__ import annotations
 
+import os
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import UsageError, VfiError
+from .errors import InputError, UsageError, VfiError
 
 RETRIES = 3
+SHIP_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """The input as the command's machine sees it: a node reads it from ``path`` where
+    it finds a file of the same size and modification time, else from ``shipped``."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    shipped: object = None  # a Ray object reference to the file's bytes (nested: the task gets the reference)
+
+    @classmethod
+    def of(cls, path: str) -> InputFile:
+        st = os.stat(path)
+        return cls(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+    def here(self) -> bool:
+        """Whether this node has the same file at the path."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns and os.access(self.path, os.R_OK)
+
+
+class InputNotOnNode(InputError):
+    """A Ray node lacks the input (or has another file at its path) and nothing was shipped."""
+
+    def __init__(self, path: str, node: str):
+        super().__init__(path, node)  # as the arguments: the error crosses back to the command pickled
+        self.path, self.node = path, node
+
+    def __str__(self) -> str:
+        return (f"{self.path}: not on the Ray node {self.node} (or another file is there); "
+                "--ray-ship auto sends it through Ray's object store")
+
+
+def task_gpus(device: str, cluster_gpus: float) -> int:
+    """GPUs a chunk's task asks for: one where the job runs on CUDA (``auto``: where the
+    cluster has any), none on the CPU; Ray then shows the task its GPU alone."""
+    if device == "cpu" or (device == "auto" and cluster_gpus < 1):
+        return 0
+    if cluster_gpus < 1:
+        raise UsageError(f"--device {device}: the Ray cluster has no GPU")
+    return 1
 
 
 def run_on_ray(job, plan, todo: list, folder: Path, digests: dict, tracker) -> dict:
     """Makes the chunks of ``todo`` on the cluster; returns their records by number."""
     ray = _connect(job.chunks.ray)
-    task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(make_chunk_task)
-    pending = {task.remote(job, plan.first_time, c, digests[c.number]): c for c in todo}
+    gpus = task_gpus(job.device, ray.cluster_resources().get("GPU", 0))
+    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=False)(make_chunk_task)
+    source = _Shipping(ray, job.input, job.chunks.ship, tracker)
+
+    def submit(c):
+        return task.remote(job, plan.first_time, c, digests[c.number], source.file)
+
+    pending = {submit(c): c for c in todo}
     records = {}
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
             for ref in done:
                 c = pending.pop(ref)
-                records[c.number] = _store(folder, c, *_result(ray, ref))
+                try:
+                    record, packets = _result(ray, ref)
+                except InputNotOnNode as e:
+                    source.ship(e)  # raises with --ray-ship never
+                    pending[submit(c)] = c
+                    continue
+                records[c.number] = _store(folder, c, record, packets)
                 tracker.frames(c.frames_out)
                 tracker.made(c, " on Ray")
     except BaseException:
@@ -37,6 +101,31 @@ def run_on_ray(job, plan, todo: list, folder: Path, digests: dict, tracker) -> d
             ray.cancel(ref, force=True)
         raise
     return records
+
+
+class _Shipping:
+    """The input as the tasks are given it: its path, and its bytes in the object store
+    once a node has been found without it (or from the start, with ``always``)."""
+
+    def __init__(self, ray, path: str, mode: str, tracker):
+        self.ray, self.mode, self.tracker = ray, mode, tracker
+        self.file = InputFile.of(path)
+        if mode == "always":
+            self._put("--ray-ship always")
+
+    def ship(self, missing: InputNotOnNode) -> None:
+        if self.mode == "never":
+            raise missing
+        if self.file.shipped is None:
+            self._put(f"the node {missing.node} lacks it")
+
+    def _put(self, why: str) -> None:
+        import numpy as np
+
+        # mapped, not read: the bytes go from the page cache into the object store
+        data = np.memmap(self.file.path, dtype=np.uint8, mode="r").view(np.ndarray)
+        self.file = replace(self.file, shipped=self.ray.put(data))
+        self.tracker.note(f"the input ({self.file.size / 1e6:.1f} MB) goes to the workers through Ray's object store ({why})")
 
 
 def _connect(address: str):
@@ -54,7 +143,7 @@ def _connect(address: str):
     return ray
 
 
-def _result(ray, ref) -> tuple[dict, bytes]:
+def _result(ray, ref) -> tuple[dict, object]:
     """The task's record and packets; an error of the job raised as itself."""
     from ray.exceptions import RayTaskError
 
@@ -67,29 +156,54 @@ def _result(ray, ref) -> tuple[dict, bytes]:
         raise
 
 
-def _store(folder: Path, chunk, record: dict, packets: bytes) -> dict:
-    """A chunk made elsewhere, written here as if made here (packets, then the record)."""
-    import os
-
+def _store(folder: Path, chunk, record: dict, packets) -> dict:
+    """A chunk made elsewhere, written here as if made here (packets, then the record);
+    ``packets`` is read where the object store keeps it, not copied into this process."""
     from .chunks import CHUNK_SUFFIX, save_json
 
     final = folder / f"{chunk.name}{CHUNK_SUFFIX}"
     tmp = final.with_name(f".{final.name}.part")
-    tmp.write_bytes(packets)
+    with open(tmp, "wb") as f:
+        f.write(memoryview(packets))
     os.replace(tmp, final)
     save_json(folder / f"{chunk.name}.json", record)
     return record
 
 
-def make_chunk_task(job, first_time, chunk, digest: str) -> tuple[dict, bytes]:
-    """On a Ray worker: the chunk made in a folder of its own, returned whole."""
+def input_on_node(source: InputFile, folder: str) -> str:
+    """The input's path on this node: its own where the node has the same file, else the
+    shipped bytes written into ``folder`` (under the input's name: its extension kept)."""
+    if source.shipped is None:
+        if source.here():
+            return source.path
+        import socket
+
+        raise InputNotOnNode(source.path, socket.gethostname())
+    import ray
+
+    data = ray.get(source.shipped)
+    local = Path(folder) / "input" / Path(source.path).name
+    local.parent.mkdir()
+    with open(local, "wb") as f:
+        f.write(memoryview(data))
+    return str(local)
+
+
+def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> tuple[dict, object]:
+    """On a Ray worker: the chunk made in a folder of its own, returned whole (the
+    folder, and the input's copy where it was shipped, removed after)."""
+    import numpy as np
     import ray
 
     from .chunks import CHUNK_SUFFIX, make_chunk
     from .workers import share_cores
 
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
-    share_cores(max(1, int(cpus)))
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    share_cores(max(1, int(assigned.get("CPU", 1))))
+    if assigned.get("GPU") and job.device.startswith("cuda"):
+        job = replace(job, device="cuda")  # Ray shows the task its own GPU alone, as device 0
     with tempfile.TemporaryDirectory(prefix="vfi-chunk-") as here:
+        job = replace(job, input=input_on_node(source, here))
         record = make_chunk(job, first_time, chunk, here, digest)
-        return record, (Path(here) / f"{chunk.name}{CHUNK_SUFFIX}").read_bytes()
+        # an array: Ray hands it to the command's process in shared memory, without a copy
+        return record, np.fromfile(Path(here) / f"{chunk.name}{CHUNK_SUFFIX}", dtype=np.uint8)

@@ -233,3 +233,25 @@ def make_timeline(job, first: Fraction, info, source_step: Fraction, output_step
     # output time *is* the source frame; capped for coarse AVI bases.
     tolerance = min(max(source_step / 32, info.time_base / 2), source_step / 4)
     return Timeline(first, source_step, output_step, tolerance)
+
+
+FIRST_INTERVALS = 1000  # source intervals kept for the rate the output really runs at
+
+
+class IntervalLog:
+    """The source's frame intervals as the pairs go by: the first ``FIRST_INTERVALS``
+    (for the rate the output really runs at) and the last (for where the video ends)."""
+
+    def __init__(self):
+        self.first: list[Fraction] = []
+        self.last: Fraction | None = None
+
+    def add(self, interval: Fraction) -> None:
+        self.last = interval
+        if len(self.first) < FIRST_INTERVALS:
+            self.first.append(interval)
+
+    def final_step(self, last, rate: Fraction) -> Fraction:
+        """How long the last frame ``last`` lasts: its own duration, else the interval
+        before it, else one frame at ``rate``."""
+        return last.duration or self.last or (1 / rate)

@@ -1,6 +1,7 @@
 """Chunks on this machine: one after another in this process, or ``workers`` at once in
 processes of their own, each with its share of the cores (PyTorch's and OpenCV's
-thread pools) so that they do not fight over them."""
+thread pools) so that they do not fight over them and, on a machine with several CUDA
+devices, a device of its own (round robin)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,8 @@ def run_local(job, plan, todo: list, folder: Path, digests: dict, tracker) -> di
 def _in_processes(job, plan, todo: list, folder: Path, digests: dict, tracker, workers: int) -> dict:
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads and a model in it
     progress = context.Queue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
     records = {}
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(progress, threads))
+    pool = worker_pool(context, workers, progress, spread_gpus(job.device))
     try:
         futures = {pool.submit(_make_in_worker, job, plan.first_time, c, str(folder), digests[c.number]): c for c in todo}
         while futures:
@@ -50,6 +50,40 @@ def _in_processes(job, plan, todo: list, folder: Path, digests: dict, tracker, w
         raise
     pool.shutdown()
     return records
+
+
+def worker_pool(context, workers: int, progress, gpus: list[str]) -> ProcessPoolExecutor:
+    """``workers`` processes, each with its share of the cores and, where ``gpus`` are
+    given, the next of them as its only CUDA device."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    started = context.Value("i", 0)  # workers started so far: the next one's number
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(progress, threads, gpus, started))
+
+
+def spread_gpus(device: str) -> list[str]:
+    """The CUDA devices this machine's workers are spread over (see :func:`gpu_ids`)."""
+    if device not in ("auto", "cuda"):
+        return []
+    import torch
+
+    return gpu_ids(device, torch.cuda.device_count(), os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def gpu_ids(device: str, count: int, visible: str | None) -> list[str]:
+    """The devices to give out, one to a worker in turn, as CUDA_VISIBLE_DEVICES names
+    them (``visible``: this process's own setting, its order kept): every one of the
+    ``count`` CUDA devices where the job's device is ``auto`` or ``cuda`` and there are
+    two or more; none on the CPU, on one named device (``cuda:1``) or with one GPU,
+    which the workers share."""
+    if device not in ("auto", "cuda") or count < 2:
+        return []
+    names = [v.strip() for v in visible.split(",")] if visible else [str(i) for i in range(count)]
+    return names[:count]
+
+
+def worker_gpu(number: int, gpus: list[str]) -> str | None:
+    """Worker ``number``'s (from 0) device: the GPUs in turn."""
+    return gpus[number % len(gpus)] if gpus else None
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -87,11 +121,17 @@ def share_cores(threads: int) -> None:
         pass
 
 
-def _start_worker(progress, threads: int) -> None:
+def _start_worker(progress, threads: int, gpus: list[str], started) -> None:
     import signal
 
     global _progress
     _progress = progress
+    with started.get_lock():
+        number = started.value
+        started.value += 1
+    gpu = worker_gpu(number, gpus)
+    if gpu is not None:  # before anything starts CUDA in this process: it reads this once
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     share_cores(threads)
     # Ctrl-C reaches the whole process group: the job's process stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,8 +1,10 @@
 """The frame types a job passes around: what is known of a video before decoding it
-(:class:`VideoInfo`) and one decoded frame with its exact time (:class:`SourceFrame`)."""
+(:class:`VideoInfo`), one decoded frame with its exact time (:class:`SourceFrame`), and
+a sequence of frames taken pair by pair with the frames around each (:class:`FramePairs`)."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -88,3 +90,24 @@ class SourceFrame:
             self._rgb_precise = deep if deep is not None else self.rgb(conv)
         return self._rgb_precise
 
+
+
+class FramePairs:
+    """Each pair of consecutive frames of ``frames`` as (before, a, b, after), with the
+    frames on either side of it (None at the ends), handed on once the frame after it has
+    come: methods that follow motion through more than two frames see them.  ``last``:
+    the last frame taken from ``frames`` (None while there is none)."""
+
+    def __init__(self, frames):
+        self.frames = frames
+        self.last = None
+
+    def __iter__(self):
+        window: deque = deque(maxlen=4)
+        for frame in self.frames:
+            window.append(frame)
+            self.last = frame
+            if len(window) >= 3:
+                yield (window[-4] if len(window) == 4 else None, window[-3], window[-2], window[-1])
+        if len(window) >= 2:  # the last pair: nothing after it
+            yield (window[-3] if len(window) >= 3 else None, window[-2], window[-1], None)
