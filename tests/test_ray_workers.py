@@ -163,3 +163,16 @@ def test_a_worker_killed_mid_task_is_survived(cluster, clip, tmp_path):
     assert killed is not None, "no chunk task was seen running"
     assert job.returncode == 0, err
     assert same_frames(tmp_path / "whole.mkv", tmp_path / "ray.mkv")
+
+
+def test_an_address_where_no_cluster_answers_stops_at_once(ray, clip, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    r = vfi("upsample", clip, "-o", tmp_path / "o.mkv", *ARGS, "--ray", f"127.0.0.1:{port}")
+    assert r.exit_code == 2 and "no Ray cluster answers there" in r.output, r.output
+    assert "Traceback" not in r.output and time.monotonic() - started < 30
+    assert not list(tmp_path.iterdir())

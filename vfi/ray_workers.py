@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import InputError, UsageError, VfiError
 
 RETRIES = 3
+CONNECT_SECONDS = 10  # how long the cluster's address may take to answer before the job stops
 SHIP_MODES = ("auto", "always", "never")
 
 
@@ -136,11 +137,26 @@ def _connect(address: str):
     if not ray.is_initialized():
         import logging
 
+        _check_reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
         except (ConnectionError, ValueError, RuntimeError) as e:
             raise UsageError(f"--ray {address}: no Ray cluster to join ({e})") from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Stops at once when ``address`` (host:port, or ray://host:port) does not answer:
+    Ray itself retries an unreachable cluster for minutes before it gives up."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", "local": Ray finds or starts the cluster itself
+    import socket
+
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as e:
+        raise UsageError(f"--ray {address}: no Ray cluster answers there ({e})") from None
 
 
 def _result(ray, ref) -> tuple[dict, object]:
