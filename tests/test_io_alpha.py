@@ -155,3 +155,11 @@ def test_frames_ffmpeg_makes_get_the_cross_faded_alpha(rgba_sequence, tmp_path):
     got = alphas(read_frames(out, "rgba"))
     for k in range(7):
         assert np.abs(got[k].astype(int) - expected_alpha(k)).max() <= 1, k
+
+
+def test_an_encoder_that_keeps_alpha_in_side_data_is_not_given_alpha():
+    # libvpx puts the alpha in each packet's side data, which chunk files do not keep
+    from vfi.io.alpha import alpha_format
+
+    assert alpha_format("libvpx-vp9", "rgba") is None and alpha_format("libvpx-vp9", "yuva420p") is None
+    assert alpha_format("ffv1", "rgba") is not None

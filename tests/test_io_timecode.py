@@ -36,6 +36,7 @@ def test_every_drop_frame_count_has_its_own_label():
     (("01:00:00;00", NTSC, 2 * NTSC, None), "01:00:00;00"),
     (("01:00:00;00", NTSC, 48, None), "01:00:00:00"),  # no drop-frame at 48 fps
     (("23:59:59:23", 24, 24, Fraction(1)), "00:00:00:23"),  # past midnight
+    (("23:59:59;29", NTSC, 60, Fraction(1)), "00:00:00:53"),  # past midnight: the output's day, not drop-frame's
     (("01:00:00:30", 24, 24, None), None), (("not a timecode", 24, 24, None), None),
 ])
 def test_retimed(args, want):
@@ -91,6 +92,7 @@ def test_a_timecode_the_output_cannot_hold_is_said(sources, tmp_path):
     assert len(said) == 1 and "01:00:00:000 not carried" in said[0] and "(.mkv can)" in said[0], res.output
     res = vfi("upsample", sources["mov"], "-o", tmp_path / "img" / "%03d.png", "--factor", "2", "--method", "blend", "-t", "0.1")
     assert res.exit_code == 0 and "timecode 01:00:00:00 of the input is not carried: images have none" in res.output, res.output
+    assert "data stream" not in res.output, res.output  # the timecode track is said once, as a timecode
 
 
 def test_the_video_streams_timecode_wins_and_no_other_is_left(sources, tmp_path):
@@ -111,3 +113,14 @@ def test_the_video_streams_timecode_wins_and_no_other_is_left(sources, tmp_path)
     with av.open(str(out)) as c:
         assert {s.metadata.get("timecode") for s in c.streams} == {"01:00:00:12"}
         assert "timecode" not in c.metadata
+
+
+def test_a_timecode_that_cannot_be_read_is_kept_as_it_was_and_said(tmp_path):
+    from test_io_streams import with_extras
+
+    clip = make_video(tmp_path / "c24.mp4", moving_frames(24, 64, 96), Fraction(24))
+    odd = with_extras(clip, tmp_path / "odd.mkv", timecode="01:00:00:30")  # frame 30 at 24 fps
+    res = vfi("upsample", odd, "-o", tmp_path / "o.mkv", "--factor", "2", "--method", "blend", "-ss", "0.5")
+    assert res.exit_code == 0, res.output
+    said = [line for line in res.output.splitlines() if "timecode 01:00:00:30 kept as it was" in line]
+    assert len(said) == 1 and timecode_of(tmp_path / "o.mkv") == "01:00:00:30", res.output

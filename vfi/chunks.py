@@ -125,7 +125,9 @@ def check_chunkable(job, target: OutputTarget) -> None:
     if c.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {c.workers}")
     if c.ship not in SHIP_MODES:
-        raise UsageError(f"--ray-ship must be auto, always or never, not {c.ship!r}")
+        raise UsageError(f"--ray-ship must be one of {', '.join(SHIP_MODES)}, not {c.ship!r}")
+    if c.ship != "auto" and not c.ray:
+        raise UsageError("--ray-ship goes with --ray")
 
 
 def make_plan(job, source, seconds: float) -> Plan:

@@ -414,7 +414,7 @@ def carried_streams(job: Job, target: OutputTarget, source) -> tuple[list, list]
 def _dropped_streams(job: Job, target: OutputTarget, source) -> list[str]:
     """Warnings for what the output will not carry."""
     out = []  # a timecode track becomes the output's timecode (or is said to be lost, once)
-    others = [s for s in source.other_streams() if not (is_timecode_track(s) and target.kind != "images")]
+    others = [s for s in source.other_streams() if not is_timecode_track(s)]
     if others and (job.mode != "upsample" or not target.carries_other_streams):
         kinds = ", ".join(sorted({stream_kind(s) for s in others}))
         why = "slow motion would put them out of time" if job.mode == "slowmo" else "only video files carry them"
@@ -650,7 +650,8 @@ def job_result(job, info, out_path, kinds: str, timeline, intervals, out_rate, e
                **made) -> Result:
     """The job's summary from its output frames' kinds (the sidecar's string), its
     timeline and the source's first intervals; ``time_error``: bisection's, in source
-    intervals; ``made``: frames_in, cuts, method, bisection_depth, warnings, profile."""
+    intervals; ``made``: frames_in, cuts, method, bisection_depth, warnings, profile and,
+    from --dedup, duplicates_dropped."""
     return Result(
         output=str(out_path), frames_out=len(kinds), synthesised=kinds.count(SYNTH), repeated=kinds.count(REPEAT),
         source_rate=info.nominal_rate, output_rate=_real_output_rate(timeline, intervals, out_rate),

@@ -210,7 +210,7 @@ QUEUE_BYTES = 64 << 20  # RGB frames a queue between threads may hold, in bytes
 # (each pair in flight holds about 300 MB at 4K) and a shorter x264 lookahead (5 frames,
 # not veryfast's 10: 150 MB less at 4K), x264 threads on slices of a frame and a
 # shorter reorder window in the decoder.  A 31-frame 4K job peaks at 1.3 GiB instead of
-# 2.0 (benchmarks/README.md, "4K in less memory").
+# 2.0 (benchmarks/README.md, "4K under 1.5 GB" and "4K in less memory").
 LARGE_FRAME_PIXELS = 2560 * 1440
 
 

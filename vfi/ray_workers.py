@@ -61,10 +61,13 @@ class InputNotOnNode(InputError):
                 "--ray-ship auto sends it through Ray's object store")
 
 
-def task_gpus(device: str, cluster_gpus: float) -> int:
-    """GPUs a chunk's task asks for: one where the job runs on CUDA (``auto``: where the
-    cluster has any), none on the CPU; Ray then shows the task its GPU alone."""
-    if device == "cpu" or (device == "auto" and cluster_gpus < 1):
+def task_gpus(device: str, cluster_gpus: float, method: str = "flow-fusion") -> int:
+    """GPUs a chunk's task asks for: one where the job runs a model on CUDA (``auto``:
+    where the cluster has any), none on the CPU or for the classical methods (dup,
+    blend, mci), which never use one; Ray then shows the task its GPU alone."""
+    from .methods import CLASSICAL
+
+    if method in CLASSICAL or device == "cpu" or (device == "auto" and cluster_gpus < 1):
         return 0
     if cluster_gpus < 1:
         raise UsageError(f"--device {device}: the Ray cluster has no GPU")
@@ -74,7 +77,7 @@ def task_gpus(device: str, cluster_gpus: float) -> int:
 def run_on_ray(job, plan, todo: list, folder: Path, digests: dict, tracker) -> dict:
     """Makes the chunks of ``todo`` on the cluster; returns their records by number."""
     ray = _connect(job.chunks.ray)
-    gpus = task_gpus(job.device, ray.cluster_resources().get("GPU", 0))
+    gpus = task_gpus(job.device, ray.cluster_resources().get("GPU", 0), job.method)
     task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=False)(make_chunk_task)
     source = _Shipping(ray, job.input, job.chunks.ship, tracker)
 

@@ -43,6 +43,12 @@ def _planar_sibling(pix_fmt: str) -> str | None:
     return name
 
 
+# Encoders that put the alpha beside the picture, in each packet's side data, which a
+# chunked job's packet files do not keep: their alpha is said to be lost in every job
+# alike rather than kept by one and dropped by the other.
+SIDE_DATA_ALPHA = ("libvpx", "libvpx-vp9")
+
+
 def _writable(pix_fmt: str) -> bool:
     """Formats made frames are written in with their alpha (:func:`alpha_frame`)."""
     return pix_fmt in PACKED_8 or pix_fmt in PACKED_16 or _planar_sibling(pix_fmt) is not None
@@ -51,7 +57,7 @@ def _writable(pix_fmt: str) -> bool:
 def alpha_format(codec: str, source_fmt: str) -> str | None:
     """The format that keeps ``source_fmt``'s transparency in ``codec``; None where the
     source has none or the encoder cannot hold it."""
-    if not has_alpha(source_fmt):
+    if not has_alpha(source_fmt) or codec in SIDE_DATA_ALPHA:
         return None
     try:
         supported = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
@@ -71,7 +77,7 @@ def lost_alpha(source_fmt: str, out_fmt: str, what: str) -> list[str]:
     """A warning where a source's transparency does not reach the output."""
     if not has_alpha(source_fmt) or has_alpha(out_fmt):
         return []
-    return [f"transparency (alpha) not kept: {what} cannot carry it here (ffv1 in .mkv, or PNG or TIFF images, can)"]
+    return [f"transparency (alpha) not kept: {what} cannot carry it here (ffv1 in .mkv or .nut, or PNG or TIFF images, can)"]
 
 
 def alpha_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
@@ -79,13 +85,13 @@ def alpha_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
     plane or the pixels of formats of more than 8 bits (swscale rescales by a shift)."""
     name = frame.format.name
     if bits_per_sample(name) <= 8:
-        return frame.to_ndarray(format="rgba")[..., 3], 255
+        return frame.to_ndarray(format="rgba")[..., 3].copy(), 255  # not a view that keeps the RGBA
     dtype = np.dtype(">u2" if name.endswith("be") else "<u2")
     if _planar_sibling(name):
         return _plane_samples(frame.planes[3], dtype), (1 << bits_per_sample(name)) - 1
     if name in PACKED_16:
-        return _plane_samples(frame.planes[0], dtype, 4).reshape(frame.height, frame.width, 4)[..., 3], 65535
-    return frame.to_ndarray(format="rgba64le")[..., 3], 65535
+        return _plane_samples(frame.planes[0], dtype, 4).reshape(frame.height, frame.width, 4)[..., 3].copy(), 65535
+    return frame.to_ndarray(format="rgba64le")[..., 3].copy(), 65535
 
 
 @dataclass

@@ -72,8 +72,8 @@ def retimed(text: str, source_rate: Fraction, out_rate: Fraction, start: Fractio
         return None
     frames = tc.frame + (start or 0) * source_rate  # source frames since midnight
     fps = timecode_fps(out_rate)
-    return str(Timecode(round(frames * out_rate / source_rate) % _per_day(fps, tc.drop), fps,
-                        tc.drop and drop_frame_allowed(out_rate)))
+    drop = tc.drop and drop_frame_allowed(out_rate)  # the output's count, and so its day
+    return str(Timecode(round(frames * out_rate / source_rate) % _per_day(fps, drop), fps, drop))
 
 
 def _drops(fps: int) -> int:

@@ -212,7 +212,12 @@ class VideoWriter:
         found = next((t for t in tags if t), None)
         if found is None:
             return
-        label = retimed(found, source_rate, rate, trim_start) or found  # one it cannot read stays as it was
+        label = retimed(found, source_rate, rate, trim_start)
+        if label is None:  # one it cannot read stays as it was, and is said to
+            label = found
+            if trim_start or rate != source_rate:
+                self.warnings.append(f"timecode {found} kept as it was: it is not a timecode at "
+                                     f"{float(source_rate):.6g} fps, so it is not moved to the output's first frame")
         fmt, where = self.container.format.name, self.path.suffix or "this format"
         if fmt not in TIMECODE_FORMATS:
             self.warnings.append(f"timecode {label} not carried: {where} cannot hold it (.mov, .mp4 and .mkv can)")
