@@ -20,7 +20,7 @@ import pytest
 from conftest import make_video, moving_frames, read_frames, vfi
 from vfi.chunks import Tracker
 from vfi.errors import UsageError
-from vfi.ray_workers import InputFile, InputNotOnNode, _Shipping, input_on_node, task_gpus
+from vfi.ray_workers import InputFile, InputNotOnNode, _Shipping, input_on_node, task_cpus, task_gpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,6 +129,11 @@ def test_a_task_asks_for_a_gpu_only_for_a_cuda_job():
     assert task_gpus("auto", 4, "blend") == 0 and task_gpus("cuda", 4, "mci") == 0
     with pytest.raises(UsageError, match="no GPU"):
         task_gpus("cuda", 0)
+
+
+def test_a_gpu_task_asks_for_its_share_of_the_cores():
+    assert task_cpus(0, {"CPU": 64.0, "GPU": 4.0}) == 1  # a chunk per core
+    assert task_cpus(1, {"CPU": 64.0, "GPU": 4.0}) == 16 and task_cpus(1, {"CPU": 2.0, "GPU": 4.0}) == 1
 
 
 def test_ray_ship_goes_with_ray(clip, tmp_path):

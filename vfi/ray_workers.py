@@ -74,11 +74,20 @@ def task_gpus(device: str, cluster_gpus: float, method: str = "flow-fusion") -> 
     return 1
 
 
+def task_cpus(gpus: int, cluster: dict) -> int:
+    """CPUs a chunk's task asks for: one on the CPU (a chunk per core), and with a GPU
+    the cluster's cores per GPU, which its flow (on the CPU) and decoding use."""
+    if not gpus:
+        return 1
+    return max(1, int(cluster.get("CPU", 1) // max(1, cluster.get("GPU", 1))))
+
+
 def run_on_ray(job, plan, todo: list, folder: Path, digests: dict, tracker) -> dict:
     """Makes the chunks of ``todo`` on the cluster; returns their records by number."""
     ray = _connect(job.chunks.ray)
     gpus = task_gpus(job.device, ray.cluster_resources().get("GPU", 0), job.method)
-    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=False)(make_chunk_task)
+    cpus = task_cpus(gpus, ray.cluster_resources())
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=RETRIES, retry_exceptions=False)(make_chunk_task)
     source = _Shipping(ray, job.input, job.chunks.ship, tracker)
 
     def submit(c):
