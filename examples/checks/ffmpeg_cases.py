@@ -66,7 +66,7 @@ def _cases() -> list[Case]:
     ]
     font = [*short, "-c", "copy", "-attach", "font.ttf", "-metadata:s:t", FONT_MIME, "in.mkv"]
     for ext in ("mkv", "mp4", "mov", "avi", "nut", "webm", "ts"):
-        keeps = ("attachment",) if ext == "mkv" else ("said=attach",)
+        keeps = ("attachment",) if ext == "mkv" else ("said=attach", "no-data")
         cases.append(Case(f"MKV font attachment -> .{ext}", [font], _u(), inp="in.mkv", out=f"out.{ext}",
                           checks=("audio", *keeps)))
     tc = [*short, "-c", "copy", "-timecode", "01:00:00:00", "in.mov"]
@@ -119,6 +119,10 @@ def _cases() -> list[Case]:
              [["-i", "B", "-t", "0.4", "f/f%03d.png"]], _u("--overwrite"), inp="f/f%03d.png", out="f/out_%05d.png",
              expect="either", checks=("inputs-kept",), extra={"mkdir": "f"}),
     ]
+    cover = ["-i", "B", "-i", "cover.png", "-t", "1", "-map", "0", "-map", "1", "-c:v:0", "copy", "-c:v:1", "mjpeg",
+             "-disposition:v:1", "attached_pic", "-c:a", "copy", "in.mp4"]
+    for ext in ("mp4", "mkv", "webm"):
+        cases.append(Case(f"MP4 with cover art -> .{ext}", [cover], _u(), out=f"out.{ext}", checks=("audio", "cover")))
     rot = ["-display_rotation", "90", "-i", "B", "-t", "1", "-c", "copy", "in.mp4"]
     for out in ("png/%04d.png", "out.nut", "out.mp4"):
         cases.append(Case(f"rotate=90 phone clip -> {Path(out).suffix}", [rot], _u(), out=out, checks=("upright",)))
@@ -222,6 +226,10 @@ def _probe(path: Path) -> dict:
             "audio": [s.codec_context.name for s in c.streams.audio],
             "attachments": len(c.streams.attachments),
             "data": len(c.streams.data),
+            # Matroska keeps it as a picture stream, untagged, as ffmpeg -map 0 -c copy does
+            "cover": sum(bool(s.disposition & av.stream.Disposition.attached_pic) or s.codec_context.name in ("mjpeg", "png")
+                         for s in c.streams.video[1:])
+            + sum(s.metadata.get("mimetype", "").startswith("image/") for s in c.streams.attachments),
             "timecode": _timecode(c),
             "chapters": len(c.chapters()),
             "frames": len(times), "first": min(times) if times else None,
@@ -244,10 +252,12 @@ def _timecode(c) -> str | None:
 
 
 def _rate(times: list[float]) -> float | None:
-    """Frames per second from the median frame interval (an average over a file's
-    length is off by its last frame's duration)."""
-    steps = sorted(b - a for a, b in zip(sorted(times), sorted(times)[1:]))
-    return 1 / steps[len(steps) // 2] if steps and steps[len(steps) // 2] > 0 else None
+    """Frames per second over the middle 80 % of the frames (the container's average
+    counts the last frame's duration, a millisecond clock rounds each step, and a cut
+    made with -c copy may stamp its last frame oddly)."""
+    times = sorted(times)[len(times) // 10: len(times) - len(times) // 10]
+    span = times[-1] - times[0] if len(times) > 1 else 0
+    return (len(times) - 1) / span if span > 0 else None
 
 
 # --- judging -------------------------------------------------------------------------
@@ -303,6 +313,10 @@ def _check(check: str, got: dict, src: dict | None, warnings: list[str], work: P
         return [f"audio {src['audio']} became {got['audio']}"]
     if check == "quiet" and warnings:
         return [f"warned: {warnings}"]
+    if check == "no-data" and got["data"]:
+        return [f"{got['data']} data stream(s) written"]
+    if check == "cover" and not got["cover"] and "cover" not in said:
+        return ["the cover art was lost without a word"]
     if check == "attachment" and not got["attachments"]:
         return ["the attachment was lost"]
     if check == "timecode" and got["timecode"] != "01:00:00:00":
