@@ -34,6 +34,13 @@ JUMP_AHEAD = Fraction(10)  # and this far ahead of it (ffmpeg's -dts_delta_thres
 TS_SEEK_LEAD = Fraction(10)  # seconds before a trim's start that a seek in MPEG-TS/PS goes to
 
 
+def _sample_aspect_ratio(s) -> Fraction | None:
+    """The stream's, as ffmpeg takes it: Matroska, NUT and Y4M keep it on the stream
+    only (FFV1, AV1 and raw video carry none of their own), else the codec's."""
+    sar = _fraction(s.sample_aspect_ratio)
+    return sar if sar and sar != 1 else _fraction(s.codec_context.sample_aspect_ratio)
+
+
 def _fraction(x) -> Fraction | None:
     if x is None:
         return None
@@ -137,7 +144,7 @@ class VideoReader:
             duration=duration,
             frame_count=s.frames or None,
             color=color,
-            sample_aspect_ratio=_fraction(cc.sample_aspect_ratio),
+            sample_aspect_ratio=_sample_aspect_ratio(s),
             audio_streams=len(self.container.streams.audio),
             tags=carried_tags(self.container.metadata),
             video_tags=self._video_tags(s),
