@@ -44,7 +44,7 @@ def test_deep_rgb_and_grey_to_rgb_and_back_are_rounded_not_shifted(pix_fmt):
     """swscale read deep RGB 0.4-0.5 levels bright and wrote 255 as 1020 of 1023 (at 10
     bits): synthesised frames of a 10-bit RGB scan were brighter and their whites greyer
     than the source frames around them."""
-    from vfi.io.colour import ColorConverter, ColorSpec, _plane_samples, _write_plane, deep_rgb_layout
+    from vfi.io.colour import ColorConverter, ColorSpec, plane_samples, write_plane, deep_rgb_layout
 
     kind, dtype, top = deep_rgb_layout(pix_fmt)
     wide = np.random.default_rng(2).integers(0, top + 1, (24, 40, 3)).astype(np.uint16)  # R, G, B samples
@@ -56,11 +56,11 @@ def test_deep_rgb_and_grey_to_rgb_and_back_are_rounded_not_shifted(pix_fmt):
             order = {"rgb48be": (0, 1, 2), "bgra64le": (2, 1, 0, 3)}[pix_fmt]
             full = np.concatenate([wide, np.full((24, 40, 1), top, np.uint16)], axis=-1)[..., order]
             frame = av.VideoFrame(40, 24, pix_fmt)
-            _write_plane(frame.planes[0], full.astype(dtype).reshape(24, -1))
+            write_plane(frame.planes[0], full.astype(dtype).reshape(24, -1))
     else:
         frame = av.VideoFrame(40, 24, pix_fmt)
         for plane, channel in zip(frame.planes, (0,) if kind == "gray" else (1, 2, 0, None)):  # G, B, R, alpha
-            _write_plane(plane, (np.full((24, 40), top) if channel is None else wide[..., channel]).astype(dtype))
+            write_plane(plane, (np.full((24, 40), top) if channel is None else wide[..., channel]).astype(dtype))
     conv = ColorConverter(pix_fmt, ColorSpec(), 24)
     rgb = conv.to_rgb(frame)
     assert np.array_equal(rgb, np.rint(wide * (255 / top)).astype(np.uint8))
@@ -68,11 +68,11 @@ def test_deep_rgb_and_grey_to_rgb_and_back_are_rounded_not_shifted(pix_fmt):
         assert np.array_equal(conv.to_rgb(conv.from_rgb(rgb, pix_fmt)), rgb)  # written and read by the same rounding
         per_pixel = 4 if "64" in pix_fmt else 3 if "48" in pix_fmt else 1
         white = conv.from_rgb(np.full((2, 2, 3), 255, np.uint8), pix_fmt)
-        assert all((_plane_samples(p, dtype, per_pixel) == top).all() for p in white.planes)  # white is white
+        assert all((plane_samples(p, dtype, per_pixel) == top).all() for p in white.planes)  # white is white
         # float levels (frames made at a deep source's precision), in the format's byte order
         grey = conv.from_rgb(np.full((2, 2, 3), 100.25, np.float32), pix_fmt)
         want = round(100.25 * top / 255)
-        samples = [_plane_samples(p, dtype, per_pixel).reshape(2, 2, -1) for p in grey.planes]
+        samples = [plane_samples(p, dtype, per_pixel).reshape(2, 2, -1) for p in grey.planes]
         colour = np.concatenate(samples, axis=-1)[..., :3]  # alpha, packed last or a fourth plane, left out
         assert (colour == want).all(), (colour.ravel()[:4], want)
 

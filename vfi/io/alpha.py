@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from .colour import _plane_samples, _write_plane, bits_per_sample, rgb_levels
+from .colour import bits_per_sample, plane_samples, rgb_levels, without_alpha, write_plane
 
 # What each encoder writes RGBA as: (8 bits, more than 8 bits).
 ALPHA_FORMATS = {"ffv1": ("bgra", "rgba64le"), "png": ("rgba", "rgba64be"), "tiff": ("rgba", "rgba64le")}
@@ -30,19 +30,6 @@ def has_alpha(pix_fmt: str) -> bool:
         return False
 
 
-def _planar_sibling(pix_fmt: str) -> str | None:
-    """The same planes without the alpha plane (yuva420p -> yuv420p, gbrap16le ->
-    gbrp16le), for a planar format with alpha; None otherwise."""
-    if not pix_fmt.startswith(("yuva", "gbrap")):
-        return None
-    name = pix_fmt.replace("yuva", "yuv", 1) if pix_fmt.startswith("yuva") else pix_fmt.replace("gbrap", "gbrp", 1)
-    try:
-        av.VideoFormat(name)
-    except (ValueError, TypeError):
-        return None
-    return name
-
-
 # Encoders that put the alpha beside the picture, in each packet's side data, which a
 # chunked job's packet files do not keep: their alpha is said to be lost in every job
 # alike rather than kept by one and dropped by the other.
@@ -51,7 +38,7 @@ SIDE_DATA_ALPHA = ("libvpx", "libvpx-vp9")
 
 def _writable(pix_fmt: str) -> bool:
     """Formats made frames are written in with their alpha (:func:`alpha_frame`)."""
-    return pix_fmt in PACKED_8 or pix_fmt in PACKED_16 or _planar_sibling(pix_fmt) is not None
+    return pix_fmt in PACKED_8 or pix_fmt in PACKED_16 or without_alpha(pix_fmt) is not None
 
 
 def alpha_format(codec: str, source_fmt: str) -> str | None:
@@ -63,7 +50,7 @@ def alpha_format(codec: str, source_fmt: str) -> str | None:
         supported = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
     except (ValueError, av.error.FFmpegError):
         return None
-    if source_fmt in supported and _planar_sibling(source_fmt):
+    if source_fmt in supported and without_alpha(source_fmt):
         return source_fmt  # YUVA or planar RGBA as it is: source frames bit for bit
     deep = bits_per_sample(source_fmt) > 8
     own = ALPHA_FORMATS.get(codec, (None, None))[deep]
@@ -87,10 +74,10 @@ def alpha_plane(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
     if bits_per_sample(name) <= 8:
         return frame.to_ndarray(format="rgba")[..., 3].copy(), 255  # not a view that keeps the RGBA
     dtype = np.dtype(">u2" if name.endswith("be") else "<u2")
-    if _planar_sibling(name):
-        return _plane_samples(frame.planes[3], dtype), (1 << bits_per_sample(name)) - 1
+    if without_alpha(name):
+        return plane_samples(frame.planes[3], dtype), (1 << bits_per_sample(name)) - 1
     if name in PACKED_16:
-        return _plane_samples(frame.planes[0], dtype, 4).reshape(frame.height, frame.width, 4)[..., 3].copy(), 65535
+        return plane_samples(frame.planes[0], dtype, 4).reshape(frame.height, frame.width, 4)[..., 3].copy(), 65535
     return frame.to_ndarray(format="rgba64le")[..., 3].copy(), 65535
 
 
@@ -138,7 +125,7 @@ def alpha_frame(result, pix_fmt: str, conv) -> av.VideoFrame:
     alpha = result.alpha
     if top != result.top or alpha.dtype.kind == "f":  # a cross-fade, or another depth
         alpha = np.clip(np.rint(alpha * (top / result.top) if top != result.top else alpha), 0, top)
-    sibling = _planar_sibling(pix_fmt)
+    sibling = without_alpha(pix_fmt)
     if sibling is not None:
         return _planar(conv.from_rgb(result.rgb, sibling), alpha, pix_fmt)
     return _packed(result.rgb, alpha, pix_fmt)
@@ -149,7 +136,7 @@ def _planar(colour: av.VideoFrame, alpha: np.ndarray, pix_fmt: str) -> av.VideoF
     out = av.VideoFrame(colour.width, colour.height, pix_fmt)
     for src, dst in zip(colour.planes, out.planes):
         dst.update(bytes(src) if src.line_size == dst.line_size else _repadded(src, dst))
-    _write_plane(out.planes[3], alpha.astype(np.dtype(">u2" if pix_fmt.endswith("be") else "<u2") if bits_per_sample(pix_fmt) > 8 else np.uint8))
+    write_plane(out.planes[3], alpha.astype(np.dtype(">u2" if pix_fmt.endswith("be") else "<u2") if bits_per_sample(pix_fmt) > 8 else np.uint8))
     for k in ("colorspace", "color_range", "color_primaries", "color_trc"):
         setattr(out, k, getattr(colour, k))
     return out

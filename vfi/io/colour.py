@@ -58,13 +58,13 @@ _SEMI_PLANAR = {"nv12": ((2, 2), "yuv444p"), "nv21": ((2, 2), "yuv444p"), "nv16"
                 "p010le": ((2, 2), "yuv444p16le"), "p016le": ((2, 2), "yuv444p16le")}
 
 
-def _plane_samples(plane, dtype: np.dtype, per_pixel: int = 1) -> np.ndarray:
+def plane_samples(plane, dtype: np.dtype, per_pixel: int = 1) -> np.ndarray:
     """A plane's samples (``per_pixel`` interleaved per pixel), line padding dropped."""
     rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
     return rows[:, : plane.width * per_pixel * dtype.itemsize].view(dtype)
 
 
-def _write_plane(plane, samples: np.ndarray) -> None:
+def write_plane(plane, samples: np.ndarray) -> None:
     """``samples`` (height x width, the plane's dtype) into a plane, padding zeroed."""
     rows = np.zeros((plane.height, plane.line_size), np.uint8)
     raw = np.ascontiguousarray(samples).view(np.uint8)
@@ -87,17 +87,17 @@ def replicate_chroma(frame: av.VideoFrame, full: str) -> av.VideoFrame | None:
             return None
         fx, fy, dtype = layout
     w, h = frame.width, frame.height
-    luma = _plane_samples(frame.planes[0], dtype)
+    luma = plane_samples(frame.planes[0], dtype)
     if semi:
-        uv = _plane_samples(frame.planes[1], dtype, 2)
+        uv = plane_samples(frame.planes[1], dtype, 2)
         chroma = [uv[:, 0::2], uv[:, 1::2]]
         if name == "nv21":
             chroma.reverse()
     else:
-        chroma = [_plane_samples(frame.planes[1], dtype), _plane_samples(frame.planes[2], dtype)]
+        chroma = [plane_samples(frame.planes[1], dtype), plane_samples(frame.planes[2], dtype)]
     out = av.VideoFrame(w, h, full)
     for plane, values in zip(out.planes, [luma] + [c.repeat(fy, 0).repeat(fx, 1)[:h, :w] for c in chroma]):
-        _write_plane(plane, values)
+        write_plane(plane, values)
     return out
 
 
@@ -128,10 +128,23 @@ def planar_yuv_layout(pix_fmt: str) -> tuple[int, int, np.dtype] | None:
     return block[0], block[1], dtype
 
 
+def without_alpha(pix_fmt: str) -> str | None:
+    """The same planes without the alpha plane (yuva420p -> yuv420p, gbrap16le ->
+    gbrp16le), for a planar format with alpha; None otherwise."""
+    if not pix_fmt.startswith(("yuva", "gbrap")):
+        return None
+    name = pix_fmt.replace("yuva", "yuv", 1) if pix_fmt.startswith("yuva") else pix_fmt.replace("gbrap", "gbrp", 1)
+    try:
+        av.VideoFormat(name)
+    except (ValueError, TypeError):
+        return None
+    return name
+
+
 def colour_planes(pix_fmt: str) -> str:
-    """The format of a YUVA format's first three planes (yuva444p12le -> yuv444p12le):
-    its colour, read as that format's; other formats as they are."""
-    return pix_fmt.replace("yuva", "yuv", 1) if pix_fmt.startswith("yuva") else pix_fmt
+    """The format of a planar format's colour planes, its alpha plane left out
+    (yuva444p12le -> yuv444p12le); other formats as they are."""
+    return without_alpha(pix_fmt) or pix_fmt
 
 
 def yuv_from_rgb(rgb: np.ndarray, pix_fmt: str, matrix: int, color_range: int) -> av.VideoFrame | None:
@@ -174,7 +187,7 @@ def yuv_from_rgb(rgb: np.ndarray, pix_fmt: str, matrix: int, color_range: int) -
     scaled = [yuv[..., 0], chroma[..., 0], chroma[..., 1]]
     out = av.VideoFrame(w, h, pix_fmt)
     for plane, values in zip(out.planes, scaled):
-        _write_plane(plane, np.clip(np.rint(values), 0, top).astype(dtype))
+        write_plane(plane, np.clip(np.rint(values), 0, top).astype(dtype))
     return out
 
 
@@ -190,7 +203,7 @@ def rgb_from_deep_yuv(frame: av.VideoFrame, matrix: int, color_range: int, preci
     h, w = frame.height, frame.width
 
     def plane(k):
-        values = _plane_samples(frame.planes[k], dtype).astype(np.float32)
+        values = plane_samples(frame.planes[k], dtype).astype(np.float32)
         return values if k == 0 else values.repeat(sy, 0).repeat(sx, 1)[:h, :w]
 
     top = (1 << bits_per_sample(frame.format.name)) - 1
@@ -246,13 +259,13 @@ def rgb_from_deep_rgb(frame: av.VideoFrame, precise: bool = False) -> np.ndarray
         return None
     kind, dtype, top = layout
     if kind == "gbr":
-        g, b, r = (_plane_samples(frame.planes[k], dtype) for k in range(3))
+        g, b, r = (plane_samples(frame.planes[k], dtype) for k in range(3))
         wide = np.stack([r, g, b], axis=-1)
     elif kind == "gray":
-        wide = _plane_samples(frame.planes[0], dtype)[..., None].repeat(3, axis=-1)
+        wide = plane_samples(frame.planes[0], dtype)[..., None].repeat(3, axis=-1)
     else:
         order = PACKED_DEEP_RGB[frame.format.name[:-2]]
-        pixels = _plane_samples(frame.planes[0], dtype, len(order)).reshape(frame.height, frame.width, len(order))
+        pixels = plane_samples(frame.planes[0], dtype, len(order)).reshape(frame.height, frame.width, len(order))
         wide = pixels[..., [order.index(c) for c in "rgb"]]
     return rgb_levels(wide * (255 / top), precise)
 
@@ -272,10 +285,10 @@ def deep_rgb_from_rgb(rgb: np.ndarray, pix_fmt: str) -> av.VideoFrame | None:
     if kind == "packed":
         order = PACKED_DEEP_RGB[pix_fmt[:-2]]
         pixels = np.stack([opaque if c == "a" else wide[..., "rgb".index(c)] for c in order], axis=-1).astype(dtype)  # stack drops the byte order
-        _write_plane(frame.planes[0], pixels.reshape(h, w * len(order)))
+        write_plane(frame.planes[0], pixels.reshape(h, w * len(order)))
         return frame
     for plane, channel in zip(frame.planes, (1, 2, 0, None)):  # planes G, B, R, then alpha: opaque
-        _write_plane(plane, opaque if channel is None else wide[..., channel])
+        write_plane(plane, opaque if channel is None else wide[..., channel])
     return frame
 
 
