@@ -210,12 +210,13 @@ class VideoReader:
                     self.corrupt_frames += 1
                 if not first_rotation_seen:
                     first_rotation_seen = True
+                    held_back = reorder_window(frame)  # later frames are scaled to this one's size
                     self.info.rotation = _rotation(frame)
                     self.info.hdr = hdr10_metadata(frame)
                 if frame.pts is not None:
                     heapq.heappush(stamps, Fraction(frame.pts) * tb)
                 window.append(frame)
-                if len(window) > reorder_window(frame):
+                if len(window) > held_back:
                     sf = self._stamp(window.pop(0), stamps, fallback_step)
                     if sf is _PAST_END:
                         return
