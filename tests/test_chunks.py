@@ -112,21 +112,29 @@ def _cli(*args):
     return subprocess.Popen([sys.executable, "-m", "vfi", *map(str, args)], env=env, stderr=subprocess.PIPE, text=True)
 
 
+def _terminate_once(job, record) -> str:
+    """Sends SIGTERM to ``job`` once the chunk ``record`` is written (or the job ends,
+    or two minutes pass); its stderr, after it has exited."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + 120
+    while not record.exists() and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.send_signal(signal.SIGTERM)
+    return job.communicate(timeout=60)[1]
+
+
 @pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_sigterm_then_resume_makes_only_the_remaining_chunks(film, tmp_path, workers):
     import signal
-    import time
 
     out = tmp_path / "out.mkv"
     args = ["upsample", film, "-o", out, "--factor", "2", "--method", "blend", "--codec", "ffv1", "--chunk-seconds", "1",
             "--workers", workers]
     folder = tmp_path / ".out.mkv.vfi-chunks"
     job = _cli(*args, "--resume")
-    deadline = time.monotonic() + 120
-    while not (folder / "chunk-0002.json").exists() and job.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    job.send_signal(signal.SIGTERM)
-    _, err = job.communicate(timeout=60)
+    err = _terminate_once(job, folder / "chunk-0002.json")
     assert job.returncode == 128 + signal.SIGTERM, err
     assert "chunks are finished" in err and "Traceback" not in err and not out.exists()
     kept = sorted(p.stem for p in folder.glob("chunk-*.json"))
@@ -146,16 +154,11 @@ def test_sigterm_then_resume_makes_only_the_remaining_chunks(film, tmp_path, wor
 
 def test_without_resume_a_stopped_job_leaves_no_chunks(film, tmp_path):
     import signal
-    import time
 
     out = tmp_path / "out.mkv"
     folder = tmp_path / ".out.mkv.vfi-chunks"
     job = _cli("upsample", film, "-o", out, "--factor", "2", "--method", "blend", "--chunk-seconds", "1")
-    deadline = time.monotonic() + 120
-    while not (folder / "chunk-0001.json").exists() and job.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    job.send_signal(signal.SIGTERM)
-    _, err = job.communicate(timeout=60)
+    err = _terminate_once(job, folder / "chunk-0001.json")
     assert job.returncode == 128 + signal.SIGTERM, err
     assert not folder.exists() and not out.exists() and not list(tmp_path.glob(".vfi-*"))
 
