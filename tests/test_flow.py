@@ -151,6 +151,23 @@ def test_untrained_model_is_the_warped_average_with_half_the_detail():
     assert torch.allclose(y, low + 0.5 * chosen + 0.5 * db, atol=1e-6)
 
 
+
+def test_fusion_in_strips_of_rows_is_the_whole_frame_fusion():
+    """On a CPU the fusion goes in strips of FUSION_ROWS rows (they stay in the caches);
+    with the detail filter's reach of real rows around each strip it is the whole
+    frame's fusion, to float rounding."""
+    from vfi.models.flow_fusion import FUSION_ROWS
+
+    a, b = shifted(2 * FUSION_ROWS + 13, 48, 2)
+    w0, w1 = (torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in (a, b))
+    out = torch.randn(1, 5, *w0.shape[-2:], generator=torch.Generator().manual_seed(0))
+    model = FlowFusion().eval()
+    with torch.inference_mode():
+        strips = model.combine(w0, w1, 0.3, out)
+        whole = model._fuse(w0, w1, float(np.log(0.7 / 0.3)), out, 0, w0.shape[-2])
+    assert strips.shape == whole.shape == w0.shape
+    assert torch.allclose(strips, whole, atol=1e-6), float((strips - whole).abs().max())
+
 def test_flow_fusion_tiles_match_untiled():
     spec, model = busy_flow_fusion()
     a, b = shifted(70, 90, 3)

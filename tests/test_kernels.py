@@ -71,6 +71,24 @@ def test_resizes_and_blur_agree():
     assert torch.allclose(cv, pt, atol=1e-5)
 
 
+
+def test_planes_laid_out_one_by_one_resize_and_blur_as_interleaved_ones():
+    """Tensors plane by plane (what the fusion reads) go through OpenCV one plane at a
+    time, in place: the same values as channels-last ones and as PyTorch's."""
+    x = torch.rand(1, 5, 37, 52)
+    interleaved = x.contiguous(memory_format=torch.channels_last)
+    g = torch.tensor([0.05, 0.25, 0.4, 0.25, 0.05])
+    with torch.inference_mode():
+        for fn in (lambda v: kernels.resize(v, (74, 104)), lambda v: kernels.resize(v, (18, 26), "area"),
+                   lambda v: kernels.gaussian_blur(v, g)):
+            planar, inter = fn(x), fn(interleaved)
+            assert planar.stride(-1) == 1 and planar.shape == inter.shape
+            assert torch.allclose(planar, inter, atol=1e-6)
+        with kernels.torch_kernels():
+            assert torch.allclose(kernels.gaussian_blur(x, g), kernels.gaussian_blur(interleaved, g), atol=1e-5)
+        rows = x[:, :, 3:30]  # a strip of rows: each plane still whole along its rows
+        assert torch.allclose(kernels.gaussian_blur(rows, g), kernels.gaussian_blur(rows.contiguous(), g))
+
 def _frames(n, h, w):
     from vfi.io.frames import SourceFrame
 

@@ -10,7 +10,8 @@ same kernel runs through OpenCV on the tensor's memory.  Both give the same resu
 (OpenCV rounds warp positions to 1/32 px; tests/test_kernels.py holds them together),
 and CUDA runs PyTorch's.
 
-Tensors are (N, C, H, W); on the CPU path channels-last memory is read without a copy.
+Tensors are (N, C, H, W); on the CPU path channels-last memory is read without a copy,
+and so are tensors laid out plane by plane (resizes and the blur then go one plane at a time).
 """
 
 from __future__ import annotations
@@ -58,6 +59,21 @@ def _planes(x: torch.Tensor, i: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(img[..., k: k + CV2_MAX_CHANNELS].numpy()) for k in range(0, c, CV2_MAX_CHANNELS)]
 
 
+def _plane_by_plane(x: torch.Tensor) -> bool:
+    """Whether ``x`` (N, C, H, W), C > 1, lies plane by plane (rows of each plane unit-strided):
+    then OpenCV reads and writes each plane in place, one at a time."""
+    return x.shape[1] > 1 and x.stride(-1) == 1
+
+
+def _each_plane(x: torch.Tensor, size: tuple[int, int], kernel) -> torch.Tensor:
+    """``kernel(src, dst)`` on every (H, W) plane of ``x`` into a new plain (N, C, *size) tensor."""
+    out = torch.empty((*x.shape[:2], *size), dtype=x.dtype)
+    for i in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            kernel(x[i, c].numpy(), out[i, c].numpy())
+    return out
+
+
 def _from_planes(groups: list[list[np.ndarray]]) -> torch.Tensor:
     """Images of channel groups (H x W [x C]) back to one channels-last (N, C, H, W) tensor."""
     imgs = []
@@ -70,7 +86,7 @@ def _from_planes(groups: list[list[np.ndarray]]) -> torch.Tensor:
 
 def remap(src: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mode: str = "bicubic", levels: bool = False) -> torch.Tensor:
     """``src`` (1, C, H, W) read at pixel positions (``x``, ``y``) (h x w float32),
-    edges repeated: (1, C, h, w) float32.  ``levels``: ``src`` holds 0..255 levels and the
+    edges repeated: (1, C, h, w) float32, plane by plane.  ``levels``: ``src`` holds 0..255 levels and the
     result is rounded and clipped to them, as an 8-bit warp gives."""
     if use_cv2(src):
         cv2 = _cv2()
@@ -79,7 +95,8 @@ def remap(src: torch.Tensor, x: torch.Tensor, y: torch.Tensor, mode: str = "bicu
         if levels:
             src = src.round().clamp_(0, 255).to(torch.uint8) if src.dtype != torch.uint8 else src
         out = [cv2.remap(p, mx, my, flag, borderMode=cv2.BORDER_REPLICATE) for p in _planes(src, 0)]
-        return _from_planes([out]).float()
+        # float32 plane by plane, in the one pass that converts: what the fusion reads
+        return _from_planes([out]).to(torch.float32, memory_format=torch.contiguous_format)
     h, w = src.shape[-2:]
     grid = torch.stack([x * (2 / max(w - 1, 1)) - 1, y * (2 / max(h - 1, 1)) - 1], dim=-1).unsqueeze(0)
     out = F.grid_sample(src.float(), grid, mode=mode, padding_mode="border", align_corners=True)
@@ -95,6 +112,8 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> to
     if use_cv2(x):
         cv2 = _cv2()
         flag = cv2.INTER_AREA if mode == "area" else cv2.INTER_LINEAR
+        if _plane_by_plane(x):
+            return _each_plane(x, (h, w), lambda src, dst: cv2.resize(src, (w, h), dst=dst, interpolation=flag))
         return _from_planes([[cv2.resize(p, (w, h), interpolation=flag) for p in _planes(x, i)] for i in range(x.shape[0])])
     if mode == "area":
         return F.interpolate(x, size=size, mode="area")
@@ -117,6 +136,9 @@ def gaussian_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     if use_cv2(x) and x.dtype == torch.float32:
         cv2 = _cv2()
         k = kernel.double().numpy()
+        if _plane_by_plane(x):
+            return _each_plane(x, tuple(x.shape[-2:]), lambda src, dst: cv2.sepFilter2D(
+                src, -1, k, k, dst=dst, borderType=cv2.BORDER_REPLICATE))
         return _from_planes([[cv2.sepFilter2D(p, -1, k, k, borderType=cv2.BORDER_REPLICATE) for p in _planes(x, i)]
                              for i in range(x.shape[0])])
     c = x.shape[1]
