@@ -1,8 +1,9 @@
 """What --ray-ship costs: on a local Ray cluster (2 CPUs, started here), the time to put
-the input in the object store and for a task to write its copy, then the wall time of
-`vfi upsample --factor 2 --method blend --codec ffv1 --chunk-seconds 2` with `--ray-ship
-never` (the input read from its path) and `always`, rounds alternating, and whether
-both outputs have the same frames.
+the input in the object store, for the first task on the node to write the job's copy
+and for later tasks to find it, then the wall time of `vfi upsample --factor 2 --method
+blend --codec ffv1 --chunk-seconds 2` with `--ray-ship never` (the input read from its
+path) and `always`, rounds alternating, the copies of the input each job wrote and
+reused (from its log), and whether both outputs have the same frames.
 
     python benchmarks/bench_ray_ship.py [CLIP] [--rounds 2]
 """
@@ -33,9 +34,11 @@ def frames_digest(path: Path) -> str:
 
 
 def shipping_parts(ray, clip: str) -> None:
-    """The driver's put and each task's copy, timed alone."""
+    """The driver's put and each task's look for the node's copy (the first writes it),
+    timed alone, then the copy's removal."""
     from vfi.chunks import Tracker
     from vfi.ray_workers import _Shipping, input_on_node
+    from vfi.shipped_input import remove_copies
 
     t = time.perf_counter()
     shipping = _Shipping(ray, clip, "always", Tracker([], None))
@@ -43,13 +46,15 @@ def shipping_parts(ray, clip: str) -> None:
 
     @ray.remote(num_cpus=1)
     def copy_on_node(source):
-        with tempfile.TemporaryDirectory() as here:
-            t = time.perf_counter()
-            input_on_node(source, here)
-            return time.perf_counter() - t
+        t = time.perf_counter()
+        _, wrote = input_on_node(source)
+        return time.perf_counter() - t, wrote
 
-    copies = ray.get([copy_on_node.remote(shipping.file) for _ in range(6)])
-    print("a task's copy (s): " + ", ".join(f"{s:.3f}" for s in copies))
+    copies = [ray.get(copy_on_node.remote(shipping.file)) for _ in range(6)]  # one after another
+    print("the tasks' copy (s): " + ", ".join(f"{s:.3f} {'written' if wrote else 'reused'}" for s, wrote in copies))
+    t = time.perf_counter()
+    removed, warning = remove_copies(ray, shipping.file.key, {}, [])
+    print(f"removed from {removed} node(s) in {time.perf_counter() - t:.3f} s" + (f"; {warning}" if warning else ""))
 
 
 def main() -> None:
@@ -69,10 +74,16 @@ def main() -> None:
                 for mode in ("never", "always"):
                     out = Path(d) / f"{mode}.mkv"
                     t = time.perf_counter()
-                    subprocess.run([sys.executable, "-m", "vfi", "upsample", args.clip, "-o", str(out), "-y", "-q", "--factor", "2",
-                                    "--method", "blend", "--codec", "ffv1", "--chunk-seconds", "2",
-                                    "--ray", info.address_info["gcs_address"], "--ray-ship", mode], check=True)
-                    print(f"--ray-ship {mode}: {time.perf_counter() - t:.1f} s, frames {frames_digest(out)}", flush=True)
+                    log = subprocess.run([sys.executable, "-m", "vfi", "upsample", args.clip, "-o", str(out), "-y", "--factor", "2",
+                                          "--method", "blend", "--codec", "ffv1", "--chunk-seconds", "2",
+                                          "--ray", info.address_info["gcs_address"], "--ray-ship", mode],
+                                         check=True, stderr=subprocess.PIPE, text=True).stderr
+                    took = time.perf_counter() - t
+                    made = [line for line in log.splitlines() if ": made on Ray" in line]
+                    written = sum("the input copied to" in line for line in made)
+                    reused = sum(line.endswith("reused)") for line in made)
+                    print(f"--ray-ship {mode}: {took:.1f} s, {len(made)} chunks, the input written {written}, reused {reused}, "
+                          f"frames {frames_digest(out)}", flush=True)
     finally:
         ray.shutdown()
 

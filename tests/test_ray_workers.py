@@ -1,7 +1,7 @@
 """Chunks as Ray tasks on a local cluster the tests start (2 CPUs): the same output as
 local worker processes, with the input read from its path or shipped through Ray's
-object store, and a worker killed mid-task costs only a retry of its chunk; the GPUs a
-task asks for."""
+object store (written once on the node for the whole job, removed when it ends), and a
+worker killed mid-task costs only a retry of its chunk; the GPUs a task asks for."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import pickle
+import re
 import time
 from dataclasses import replace
 from fractions import Fraction
@@ -21,6 +22,7 @@ from conftest import make_video, moving_frames, read_frames, vfi
 from vfi.chunks import Tracker
 from vfi.errors import UsageError
 from vfi.ray_workers import InputFile, InputNotOnNode, _Shipping, input_on_node, task_cpus, task_gpus
+from vfi.shipped_input import FOLDER_PREFIX, node_folder, remove_copies
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,10 +71,17 @@ def two_workers(clip, tmp_path_factory):
     return out
 
 
-def _job(clip, out, address, *extra):
+def _job(clip, out, address, *extra, args=ARGS):
     env = dict(os.environ)
-    return subprocess.Popen([sys.executable, "-m", "vfi", "upsample", str(clip), "-o", str(out), *ARGS, "--ray", address, *extra],
+    return subprocess.Popen([sys.executable, "-m", "vfi", "upsample", str(clip), "-o", str(out), *args, "--ray", address, *extra],
                             env=env, stderr=subprocess.PIPE, text=True)
+
+
+def _shipped_folder(log: str) -> Path:
+    """The folder the job's log names for the input's copy on each node."""
+    key = re.search(FOLDER_PREFIX + r"([0-9a-f]+)", log)
+    assert key, log
+    return node_folder(key.group(1))
 
 
 def test_ray_gives_the_output_of_two_local_workers(cluster, clip, two_workers, tmp_path):
@@ -83,30 +92,64 @@ def test_ray_gives_the_output_of_two_local_workers(cluster, clip, two_workers, t
     assert not list(tmp_path.glob(".*chunks*"))
 
 
-def test_the_input_shipped_through_the_object_store_gives_the_same_output(cluster, clip, two_workers, tmp_path):
-    job = _job(clip, tmp_path / "ray.mkv", cluster, "--ray-ship", "always")
+def test_the_input_shipped_is_written_once_on_the_node_and_removed_after(cluster, clip, two_workers, tmp_path):
+    job = _job(clip, tmp_path / "ray.mkv", cluster, "--ray-ship", "always", args=[a for a in ARGS if a != "-q"])
     _, err = job.communicate(timeout=300)
     assert job.returncode == 0, err
     assert same_frames(two_workers, tmp_path / "ray.mkv")
     assert not list(tmp_path.glob(".*chunks*"))
+    made = [line for line in err.splitlines() if ": made on Ray" in line]
+    assert len(made) >= 8  # 1 s chunks of 10 s
+    assert sum("the input copied to" in line for line in made) == 1  # one node
+    assert sum("the input's copy on" in line and line.endswith("reused)") for line in made) == len(made) - 1
+    assert "the input's copies removed from 1 node(s)" in err and "warning" not in err
+    assert not _shipped_folder(err).exists()
+
+
+def test_a_job_stopped_with_ctrl_c_removes_the_shipped_copy(cluster, clip, tmp_path):
+    job = _job(clip, tmp_path / "ray.mkv", cluster, "--ray-ship", "always", args=[a for a in ARGS if a != "-q"])
+    lines = []
+    for line in job.stderr:  # stopped once a chunk made on Ray is logged: the copy is on the node
+        lines.append(line)
+        if ": made on Ray" in line:
+            job.send_signal(signal.SIGINT)
+            break
+    err = "".join(lines) + job.communicate(timeout=120)[1]
+    assert job.returncode == 128 + signal.SIGINT, err
+    assert "Traceback" not in err and "warning" not in err
+    assert not _shipped_folder(err).exists() and not (tmp_path / "ray.mkv").exists()
 
 
 def test_a_node_reads_the_input_from_its_path_only_if_it_is_the_same_file(cluster, clip, tmp_path):
     here = InputFile.of(str(clip))
-    assert here.here() and input_on_node(here, str(tmp_path)) == str(clip.resolve())
+    assert here.here() and input_on_node(here) == (str(clip.resolve()), None)
     touched = replace(here, mtime_ns=here.mtime_ns + 1)  # another file of the same name and size
     elsewhere = replace(here, path=str(tmp_path / "not-here" / clip.name))
     for missing in (touched, elsewhere):
         assert not missing.here()
         with pytest.raises(InputNotOnNode, match="--ray-ship auto"):
-            input_on_node(missing, str(tmp_path))
+            input_on_node(missing)
 
 
-def test_a_shipped_input_is_written_on_the_node_under_its_name(cluster, ray, clip, tmp_path):
+def test_a_shipped_input_is_written_on_the_node_once_under_its_name_then_removed(cluster, ray, clip, tmp_path):
     shipped = replace(InputFile.of(str(clip)), path=str(tmp_path / "not-here" / clip.name), shipped=ray.put(clip.read_bytes()))
-    local = input_on_node(shipped, str(tmp_path))
-    assert local == str(tmp_path / "input" / clip.name)
+    local, wrote = input_on_node(shipped)
+    assert wrote and local == str(node_folder(shipped.key) / clip.name)
     assert Path(local).read_bytes() == clip.read_bytes()
+    assert input_on_node(shipped) == (local, False)
+    assert remove_copies(ray, shipped.key, {}, []) == (1, None)  # a task on each node of the cluster
+    assert not node_folder(shipped.key).exists()
+    assert remove_copies(ray, shipped.key, {}, []) == (0, None)
+
+
+def test_a_copy_on_a_node_that_left_the_cluster_is_said_in_one_warning(cluster, ray, clip, tmp_path):
+    shipped = replace(InputFile.of(str(clip)), path=str(tmp_path / "not-here" / clip.name), shipped=ray.put(clip.read_bytes()))
+    input_on_node(shipped)
+    gone = "ab" * 28  # a node id the cluster no longer has
+    removed, warning = remove_copies(ray, shipped.key, {gone: "10.1.2.3"}, [])
+    assert removed == 1 and not node_folder(shipped.key).exists()  # this node's copy went
+    assert warning and "\n" not in warning
+    assert "10.1.2.3 (the node left the cluster)" in warning and f"{FOLDER_PREFIX}{shipped.key}" in warning
 
 
 def test_auto_ships_once_a_node_lacks_the_input_and_never_does_not(cluster, ray, clip):

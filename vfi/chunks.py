@@ -344,11 +344,14 @@ def _run_in(job, target: OutputTarget, folder: Path, observers: list, started: f
             tracker.note(f"{c.name} ({tracker.span(c)}): kept")
     try:
         records.update(_make(job, plan, todo, folder, digests, tracker))
-    except KeyboardInterrupt as e:
+    except BaseException as e:
+        for w in tracker.warnings:  # no summary to carry them: said before the error
+            tracker.note(f"warning: {w}")
         if job.chunks.resume and isinstance(e, Interrupted):
             kept = sum(1 for c in plan.chunks if finished(folder, c, digests[c.number]) is not None)
             e.message = f"{kept} of {len(plan.chunks)} chunks are finished in {folder}: the same command goes on from them"
         raise
+    plan = replace(plan, warnings=plan.warnings + tracker.warnings)  # with the job's, in the summary and sidecar
     result = join_and_commit(job, target, plan, records, folder, observers, started)
     shutil.rmtree(folder, ignore_errors=True)
     return result
@@ -387,6 +390,7 @@ class Tracker:
     def __init__(self, observers: list, plan: Plan):
         self.observers, self.plan = observers, plan
         self.done = 0
+        self.warnings: list[str] = []  # said with the job's own warnings
 
     def span(self, c: Chunk) -> str:
         return f"{float(c.start_time - self.plan.first_time):.2f} s on, {c.frames_out} frames"
@@ -395,6 +399,9 @@ class Tracker:
         for o in self.observers:
             if hasattr(o, "note"):
                 o.note(line)
+
+    def warn(self, line: str) -> None:
+        self.warnings.append(line)
 
     def start(self, todo: list[Chunk]) -> None:
         for o in self.observers:

@@ -6,8 +6,9 @@ Ray's object store, so the workers need not see the work folder: the chunks are 
 and joined where the command runs.  A task reads the input from its path where its node
 has the same file there (storage every worker can read: the same machine, NFS, a bucket
 mounted alike); where it has not, the input's bytes are put in the object store once and
-each such task writes them to a file of its own for the chunk (``ship``: ``auto``; always
-with ``always``; ``never`` makes such a node an error).  A task whose worker dies (killed,
+the job's first task on each such node writes them to a file that the job's later tasks
+there read too, removed when the job ends (:mod:`vfi.shipped_input`; ``ship``: ``auto``;
+always with ``always``; ``never`` makes such a node an error).  A task whose worker dies (killed,
 out of memory, a machine lost) is run again, up to ``RETRIES`` times; an error in the job
 itself (an unreadable input) is not, and stops the job as it would on one machine."""
 
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, UsageError, VfiError
+from .shipped_input import FOLDER_PREFIX, copy_on_node, new_key, remove_copies
 
 RETRIES = 3
 CONNECT_SECONDS = 10  # how long the cluster's address may take to answer before the job stops
@@ -34,6 +36,7 @@ class InputFile:
     size: int
     mtime_ns: int
     shipped: object = None  # a Ray object reference to the file's bytes (nested: the task gets the reference)
+    key: str = field(default_factory=new_key)  # the job's own name for its copies on the nodes
 
     @classmethod
     def of(cls, path: str) -> InputFile:
@@ -101,18 +104,20 @@ def run_on_ray(job, plan, todo: list, folder: Path, digests: dict, tracker) -> d
             for ref in done:
                 c = pending.pop(ref)
                 try:
-                    record, packets = _result(ray, ref)
+                    record, packets, copy = _result(ray, ref)
                 except InputNotOnNode as e:
                     source.ship(e)  # raises with --ray-ship never
                     pending[submit(c)] = c
                     continue
                 records[c.number] = _store(folder, c, record, packets)
                 tracker.frames(c.frames_out)
-                tracker.made(c, " on Ray")
+                tracker.made(c, " on Ray" + source.copied(copy))
     except BaseException:
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
+    finally:
+        source.remove_copies(list(pending))
     return records
 
 
@@ -123,6 +128,8 @@ class _Shipping:
     def __init__(self, ray, path: str, mode: str, tracker):
         self.ray, self.mode, self.tracker = ray, mode, tracker
         self.file = InputFile.of(path)
+        self.written_on: dict[str, str] = {}  # node id -> address, where a task wrote the copy
+        self.addresses: dict[str, str] = {}
         if mode == "always":
             self._put("--ray-ship always")
 
@@ -138,7 +145,36 @@ class _Shipping:
         # mapped, not read: the bytes go from the page cache into the object store
         data = np.memmap(self.file.path, dtype=np.uint8, mode="r").view(np.ndarray)
         self.file = replace(self.file, shipped=self.ray.put(data))
-        self.tracker.note(f"the input ({self.file.size / 1e6:.1f} MB) goes to the workers through Ray's object store ({why})")
+        self.tracker.note(f"the input ({self.file.size / 1e6:.1f} MB) goes to the workers through Ray's object store ({why}); "
+                          f"each node without it keeps one copy for the job, in {FOLDER_PREFIX}{self.file.key} in its temporary folder")
+
+    def copied(self, copy: tuple[str, bool] | None) -> str:
+        """The log's word on a task's copy of the input: ``copy`` is its node and
+        whether it wrote the copy there (None: the task read the input's own path)."""
+        if copy is None:
+            return ""
+        node, wrote = copy
+        if node not in self.addresses:
+            self.addresses.update({n["NodeID"]: n.get("NodeManagerAddress") or n["NodeID"] for n in self.ray.nodes()})
+        address = self.addresses.get(node, node)
+        if wrote:
+            self.written_on[node] = address
+            return f" (the input copied to {address})"
+        return f" (the input's copy on {address} reused)"
+
+    def remove_copies(self, stopping: list) -> None:
+        """The job's copies removed from the nodes (``stopping``: tasks cancelled, given
+        time to end first); what could not be is said in one warning."""
+        if self.file.shipped is None:
+            return
+        try:
+            removed, warning = remove_copies(self.ray, self.file.key, self.written_on, stopping)
+        except Exception as e:  # the cluster gone: the job's own outcome stands
+            removed, warning = 0, f"the input's shipped copies ({FOLDER_PREFIX}{self.file.key}) could not be removed from the Ray nodes: {e}"
+        if warning:
+            self.tracker.warn(warning)
+        elif removed:
+            self.tracker.note(f"the input's copies removed from {removed} node(s)")
 
 
 def _connect(address: str):
@@ -171,8 +207,8 @@ def _check_reachable(address: str) -> None:
         raise UsageError(f"--ray {address}: no Ray cluster answers there ({e})") from None
 
 
-def _result(ray, ref) -> tuple[dict, object]:
-    """The task's record and packets; an error of the job raised as itself."""
+def _result(ray, ref) -> tuple[dict, object, tuple | None]:
+    """The task's record, packets and word on the input's copy; an error of the job raised as itself."""
     from ray.exceptions import RayTaskError
 
     try:
@@ -198,28 +234,26 @@ def _store(folder: Path, chunk, record: dict, packets) -> dict:
     return record
 
 
-def input_on_node(source: InputFile, folder: str) -> str:
-    """The input's path on this node: its own where the node has the same file, else the
-    shipped bytes written into ``folder`` (under the input's name: its extension kept)."""
+def input_on_node(source: InputFile) -> tuple[str, bool | None]:
+    """The input's path on this node, and whether this task wrote it (None: the node's
+    own file).  Its own path where the node has the same file, else the job's copy of
+    the shipped bytes (under the input's name: its extension kept), written by the
+    job's first task on the node and read in place by the others."""
     if source.shipped is None:
         if source.here():
-            return source.path
+            return source.path, None
         import socket
 
         raise InputNotOnNode(source.path, socket.gethostname())
     import ray
 
-    data = ray.get(source.shipped)
-    local = Path(folder) / "input" / Path(source.path).name
-    local.parent.mkdir()
-    with open(local, "wb") as f:
-        f.write(memoryview(data))
-    return str(local)
+    return copy_on_node(source.key, Path(source.path).name, source.size, lambda: ray.get(source.shipped))
 
 
-def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> tuple[dict, object]:
-    """On a Ray worker: the chunk made in a folder of its own, returned whole (the
-    folder, and the input's copy where it was shipped, removed after)."""
+def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> tuple[dict, object, tuple | None]:
+    """On a Ray worker: the chunk made in a folder of its own (removed after), returned
+    whole, with the node's id and whether this task wrote the input's copy there
+    (None: it read the input's own path)."""
     import numpy as np
     import ray
 
@@ -230,8 +264,9 @@ def make_chunk_task(job, first_time, chunk, digest: str, source: InputFile) -> t
     share_cores(max(1, int(assigned.get("CPU", 1))))
     if assigned.get("GPU") and job.device.startswith("cuda"):
         job = replace(job, device="cuda")  # Ray shows the task its own GPU alone, as device 0
+    path, wrote = input_on_node(source)
+    copy = None if wrote is None else (ray.get_runtime_context().get_node_id(), wrote)
     with tempfile.TemporaryDirectory(prefix="vfi-chunk-") as here:
-        job = replace(job, input=input_on_node(source, here))
-        record = make_chunk(job, first_time, chunk, here, digest)
+        record = make_chunk(replace(job, input=path), first_time, chunk, here, digest)
         # an array: Ray hands it to the command's process in shared memory, without a copy
-        return record, np.fromfile(Path(here) / f"{chunk.name}{CHUNK_SUFFIX}", dtype=np.uint8)
+        return record, np.fromfile(Path(here) / f"{chunk.name}{CHUNK_SUFFIX}", dtype=np.uint8), copy
