@@ -12,7 +12,10 @@ across a scene cut::
 Output frame ``n`` shows the source at ``n / fps`` seconds: a source frame where that
 falls on one, else a frame made between the two around it (all the frames a pair needs
 are made together, with one flow computation, and kept for the next requests).  The
-rate arithmetic is exact (fractions), so a whole factor keeps every source frame."""
+rate arithmetic is exact (fractions), so a whole factor keeps every source frame.
+Each output frame keeps the properties of the source frame before it (colour, field
+order...), with its duration at the new rate and ``_AbsoluteTime`` moved to its own
+time; the source's ``_SceneChangePrev``/``_SceneChangeNext`` marks are dropped."""
 
 from __future__ import annotations
 
@@ -83,24 +86,40 @@ def interpolate(clip, fps=None, factor=None, method: str | None = None, weights:
 
     if clip.format is None or clip.format.id != vs.RGB24:
         raise ValueError("vfi takes RGB24 clips: vs.core.resize.Bicubic(clip, format=vs.RGB24, matrix_in_s='709')")
+    if not clip.width or not clip.height:
+        raise ValueError("vfi takes clips of one frame size (resize to one first)")
     if (fps is None) == (factor is None):
         raise ValueError("give fps or factor")
-    source_rate = Fraction(clip.fps_num, clip.fps_den)
-    if not source_rate:
+    if not clip.fps_num or not clip.fps_den:  # a variable rate is 0/0 (0/1 in older cores)
         raise ValueError("the clip has no constant frame rate (set one with std.AssumeFPS)")
+    source_rate = Fraction(clip.fps_num, clip.fps_den)
     rate = parse_rate(fps) if fps is not None else source_rate * parse_rate(factor)
     interp = Interpolator(method, weights, device, DEFAULT_THRESHOLD if scene_threshold is None else scene_threshold)
     change = RateChange(lambda i: _rgb(clip.get_frame(i)), clip.num_frames, source_rate, rate, interp)
     blank = vs.core.std.BlankClip(clip, length=len(change), fpsnum=rate.numerator, fpsden=rate.denominator)
 
     def frame(n, f):
-        out = f.copy()
-        rgb = change(n)
-        for p in range(3):
-            np.copyto(np.asarray(out[p]), rgb[..., p])
+        i, t = change.where(n)
+        out = clip.get_frame(i).copy()  # the source frame before: its properties (colour, field order...) carry over
+        if t:
+            rgb = change(n)
+            for p in range(3):
+                np.copyto(np.asarray(out[p]), rgb[..., p])
+        _retime(out.props, n * change.step - i, source_rate, rate)
         return out
 
     return vs.core.std.ModifyFrame(blank, blank, frame)
+
+
+def _retime(props, after: Fraction, source_rate: Fraction, rate: Fraction) -> None:
+    """A frame's properties at its place in the output: ``after`` source intervals
+    after the source frame they were copied from."""
+    props["_DurationNum"], props["_DurationDen"] = rate.denominator, rate.numerator
+    if "_AbsoluteTime" in props:
+        props["_AbsoluteTime"] = float(props["_AbsoluteTime"]) + float(after / source_rate)
+    for mark in ("_SceneChangePrev", "_SceneChangeNext"):  # they name the source's neighbours, not the output's
+        if mark in props:
+            del props[mark]
 
 
 def _rgb(frame) -> np.ndarray:
