@@ -44,11 +44,13 @@ def _in_processes(job, plan, todo: list, folder: Path, digests: dict, tracker, w
                 c = futures.pop(f)
                 records[c.number] = f.result()
                 tracker.made(c)
+        # A worker's reports go through a feeder thread and can trail its chunk's result:
+        # they are all in the queue once the workers have left.
+        pool.shutdown()
         _drain(progress, tracker.frames)
     except BaseException:
         _stop(pool)
         raise
-    pool.shutdown()
     return records
 
 
