@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, UsageError, VfiError
-from .shipped_input import FOLDER_PREFIX, copy_on_node, new_key, remove_copies
+from .shipped_input import FOLDER_PREFIX, copy_on_node, new_key, node_addresses, remove_copies
 
 RETRIES = 3
 CONNECT_SECONDS = 10  # how long the cluster's address may take to answer before the job stops
@@ -155,7 +155,7 @@ class _Shipping:
             return ""
         node, wrote = copy
         if node not in self.addresses:
-            self.addresses.update({n["NodeID"]: n.get("NodeManagerAddress") or n["NodeID"] for n in self.ray.nodes()})
+            self.addresses.update(node_addresses(self.ray))
         address = self.addresses.get(node, node)
         if wrote:
             self.written_on[node] = address

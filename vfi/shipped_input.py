@@ -32,6 +32,11 @@ def new_key() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def node_addresses(ray, alive_only: bool = False) -> dict[str, str]:
+    """The cluster's nodes: id -> address (the id where a node gives none)."""
+    return {n["NodeID"]: n.get("NodeManagerAddress") or n["NodeID"] for n in ray.nodes() if n.get("Alive") or not alive_only}
+
+
 def node_folder(key: str) -> Path:
     """Where this node keeps the job's copy: under its temporary folder."""
     return Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{key}"
@@ -114,7 +119,7 @@ def remove_copies(ray, key: str, written_on: dict, stopping: list) -> tuple[int,
     started = time.monotonic()
     if stopping:
         ray.wait(stopping, num_returns=len(stopping), timeout=CLEAN_SECONDS / 3)
-    nodes = {n["NodeID"]: n.get("NodeManagerAddress") or n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+    nodes = node_addresses(ray, alive_only=True)
     task = ray.remote(num_cpus=0, max_retries=0)(remove_on_node)
     refs = {task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(key): node for node in nodes}
     left = max(1.0, CLEAN_SECONDS - (time.monotonic() - started))
