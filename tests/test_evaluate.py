@@ -4,6 +4,7 @@ import json
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -44,6 +45,14 @@ def test_eval_cli_outputs(tmp_path):
     assert "| overall |" in (tmp_path / "r.md").read_text()
     with Image.open(tmp_path / "s.png") as im:
         assert im.format == "PNG"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_eval_runs_the_models_at_the_precision_asked(precision):
+    """--precision reaches the learned models (what upsample runs on this machine, or a
+    precision to compare it with), not the classical methods."""
+    blend, model = make_contenders(["blend"], [("sparse-cnn", None)], "cpu", precision)
+    assert blend.label == "blend" and model.method.model.precision == precision
 
 
 def test_eval_needs_something(tmp_path):

@@ -205,7 +205,7 @@ def job_options(f):
         click.option("--tile", type=click.IntRange(*COUNTS["tile"]), default=None,
                      help="Model inference in NxN tiles (seamless; bounds memory). Default: 256 (fp32) / 384 (bf16) px on CPU, which is faster; 512 above 1280x720 on CUDA; 0: never."),
         click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
-                     help="Model arithmetic. auto: bf16 autocast on CPUs with AMX (several times faster, output within a level or two of fp32), else fp32."),
+                     help="Model arithmetic. auto: bf16 autocast on CPUs with native bf16 (AMX or AVX-512 BF16: about twice as fast, output within a level or two of fp32), else fp32."),
         click.option("--batch-size", type=click.IntRange(*COUNTS["batch_size"]), default=4, show_default=True, help="Frames per model call."),
         click.option("--streams", type=click.IntRange(*COUNTS["streams"]), default=None,
                      help="Learned models on CPU: frame pairs in the model at once, the CPU threads shared among them. Default: 2 on 2+ cores (on 2 cores 1.1-1.4x faster than 1; same output), 1 above 1440p (memory)."),
@@ -402,10 +402,12 @@ def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_pat
 @click.option("--neighbours", type=click.Choice(["true", "jumped", "none"]), default="true", show_default=True,
               help="Frames around each pair: the clip's t-3 and t+3, frames from elsewhere in it, or none.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True,
+              help="The learned models' arithmetic, as in upsample (auto: what upsample runs on this machine).")
 @click.option("--quiet", "-q", is_flag=True)
 @handle_errors
 def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_threshold, dataset, json_path, md_path, sheet_path, neighbours,
-             device, quiet):
+             device, precision, quiet):
     """Drop-frame evaluation: predict each middle frame of CLIPS from its neighbours."""
     from . import evaluate as ev
     from .progress import make_progress
@@ -418,7 +420,7 @@ def eval_cmd(clips, methods, models, weights, max_triplets, every, scene_thresho
     if not clips:
         raise OneLineError("give one or more CLIPS (or --dataset)", 2)
     ev.check_report_paths(list(clips), json_path, md_path, sheet_path)
-    contenders = ev.make_contenders([m for m in methods.split(",") if m.strip()], pairs, device)
+    contenders = ev.make_contenders([m for m in methods.split(",") if m.strip()], pairs, device, precision)
     results = []
     prog = make_progress(unit="triplets/s", disable=quiet, transient=True)
     with prog:
@@ -543,7 +545,7 @@ def prep(sources, output, info_path, preset, size, max_width, spans, every, scal
 @click.option("--max-val", type=click.IntRange(1), default=96, show_default=True, help="Validation triplets (spread evenly).")
 @click.option("--patience", type=click.IntRange(1), default=None, help="Stop once validation has not improved for this many epochs (the best epoch is kept).")
 @click.option("--no-augment", is_flag=True, help="No flips or time reversal of training triplets.")
-@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast where it is fast (CUDA, CPUs with AMX).")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="bf16 autocast where it is fast (CUDA, CPUs with AMX or AVX-512 BF16).")
 @click.option("--from-weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Fine-tune from these weights.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)

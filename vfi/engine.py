@@ -72,7 +72,7 @@ class Job:
     batch_size: int = 4
     tile: int | None = None  # learned models: tile size in pixels (None: automatic, 0: off)
     threads: bool = True  # decode and encode in their own threads, overlapping the model
-    precision: str = "auto"  # learned models: auto (bf16 on AMX CPUs, else fp32), fp32, bf16, fp16
+    precision: str = "auto"  # learned models: auto (bf16 on CPUs with bf16 in hardware, else fp32), fp32, bf16, fp16
     streams: int | None = None  # learned models on CPU: frame pairs in the model at once (None: 2 where there are 2+ cores)
     start: Fraction | None = None  # trim: from this time of the input (seconds; ffmpeg's -ss)
     duration: Fraction | None = None  # trim: this long (-t)

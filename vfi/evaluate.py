@@ -59,7 +59,8 @@ class ClipResult:
     worst: dict = field(default_factory=dict)  # label -> its worst triplet's frames (keep_worst), for the sheet
 
 
-def make_contenders(methods: list[str], models: list[tuple[str, str | None]], device: str = "auto") -> list[Contender]:
+def make_contenders(methods: list[str], models: list[tuple[str, str | None]], device: str = "auto",
+                    precision: str = "auto") -> list[Contender]:
     out = []
     for m in methods:
         if m not in CLASSICAL:
@@ -68,7 +69,7 @@ def make_contenders(methods: list[str], models: list[tuple[str, str | None]], de
     from .models import load_interpolator, shipped_weights
 
     for name, weights in models:
-        interp = load_interpolator(name, weights, device=device)
+        interp = load_interpolator(name, weights, device=device, precision=precision)
         default = shipped_weights(name)
         shipped = weights is not None and default is not None and Path(weights).resolve() == default.resolve()
         label = name if weights is None or shipped else f"{name} ({Path(weights).stem})"

@@ -23,14 +23,16 @@ from .scenes import DEFAULT_THRESHOLD, CutDetector
 class Interpolator:
     """``Interpolator(method=None)``: ``None`` is the CLI's default (flow-fusion, or
     the cross-fade where its weights are not installed); ``"blend"``, ``"dup"``,
-    ``"mci"`` or a registered model name, with ``weights`` and ``device`` as the CLI's."""
+    ``"mci"`` or a registered model name, with ``weights``, ``device`` and ``precision``
+    as the CLI's."""
 
     def __init__(self, method: str | None = None, weights: str | None = None, device: str = "auto",
-                 scene_threshold: float = DEFAULT_THRESHOLD):
+                 scene_threshold: float = DEFAULT_THRESHOLD, precision: str = "auto"):
         from .engine import Job, build_method, checked_job
 
         # frames come from and go to the calling program: "-" as for pipes
-        job = checked_job(Job(input="-", output="-", method=method, weights=weights, device=device, threads=False))
+        job = checked_job(Job(input="-", output="-", method=method, weights=weights, device=device,
+                                  precision=precision, threads=False))
         self.method = build_method(job)
         self.name = self.method.name
         self.cuts = CutDetector(scene_threshold)

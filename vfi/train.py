@@ -8,8 +8,8 @@
   resumed run sees the same batches as an uninterrupted one.  Ctrl-C saves first.
 * Distributed: under ``torchrun`` (WORLD_SIZE > 1 in the environment) it runs DDP,
   gloo on CPU and NCCL on GPU, with a DistributedSampler; rank 0 logs and saves.
-* bf16 autocast on CUDA, and on CPUs with AMX tiles (Sapphire Rapids and later),
-  where oneDNN runs bf16 convolutions several times faster than fp32; fp32 master
+* bf16 autocast on CUDA, and on CPUs with bf16 in hardware (AMX, AVX-512 BF16),
+  where oneDNN runs bf16 convolutions two to several times faster than fp32; fp32 master
   weights and an fp32 loss either way.  Tensors in channels-last.
 * Augmentation (on by default): horizontal/vertical flips and time reversal of the
   triplet, drawn from the same (seed, epoch, index) as the crop.
@@ -62,7 +62,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     workers: int = 0
-    amp: bool = True  # bf16 autocast where it is fast (CUDA, AMX CPUs)
+    amp: bool = True  # bf16 autocast where it is fast (CUDA, CPUs with AMX or AVX-512 BF16)
     augment: bool = True  # flips and time reversal of training triplets
     val_data: str | None = None  # validate on this dataset (all its triplets) instead of DATA's split
     init: str | None = None  # "keras", "blend" or "residual" (sparse CNN warm starts); None: the recipe's

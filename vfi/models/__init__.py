@@ -122,21 +122,24 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def fast_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast pays on this device: on CUDA, and on CPUs with AMX tiles
-    (Intel Sapphire Rapids and later), where oneDNN's bf16 convolutions run several
-    times faster than fp32 (benchmarks/README.md).  Without AMX, CPU bf16 is emulated
-    and slower than fp32."""
+    """Whether bf16 autocast pays on this device: on CUDA, and on CPUs with bf16 in
+    hardware, AMX tiles (Intel Sapphire Rapids and later) or AVX-512 BF16 (AMD Zen 4 and
+    later, Intel Cooper Lake), where oneDNN's bf16 convolutions run about twice (AVX-512
+    BF16) to several times (AMX) as fast as fp32 (benchmarks/README.md).  Elsewhere
+    CPU bf16 is emulated and slower than fp32."""
     if device.type == "cuda":
         return True
     if device.type == "cpu":
-        return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+        return any(bool(getattr(torch.cpu, probe, lambda: False)())
+                   for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
     return False
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto': bf16 on AMX CPUs (the fastest path there, output within a level or two of
-    fp32: benchmarks/README.md), fp32 elsewhere (on CUDA bf16 stays opt-in until its
-    quality change has been measured on a GPU)."""
+    """'auto': bf16 on CPUs with bf16 in hardware (the fastest path there, output within
+    a level or two of fp32, held-out quality unchanged: benchmarks/README.md), fp32
+    elsewhere (on CUDA bf16 stays opt-in until its quality change has been measured on
+    a GPU)."""
     if precision == "auto":
         return "bf16" if device.type == "cpu" and fast_bf16(device) else "fp32"
     if precision not in PRECISIONS:
