@@ -140,3 +140,47 @@ def test_the_network_works_at_most_net_width_wide():
     for scale in (2, 3, 4, 8):
         margin, align = model.tiling(scale)
         assert margin % scale == 0 and align == scale and margin >= 8 * scale + 4
+
+
+class _OneDevice(torch.overrides.TorchFunctionMode):
+    """Fails any call that mixes tensors of two devices (0-d CPU tensors aside, which
+    CUDA takes): the meta device checks that for most operations, not for convolutions."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        found = {a.device for a in (*args, *kwargs.values(), *(x for a in args if isinstance(a, (list, tuple)) for x in a))
+                 if isinstance(a, torch.Tensor) and not (a.dim() == 0 and a.device.type == "cpu")}
+        assert len(found) <= 1, f"{getattr(func, '__name__', func)} mixes {sorted(map(str, found))}"
+        return func(*args, **kwargs)
+
+
+def test_the_per_pixel_path_keeps_to_the_models_device():
+    """Every per-pixel stage after the flow on tensors of another device than the CPU
+    (meta: shapes only, the CUDA path's code): nothing made on the CPU meets them."""
+    from pathlib import Path
+
+    from conftest import read_frames
+    from vfi import flow
+    from vfi.flow import FlowEstimator, PairMotion, frame_tensor, warped_inputs
+
+    frames = [f for _, f in read_frames(Path(__file__).parents[1] / "examples" / "bbb_320x180.mp4", "rgb24")][:4]
+    est = FlowEstimator()
+    g = [est.grey(f) for f in frames]
+    dis = lambda i, j: est.flow(g[i], g[j])  # noqa: E731
+    spec, model = busy_flow_fusion()
+    model = model.to("meta")
+    with torch.inference_mode(), kernels.torch_kernels(), _OneDevice():
+        motion = PairMotion(dis(1, 2), dis(2, 1), frames[1].shape[:2], f0b=dis(1, 0), f1a=dis(2, 3),
+                            grey0=g[1], grey1=g[2], device="meta")
+        assert all(x is not None and x.device.type == "meta" for x in motion.trust)
+        fields = motion.at(0.4)
+        (g0, g1), (f01, f10, *_) = motion._greys, motion._grid
+        # the one host check of a pair (whether anything changed in place) cannot read meta tensors
+        motion.__dict__["_unexplained"] = (flow._changed_in_place(g0, g1, f01), flow._changed_in_place(g1, g0, f10))
+        changed = motion.changed(fields)
+        (x0, levels), (x1, _) = frame_tensor(frames[1], "meta"), frame_tensor(frames[2], "meta")
+        whole = flow.frame_fields(fields, motion.size)
+        for cell in (1, 2):
+            w0, w1, cues = warped_inputs(x0, x1, motion, 0.4, (0, 0, 96, 128), fields, cell, whole, levels)
+            y = model.combine(w0, w1, 0.4, model.decisions_from(w0, w1, cues, 0.4, cell))
+        assert y.device.type == changed.device.type == "meta" and y.shape == (1, 3, 96, 128)

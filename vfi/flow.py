@@ -408,7 +408,7 @@ def _region(trust: torch.Tensor | None, sigma: float | None = None) -> torch.Ten
     if trust is None or sigma <= 0:
         return trust
     r = max(1, round(3 * sigma))
-    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    x = torch.arange(-r, r + 1, dtype=torch.float32, device=trust.device)
     g = torch.exp(x * x * (-0.5 / (sigma * sigma)))
     return kernels.gaussian_blur(trust.contiguous(), g / g.sum())
 

@@ -142,6 +142,6 @@ def gaussian_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         return _from_planes([[cv2.sepFilter2D(p, -1, k, k, borderType=cv2.BORDER_REPLICATE) for p in _planes(x, i)]
                              for i in range(x.shape[0])])
     c = x.shape[1]
-    g = kernel.to(x.dtype)
+    g = kernel.to(x.device, x.dtype)  # a kernel made on the CPU for a CUDA tensor: conv2d takes no mix
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
