@@ -183,4 +183,31 @@ def test_the_per_pixel_path_keeps_to_the_models_device():
         for cell in (1, 2):
             w0, w1, cues = warped_inputs(x0, x1, motion, 0.4, (0, 0, 96, 128), fields, cell, whole, levels)
             y = model.combine(w0, w1, 0.4, model.decisions_from(w0, w1, cues, 0.4, cell))
+            y = flow.cross_fade_where_changed(y, x0[..., :96, :128], x1[..., :96, :128], 0.4,
+                                              flow._upsample_window(changed, motion.size, (0, 0, 96, 128)))
         assert y.device.type == changed.device.type == "meta" and y.shape == (1, 3, 96, 128)
+
+
+def test_the_cross_fade_is_the_same_without_its_box():
+    """PyTorch's path (CUDA) fades the whole window rather than wait for the device to
+    find where anything changed: the same frame, exactly, as the CPU's box."""
+    from pathlib import Path
+
+    from conftest import read_frames
+    from vfi import flow
+    from vfi.flow import FlowEstimator, PairMotion, frame_tensor, warped_inputs
+
+    frames = [f for _, f in read_frames(Path(__file__).parents[1] / "examples" / "bbb_320x180.mp4", "rgb24")][:4]
+    est = FlowEstimator()
+    g = [est.grey(f) for f in frames]
+    with torch.inference_mode():
+        motion = PairMotion(est.flow(g[1], g[2]), est.flow(g[2], g[1]), frames[1].shape[:2], grey0=g[1], grey1=g[2])
+        fields = motion.at(0.5)
+        changed = flow._upsample_window(motion.changed(fields), motion.size, (0, 0, *motion.size))
+        assert 0 < (changed > 0).float().mean() < 0.5  # real footage that changes in place somewhere
+        (x0, _), (x1, _) = frame_tensor(frames[1]), frame_tensor(frames[2])
+        y = warped_inputs(x0, x1, motion, 0.5, fields=fields)[0]
+        box = flow.cross_fade_where_changed(y.clone(), x0, x1, 0.5, changed)
+        with kernels.torch_kernels():
+            whole = flow.cross_fade_where_changed(y.clone(), x0, x1, 0.5, changed)
+    assert not torch.equal(box, y) and torch.equal(box, whole)
