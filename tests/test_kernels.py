@@ -211,3 +211,29 @@ def test_the_cross_fade_is_the_same_without_its_box():
         with kernels.torch_kernels():
             whole = flow.cross_fade_where_changed(y.clone(), x0, x1, 0.5, changed)
     assert not torch.equal(box, y) and torch.equal(box, whole)
+
+
+def test_a_frame_made_in_tiles_leaves_the_device_once():
+    """PyTorch's path (CUDA's) gathers a frame's tiles where they are made and copies the
+    frame to the host once, not once a tile; the tiles still give the whole frame."""
+    import collections
+
+    calls = collections.Counter()
+
+    class Count(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            calls[getattr(func, "__name__", "")] += 1
+            return func(*args, **(kwargs or {}))
+
+    spec, model = busy_flow_fusion()
+    frames = _frames(4, 90, 200)
+    tiled = Interpolator(spec, model, torch.device("cpu"), tile=40, precision="fp32")
+    assert len(list(tiled.tiles(90, 200, *model.tiling(2)))) == 15
+    with kernels.torch_kernels():
+        whole = _made(Interpolator(spec, model, torch.device("cpu"), tile=0, precision="fp32"), frames)
+        with Count():
+            made = _made(tiled, frames)
+    assert calls["cpu"] == len(made) == 2
+    for a, b in zip(whole, made):
+        diff = np.abs(a.astype(int) - b.astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.001, diff.max()
