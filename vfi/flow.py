@@ -408,7 +408,7 @@ def _region(trust: torch.Tensor | None, sigma: float | None = None) -> torch.Ten
     if trust is None or sigma <= 0:
         return trust
     r = max(1, round(3 * sigma))
-    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    x = torch.arange(-r, r + 1, dtype=torch.float32, device=trust.device)
     g = torch.exp(x * x * (-0.5 / (sigma * sigma)))
     return kernels.gaussian_blur(trust.contiguous(), g / g.sum())
 
@@ -470,10 +470,13 @@ def cross_fade_where_changed(y: torch.Tensor, rgb0: torch.Tensor, rgb1: torch.Te
                              changed: torch.Tensor) -> torch.Tensor:
     """The made frame ``y`` (1, 3, h, w on 0..1) with the cross-fade of the unmoved source
     frames (:func:`frame_tensor` windows, levels) mixed in as far as ``changed`` (1, 1, h, w) says."""
-    rows, cols = changed.amax(dim=(0, 1, 3)).nonzero(), changed.amax(dim=(0, 1, 2)).nonzero()
-    if not len(rows):
-        return y
-    box = (..., slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))  # only where it fades
+    if kernels.use_cv2(y):  # a CPU: only the box where it fades
+        rows, cols = changed.amax(dim=(0, 1, 3)).nonzero(), changed.amax(dim=(0, 1, 2)).nonzero()
+        if not len(rows):
+            return y
+        box = (..., slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))  # only where it fades
+    else:  # CUDA: the whole window rather than six waits for the device to say where (a lerp by 0 keeps y as it is)
+        box = (...,)
     fade = torch.lerp(rgb0[box].float(), rgb1[box].float(), float(t)).mul_(1.0 / 255)
     y[box] = torch.lerp(y[box], fade, changed[box])
     return y

@@ -116,8 +116,24 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> to
             return _each_plane(x, (h, w), lambda src, dst: cv2.resize(src, (w, h), dst=dst, interpolation=flag))
         return _from_planes([[cv2.resize(p, (w, h), interpolation=flag) for p in _planes(x, i)] for i in range(x.shape[0])])
     if mode == "area":
+        H, W = x.shape[-2:]
+        if h <= H and w <= W and (H % h or W % w):
+            # not whole cells: PyTorch's area (adaptive pooling) averages whole pixels, OpenCV's
+            # weighs the pixels a cell edge cuts by their share (up to 90 levels apart)
+            return _area_weights(H, h, x) @ x @ _area_weights(W, w, x).T
         return F.interpolate(x, size=size, mode="area")
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _area_weights(n: int, m: int, like: torch.Tensor) -> torch.Tensor:
+    """(m, n): how much of each of ``n`` pixels each of ``m`` cells covering them takes
+    (cell i spans [i n / m, (i + 1) n / m)), over the cell's width: OpenCV's INTER_AREA
+    when shrinking."""
+    s = n / m
+    edges = torch.arange(m + 1, dtype=torch.float64) * s
+    j = torch.arange(n, dtype=torch.float64)[None]
+    overlap = (torch.minimum(edges[1:, None], j + 1) - torch.maximum(edges[:-1, None], j)).clamp_(min=0)
+    return (overlap / s).to(like.device, like.dtype)
 
 
 def resize_cells(x: torch.Tensor, cell: int) -> torch.Tensor:
@@ -142,6 +158,6 @@ def gaussian_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         return _from_planes([[cv2.sepFilter2D(p, -1, k, k, borderType=cv2.BORDER_REPLICATE) for p in _planes(x, i)]
                              for i in range(x.shape[0])])
     c = x.shape[1]
-    g = kernel.to(x.dtype)
+    g = kernel.to(x.device, x.dtype)  # a kernel made on the CPU for a CUDA tensor: conv2d takes no mix
     x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)

@@ -434,6 +434,9 @@ class FlowFusionMethod(Method):
         ``levels``: the frames hold 8-bit levels (their warps are rounded to them on every
         device; None: as their type says)."""
 
+        import torch
+
+        from . import kernels
         from .flow import WHOLE_FIELDS_PIXELS, _upsample_window, cross_fade_where_changed, frame_fields, frame_tensor, warped_inputs
         from .models import frame_levels
 
@@ -444,7 +447,11 @@ class FlowFusionMethod(Method):
             fields = motion.at(t)
             whole = frame_fields(fields, (h, w)) if h * w <= WHOLE_FIELDS_PIXELS else None
             changed = motion.changed(fields)
-        frame = np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8)  # on the host: the encoder's
+        # A CPU writes each tile's levels into the encoder's frame; PyTorch's path (CUDA) gathers
+        # the tiles on the device and the frame leaves it once, not once a tile.
+        on_host = kernels.use_cv2(rgb0)
+        frame = (np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8) if on_host
+                 else torch.empty((1, 3, h, w), dtype=torch.float32, device=motion.device))
         scale = net.working_scale(w)
         for (y0, y1, x0, x1), (ya, yb, xa, xb) in interp.tiles(h, w, *net.tiling(scale)):
             with self._stage("warp"):
@@ -457,8 +464,15 @@ class FlowFusionMethod(Method):
                     window = (ya, xa, yb - ya, xb - xa)
                     y = cross_fade_where_changed(y, rgb0[..., ya:yb, xa:xb], rgb1[..., ya:yb, xa:xb], t,
                                                  _upsample_window(changed, (h, w), window))
-                frame[y0:y1, x0:x1] = frame_levels(y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa], self.precise)
-        return frame
+                made = y[..., y0 - ya: y1 - ya, x0 - xa: x1 - xa]
+                if on_host:
+                    frame[y0:y1, x0:x1] = frame_levels(made, self.precise)
+                else:
+                    frame[..., y0:y1, x0:x1] = made
+        if on_host:
+            return frame
+        with self._stage("fusion"):
+            return frame_levels(frame, self.precise)
 
     def _stage(self, name: str):
         """Times a stage of the model into the job's profile.  A GPU runs its work
