@@ -481,18 +481,19 @@ class FlowFusionMethod(Method):
         sets it)."""
         if self.profile is None:
             return contextlib.nullcontext()
-        return _StageTimer(self.profile, name, self.sync_stages and self.model.device.type == "cuda")
+        device = self.model.device
+        return _StageTimer(self.profile, name, device if self.sync_stages and device.type == "cuda" else None)
 
 
 class _StageTimer:
-    def __init__(self, profile, name: str, cuda_sync: bool):
-        self.profile, self.name, self.cuda = profile, name, cuda_sync
+    def __init__(self, profile, name: str, cuda_device):
+        self.profile, self.name, self.cuda = profile, name, cuda_device  # the device to wait for (None: none)
 
     def _sync(self) -> None:
-        if self.cuda:
+        if self.cuda is not None:
             import torch
 
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(self.cuda)  # the job's device (--device cuda:1), not the current one
 
     def __enter__(self):
         self._sync()
