@@ -128,6 +128,36 @@ def photometric_frame(m: F.PairMotion, lo: float = 1.5, hi: float = 2.5, levels:
     return out
 
 
+def two_sided(trust):
+    """``trust``, but a side bends only when the other side has a frame to confirm it: a
+    lone neighbour (a shot's first or last pair, a held frame beside the pair) keeps both
+    paths straight."""
+    def checked(self):
+        t0, t1 = trust(self)
+        f01, f10, f0b, f1a, *_ = self._grid
+        if (f0b is None) != (f1a is None):
+            return tuple(None if t is None else torch.zeros_like(t) for t in (t0, t1))
+        return t0, t1
+    return checked
+
+
+def lone_size(trust, relative: float, pixels: float):
+    """``trust``, but a lone side (no frame beyond the other side to confirm its bend)
+    bends only as far as a stricter size test passes: its bend at most ``relative`` x the
+    pair's own flow + ``pixels`` (falling to 0 at twice that)."""
+    def checked(self):
+        t0, t1 = trust(self)
+        f01, f10, f0b, f1a, *_ = self._grid
+        if (f0b is None) == (f1a is None):
+            return t0, t1
+        if f0b is not None:
+            c = F._bend(f01, 1.0, f0b, self.s_before)
+            return t0 * F._agreement(c, torch.zeros_like(c), f01, relative, pixels), t1
+        c = F._bend(f10, -1.0, f1a, self.s_after - 1)
+        return t0, t1 * F._agreement(c, torch.zeros_like(c), f10, relative, pixels)
+    return checked
+
+
 def rule(*factors):
     """A trust: today's, times each factor's per-side values."""
     def trust(self):
@@ -160,6 +190,12 @@ RULES = {
     "photo 4-12, r 2 + fg 2.5-4": rule(lambda m: frame_gate(m, 2.5, 4), lambda m: photometric(m, 4, 12, 2.0)),
     "photo 2-6, r 1 + fg 2.5-4": rule(lambda m: frame_gate(m, 2.5, 4), lambda m: photometric(m, 2, 6, 1.0)),
     "photo frame + fg 2-3 both": rule(lambda m: frame_gate(m, 2, 3, both=True), photometric_frame),
+    "two-sided": two_sided(TODAY),
+    "lone 0.5x + 0.1 px": lone_size(TODAY, 0.5, 0.1),
+    "lone 0.25x + 0.05 px": lone_size(TODAY, 0.25, 0.05),
+    "two-sided + fg 2-3 both": two_sided(rule(lambda m: frame_gate(m, 2, 3, both=True))),
+    "two-sided + photo 4-12, r 2 + fg 2-3 both": two_sided(rule(lambda m: frame_gate(m, 2, 3, both=True),
+                                                                 lambda m: photometric(m, 4, 12, 2.0))),
 }
 
 
