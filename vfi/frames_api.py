@@ -32,7 +32,7 @@ class Interpolator:
 
         # frames come from and go to the calling program: "-" as for pipes
         job = checked_job(Job(input="-", output="-", method=method, weights=weights, device=device,
-                                  precision=precision, threads=False))
+                              precision=precision, threads=False))
         self.method = build_method(job)
         self.name = self.method.name
         self.cuts = CutDetector(scene_threshold)
