@@ -28,12 +28,11 @@ import torch
 
 import vfi.flow as F
 from vfi import methods
-from vfi.evaluate import JUMP, _neighbours, _score, _to_rgb, _triplets_in_context, make_contenders
+from vfi.evaluate import _to_rgb, drop_frame_triplets, make_contenders
 from vfi.io.colour import ColorConverter
 from vfi.io.reading import VideoReader
 from vfi.methods import FlowCache
 from vfi.metrics import psnr
-from vfi.scenes import DEFAULT_THRESHOLD, is_hold
 
 MODES = ("true", "jumped", "none")
 TODAY = F.PairMotion.__dict__["trust"].func
@@ -41,24 +40,11 @@ TODAY = F.PairMotion.__dict__["trust"].func
 
 def triplets(path: str, mode: str, every: int = 4, max_triplets: int = 12):
     """(conv, [(a, b, before, after, truth)]) as `vfi eval` takes them."""
-    out = []
     with VideoReader(path) as reader:
         info = reader.info
         conv = ColorConverter(info.pix_fmt, info.color, info.height)
-        reach = 3 + 2 * JUMP if mode == "jumped" else 3
-        for position, (win, centre) in enumerate(_triplets_in_context(reader.frames(), reach), 1):
-            if (position - 1) % every:
-                continue
-            if len(out) >= max_triplets:
-                break
-            a, mid, b = win[centre - 1][0], win[centre][0], win[centre + 1][0]
-            if max(_score(win, centre), _score(win, centre + 1)) > DEFAULT_THRESHOLD:
-                continue
-            before, after = _neighbours(win, centre, mode, DEFAULT_THRESHOLD)
-            truth = mid.rgb(conv)
-            if is_hold(a.rgb(conv), truth) or is_hold(truth, b.rgb(conv)):
-                continue
-            out.append((a, b, before, after, truth))
+        out = [(t.a, t.b, t.before, t.after, t.truth)
+               for t in drop_frame_triplets(reader, conv, every=every, max_triplets=max_triplets, neighbours=mode)]
     return conv, out
 
 

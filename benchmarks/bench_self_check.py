@@ -27,12 +27,11 @@ import cv2
 import numpy as np
 import torch
 
-from vfi.evaluate import _neighbours, _score, _to_rgb, _triplets_in_context, make_contenders
+from vfi.evaluate import _to_rgb, drop_frame_triplets, make_contenders
 from vfi.flow import PairMotion, frame_tensor, usable_neighbour
 from vfi.io.colour import ColorConverter
 from vfi.io.reading import VideoReader
 from vfi.metrics import psnr
-from vfi.scenes import DEFAULT_THRESHOLD, is_hold
 
 WIDTH = 320
 EPS = 4.0  # squared levels added to both errors before their ratio
@@ -131,18 +130,8 @@ def clip_changes(method, path: str, every: int = 4, max_triplets: int = 12) -> d
     with VideoReader(path) as reader:
         conv = ColorConverter(reader.info.pix_fmt, reader.info.color, reader.info.height)
         method.setup(conv)
-        for position, (win, centre) in enumerate(_triplets_in_context(reader.frames(), 3), 1):
-            if (position - 1) % every:
-                continue
-            if len(base) >= max_triplets:
-                break
-            a, mid, b = win[centre - 1][0], win[centre][0], win[centre + 1][0]
-            if max(_score(win, centre), _score(win, centre + 1)) > DEFAULT_THRESHOLD:
-                continue
-            before, after = _neighbours(win, centre, "true", DEFAULT_THRESHOLD)
-            truth, ra, rb = mid.rgb(conv), a.rgb(conv), b.rgb(conv)
-            if is_hold(ra, truth) or is_hold(truth, rb):
-                continue
+        for tri in drop_frame_triplets(reader, conv, every=every, max_triplets=max_triplets):
+            a, b, before, after, truth, ra, rb = tri.a, tri.b, tri.before, tri.after, tri.truth, tri.prev, tri.next
             pred = _to_rgb(method.interpolate(a, b, [0.5], before=before, after=after)[0], conv)
             fade = (ra.astype(np.float32) + rb) * 0.5
             p0 = psnr(pred, truth)

@@ -104,22 +104,9 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
         res = ClipResult(path, info.width, info.height)
         res.values = {c.label: {m: [] for m in METRICS} for c in contenders}
         res.seconds = {c.label: 0.0 for c in contenders}
-        reach = 3 + 2 * JUMP if neighbours == "jumped" else 3
-        for position, (win, centre) in enumerate(_triplets_in_context(reader.frames(), reach), 1):
-            if (position - 1) % every:
-                continue
-            if max_triplets is not None and res.triplets >= max_triplets:
-                break
-            a, mid, b = win[centre - 1][0], win[centre][0], win[centre + 1][0]
-            if scene_threshold > 0 and max(_score(win, centre), _score(win, centre + 1)) > scene_threshold:
-                res.skipped["scene cut"] += 1
-                continue
-            before, after = _neighbours(win, centre, neighbours, scene_threshold)
-            truth = mid.rgb(conv)
-            ra, rb = a.rgb(conv), b.rgb(conv)
-            if is_hold(ra, truth) or is_hold(truth, rb):
-                res.skipped["frame hold"] += 1
-                continue
+        for tri in drop_frame_triplets(reader, conv, every=every, max_triplets=max_triplets,
+                                       scene_threshold=scene_threshold, neighbours=neighbours, skipped=res.skipped):
+            a, b, before, after, truth, ra, rb = tri.a, tri.b, tri.before, tri.after, tri.truth, tri.prev, tri.next
             v_true = laplacian_variance(truth)
             for c in contenders:
                 t0 = time.perf_counter()
@@ -138,14 +125,55 @@ def evaluate_clip(path: str, contenders: list[Contender], *, max_triplets: int |
                     vals[key].append(float(e))
                 if keep_worst and vals["psnr"][-1] < res.worst.get(c.label, {}).get("psnr", math.inf):
                     res.worst[c.label] = {"psnr": vals["psnr"][-1], "prev": ra, "next": rb, "truth": truth, "pred": pred,
-                                          "index": mid.index}
+                                          "index": tri.index}
             res.triplets += 1
-            res.indices.append(mid.index)
+            res.indices.append(tri.index)
             if progress:
                 progress()
         if max_triplets is None or res.triplets < max_triplets:
             reader.check_complete()  # figures from a damaged clip would mislead
     return res
+
+
+@dataclass
+class Triplet:
+    """A scored triplet: the pair's source frames ``a`` and ``b``, the frames given around
+    them (or None), the dropped frame's RGB (``truth``, at source ``index``) and the pair's."""
+    a: object
+    b: object
+    before: object
+    after: object
+    truth: np.ndarray
+    prev: np.ndarray
+    next: np.ndarray
+    index: int
+
+
+def drop_frame_triplets(reader: VideoReader, conv: ColorConverter, *, every: int = 1, max_triplets: int | None = None,
+                        scene_threshold: float = DEFAULT_THRESHOLD, neighbours: str = "true", skipped: dict | None = None):
+    """`vfi eval`'s triplets of an open clip, as :class:`Triplet`: every ``every``-th run of
+    three frames, at most ``max_triplets``, those across a cut or with a held frame left
+    out (counted in ``skipped`` by reason); ``neighbours``: see the module's notes."""
+    skipped = {"scene cut": 0, "frame hold": 0} if skipped is None else skipped
+    reach = 3 + 2 * JUMP if neighbours == "jumped" else 3
+    given = 0
+    for position, (win, centre) in enumerate(_triplets_in_context(reader.frames(), reach), 1):
+        if (position - 1) % every:
+            continue
+        if max_triplets is not None and given >= max_triplets:
+            break
+        a, mid, b = win[centre - 1][0], win[centre][0], win[centre + 1][0]
+        if scene_threshold > 0 and max(_score(win, centre), _score(win, centre + 1)) > scene_threshold:
+            skipped["scene cut"] += 1
+            continue
+        before, after = _neighbours(win, centre, neighbours, scene_threshold)
+        truth = mid.rgb(conv)
+        ra, rb = a.rgb(conv), b.rgb(conv)
+        if is_hold(ra, truth) or is_hold(truth, rb):
+            skipped["frame hold"] += 1
+            continue
+        given += 1
+        yield Triplet(a, b, before, after, truth, ra, rb, mid.index)
 
 
 def _triplets_in_context(frames, reach: int = 3):
