@@ -61,3 +61,31 @@ def test_importing_vfi_makes_idle_openmp_threads_sleep_unless_told_otherwise():
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "PASSIVE"
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True).stdout.strip() == "ACTIVE"
+
+
+HEAP_PROBE = r"""
+import sys
+import numpy as np
+from vfi.pipeline import tune_allocator
+
+def rss_mib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+assert tune_allocator(int(sys.argv[1]))
+before = rss_mib()
+block = np.ones(16 << 20, dtype=np.uint8)  # a 16 MiB buffer, written through
+del block
+print(rss_mib() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="glibc's allocator only")
+def test_large_frames_hand_big_blocks_back_to_the_system_and_small_ones_keep_them():
+    def kept_after_free(pixels: int) -> float:
+        out = subprocess.run([sys.executable, "-c", HEAP_PROBE, str(pixels)], capture_output=True, text=True, check=True)
+        return float(out.stdout)
+
+    assert kept_after_free(3840 * 2160) < 4  # mapped for itself, unmapped at free
+    assert kept_after_free(1920 * 1080) > 12  # kept in the heap for the next frame's buffers

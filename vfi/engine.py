@@ -42,7 +42,7 @@ from .io.writing import VideoWriter, output_chapters
 from .job_values import check_job_values
 from .methods import Method, make_method, model_method
 from .outputs import OutputLock, commit, discard, write_text_tmp
-from .pipeline import ModelStreams, Profile, cpu_streams
+from .pipeline import ModelStreams, Profile, cpu_streams, tune_allocator
 from .scenes import DEFAULT_THRESHOLD, HOLD_FRACTION, CutDetector, is_hold
 from .timing import IntervalLog, Slot, SourceLockedTimeline, bisection_error, make_timeline, parse_rate, parse_time
 
@@ -276,6 +276,7 @@ class JobStages:
         info = self.info = source.info
         self.out_rate, self.source_step, self.output_step = plan_rates(job, info.nominal_rate)
         self.method = build_method(job)
+        tune_allocator(info.width * info.height)  # how the heap holds this size's frames
         self.conv = ColorConverter(info.pix_fmt, info.color, info.height)
         self.method.setup(self.conv)
         self.method.precise = self.conv.deep  # frames made at a deep source's precision

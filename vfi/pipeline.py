@@ -221,10 +221,12 @@ def queue_depth(width: int, height: int) -> int:
     return max(2, min(8, QUEUE_BYTES // max(1, width * height * 3)))
 
 
-_ALLOCATOR_TUNED = False
+MMAP_THRESHOLD = 32 << 20  # blocks glibc keeps in its heaps for reuse: up to 32 MiB
+LARGE_FRAME_MMAP_THRESHOLD = 8 << 20  # above LARGE_FRAME_PIXELS: up to 8 MiB
+_MMAP_THRESHOLD_SET: int | None = None
 
 
-def tune_allocator() -> bool:
+def tune_allocator(frame_pixels: int | None = None) -> bool:
     """Keeps the model's large, short-lived buffers in the heap (glibc only).
 
     glibc serves blocks above its mmap threshold (dynamic, 128 KiB to 32 MiB) with fresh
@@ -233,9 +235,19 @@ def tune_allocator() -> bool:
     and 5-15 ms of kernel time a frame, more when the decoder and encoder threads share
     the cores.  A fixed 32 MiB threshold and a high trim threshold keep those blocks in
     the heap to be reused (benchmarks/README.md, "Source-locked timing, no page faults,
-    fused convolutions").  Process-wide, once; returns whether it took effect."""
-    global _ALLOCATOR_TUNED
-    if _ALLOCATOR_TUNED:
+    fused convolutions").
+
+    Frames of more than ``LARGE_FRAME_PIXELS`` (``frame_pixels``) take an 8 MiB threshold
+    instead: their frames, tiles and strips (8-32 MB at 4K) interleave with smaller
+    blocks and left the heaps fragmented, 150 MiB of a 4K job's peak RSS, for 1-3 % more
+    time (benchmarks/README.md, "4K: big blocks back to the system").  Process-wide;
+    ``frame_pixels`` None keeps whatever was set, or sets the default.  Returns whether
+    it took effect."""
+    global _MMAP_THRESHOLD_SET
+    if frame_pixels is None and _MMAP_THRESHOLD_SET is not None:
+        return True
+    threshold = LARGE_FRAME_MMAP_THRESHOLD if (frame_pixels or 0) > LARGE_FRAME_PIXELS else MMAP_THRESHOLD
+    if threshold == _MMAP_THRESHOLD_SET:
         return True
     import ctypes
     import ctypes.util
@@ -247,13 +259,14 @@ def tune_allocator() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
-        ok = libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1
+        ok = libc.mallopt(M_MMAP_THRESHOLD, threshold) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1
         # One heap per core, not glibc's eight: each keeps its freed frames for reuse,
         # with decoder, encoder, flow and model threads that was 7 % of the peak at 4K.
         ok = ok and libc.mallopt(M_ARENA_MAX, max(2, os.cpu_count() or 2)) == 1
     except (OSError, AttributeError):
         return False
-    _ALLOCATOR_TUNED = ok
+    if ok:
+        _MMAP_THRESHOLD_SET = threshold
     return ok
 
 
