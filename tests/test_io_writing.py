@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import av
 import pytest
+import torch
 
 from conftest import make_video, make_with_cover_art, moving_frames
 from vfi.engine import Job, run
@@ -96,3 +97,18 @@ def test_x264_splits_frames_above_1440p_into_slices_not_frames_in_flight(tmp_pat
         first = bytes(next(c.demux(video=0)))
     assert (b"sliced_threads=1" in first) == sliced
     assert b"sliced_threads=" in first
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize("device, one_thread", [("cpu", True), pytest.param("cuda", False, marks=CUDA)])
+def test_x264_takes_one_thread_beside_a_model_on_the_cpu_and_its_own_pool_beside_a_gpu(tmp_path, device, one_thread):
+    # on the CPU the model keeps every core busy; with a GPU a one-thread encoder would cap the job
+    clip = make_video(tmp_path / "in.mkv", moving_frames(4, 64, 96), Fraction(24), codec="ffv1")
+    out = tmp_path / "out.mp4"
+    run(Job(input=str(clip), output=str(out), factor=Fraction(2), method="flow-fusion", device=device))
+    with av.open(str(out)) as c:
+        first = bytes(next(c.demux(video=0)))
+    assert b" threads=" in first
+    assert (b" threads=1 " in first) == one_thread

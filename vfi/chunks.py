@@ -290,7 +290,7 @@ def make_chunk(job, plan_first_time: Fraction, chunk: Chunk, folder: str, digest
               "kinds": stages.log.kinds.decode(), "cuts": list(stages.cuts.cuts), "time_error": err,
               "profile": dict(stages.profile.seconds), "end": str(end) if end is not None else None,
               "warnings": stages.warnings, "codec": stages.sink.writer.stream.codec_context.name,
-              "method": stages.method.name, "cpu_bound": stages.method.cpu_bound,
+              "method": stages.method.name, "one_thread_encoder": stages.method.one_thread_encoder,
               "depth": None if stages.method.takes_t else stages.method.depth, "packets": stages.packets.count,
               "time_base": str(stages.packets.time_base or Fraction(1)),
               "extradata": (stages.sink.writer.stream.codec_context.extradata or b"").hex()}

@@ -489,7 +489,7 @@ def _open_sink(job, target: OutputTarget, info, conv, out_rate, timeline, method
         return ImageSequenceSink(target, conv, info.pix_fmt, profile, threaded=job.threads, size=(info.width, info.height), turn=turn,
                                  sample_aspect_ratio=info.sample_aspect_ratio)
     encode_options = job.encode
-    if method.cpu_bound and not job.encode.threads:
+    if method.one_thread_encoder and not job.encode.threads:
         # The model keeps every core busy and stalls whenever one of its threads is
         # preempted; a one-thread encoder beside it keeps up and competes less than
         # libx264's own thread pool (bench_e2e.py, 2 cores, bbb 320x180: best-of-3 ratio

@@ -21,8 +21,8 @@ from .pipeline import Profile
 class _Chunked:
     """What the writer asks of a method: its name and whether it keeps the cores busy."""
 
-    def __init__(self, name: str, cpu_bound: bool):
-        self.name, self.cpu_bound = name, cpu_bound
+    def __init__(self, name: str, one_thread_encoder: bool):
+        self.name, self.one_thread_encoder = name, one_thread_encoder
 
 
 def join_and_commit(job, target, plan, records: dict, folder: Path, observers, started: float):
@@ -40,7 +40,8 @@ def join_and_commit(job, target, plan, records: dict, folder: Path, observers, s
         from .io.colour import ColorConverter
 
         conv = ColorConverter(info.pix_fmt, info.color, info.height)
-        sink = _open_sink(job, target, info, conv, out_rate, timeline, _Chunked(first["method"], first["cpu_bound"]),
+        one_thread = first.get("one_thread_encoder", first.get("cpu_bound", False))  # records of earlier versions: cpu_bound
+        sink = _open_sink(job, target, info, conv, out_rate, timeline, _Chunked(first["method"], one_thread),
                           audio_in, others, Profile())
         try:
             copied = source.reader.container.demux(audio_in + others) if audio_in or others else iter(())

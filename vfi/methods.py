@@ -33,6 +33,7 @@ class Method:
     reads_rgb = False  # the engine converts source frames to RGB ahead, in its decode thread
     time_error = 0.0  # largest |t_used - t| so far, in source frame intervals
     cpu_bound = False  # heavy CPU work per pair: the engine runs pairs in parallel streams
+    one_thread_encoder = False  # the method's own threads keep every core busy: the encoder takes one thread beside them
     neighbours = False  # interpolate() also takes the source frames around the pair (before=, after=)
     # Set by the engine for sources of more than 8 bits: methods that can (blend, flow-fusion)
     # make float RGB at the source's precision instead of 8-bit steps; vfi eval keeps 8 bits.
@@ -336,7 +337,7 @@ class LearnedMidpoint(MidpointMethod):
         super().__init__(depth)
         self.model = interpolator
         self.name = interpolator.name
-        self.cpu_bound = interpolator.device.type == "cpu"
+        self.cpu_bound = self.one_thread_encoder = interpolator.device.type == "cpu"
 
     def load(self, sf):
         return sf.rgb(self.conv)
@@ -372,6 +373,9 @@ class FlowFusionMethod(Method):
         self.flows = FlowCache(self.flow)
         self.pool = None  # flows computed ahead (prepare)
         self.cpu_bound = True  # the flow runs on CPU threads whatever the network's device
+        # With a GPU the cores are left to the flow pool, the decoder and the encoder: a
+        # one-thread x264 (1080p veryfast: 29 frames/s on a 2-core EPYC's core) would cap the job.
+        self.one_thread_encoder = interpolator.device.type == "cpu"
 
     def setup(self, conv):
         super().setup(conv)
