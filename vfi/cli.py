@@ -193,8 +193,8 @@ def job_options(f):
         click.option("--format", "pipe_format", type=click.Choice(["nut", "y4m", "matroska", "mpegts"]), default=None,
                      help="With -o -: the stream's format (default nut, raw video and the audio)."),
         click.option("--input-fps", type=RATE, default=None, help="Image-sequence input: its frame rate (default 25, as ffmpeg)."),
-        click.option("--method", default=None, type=click.Choice(["dup", "blend", "mci"]),
-                     help="Classical method: dup (repeat nearest), blend (cross-fade), mci (FFmpeg motion-compensated)."),
+        click.option("--method", default=None, type=click.Choice(["dup", "blend", "dis", "mci"]),
+                     help="Classical method: dup (repeat nearest), blend (cross-fade), dis (two-frame DIS-flow warp), mci (FFmpeg motion-compensated)."),
         click.option("--model", default=None, help="Learned model by name (see 'vfi models'); the default is the shipped flow-fusion."),
         click.option("--weights", type=click.Path(exists=True, dir_okay=False), default=None, help="Weights file for --model."),
         click.option("--depth", type=click.IntRange(*COUNTS["depth"]), default=3, show_default=True,
@@ -386,7 +386,7 @@ def _blur_report_one(video, reference, csv_path, json_path, plot_path, local_pat
 
 @main.command("eval")
 @click.argument("clips", nargs=-1)
-@click.option("--methods", default="dup,blend,mci", show_default=True, help="Classical methods to compare (comma-separated; '' for none).")
+@click.option("--methods", default="dup,blend,dis,mci", show_default=True, help="Classical methods to compare (comma-separated; '' for none).")
 @click.option("--model", "models", multiple=True, help="Learned model to add (repeatable); shipped weights unless --weights.")
 @click.option("--weights", "weights", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Weights file (repeatable): pairs with the --model at the same position.")

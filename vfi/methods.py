@@ -93,6 +93,39 @@ class Blend(Method):
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+class DisWarp(Method):
+    """The plain two-frame motion-compensated frame: DIS optical flow between the pair
+    both ways (on a copy at most ``FLOW_WIDTH`` wide, as flow-fusion's), each frame
+    carried to ``t`` along a straight path (the two flows blended, as Super SloMo does)
+    by a bicubic warp, the two warps mixed (1 - t) : t.  No frames around the pair, no
+    network, no choice of detail: what flow-fusion is measured against, and a fast
+    method of its own."""
+
+    name = "dis"
+    reads_rgb = True
+
+    def __init__(self):
+        from .flow import FlowEstimator
+
+        self.flow = FlowEstimator()
+
+    def interpolate(self, a, b, ts):
+        import torch
+
+        from .flow import PairMotion, warped_inputs
+        from .models import frame_levels
+
+        ra, rb = self.source_rgb(a), self.source_rgb(b)
+        ga, gb = self.flow.grey(ra), self.flow.grey(rb)
+        motion = PairMotion(self.flow.flow(ga, gb), self.flow.flow(gb, ga), ra.shape[:2], kind="linear")
+        made = []
+        with torch.inference_mode():
+            for t in ts:
+                w0, w1, _ = warped_inputs(ra, rb, motion, t)
+                made.append(frame_levels(torch.lerp(w0, w1, float(t)), self.precise))
+        return made
+
+
 class MidpointMethod(Method):
     """Base for methods that only predict the middle frame. Subclasses define
     ``load(SourceFrame)`` and ``midpoint(x0, x1)`` on their own representation."""
@@ -574,11 +607,11 @@ def model_method(interpolator, depth: int = 3) -> Method:
     return interpolator.spec.adapter.method(interpolator, depth)
 
 
-CLASSICAL = {"dup": Duplicate, "blend": Blend, "mci": MotionCompensated}
+CLASSICAL = {"dup": Duplicate, "blend": Blend, "dis": DisWarp, "mci": MotionCompensated}
 
 
 def make_method(name: str, depth: int = 3) -> Method:
-    if name in ("dup", "blend"):
+    if name in ("dup", "blend", "dis"):
         return CLASSICAL[name]()
     if name == "mci":
         return MotionCompensated(depth)

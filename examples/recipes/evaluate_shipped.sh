@@ -21,5 +21,5 @@ done
 clips+=(${EXTRA_CLIPS:-})
 weights=()
 if [ "${1:-}" = "--weights" ]; then weights=(--weights "$2"); fi
-vfi eval "${clips[@]}" --methods dup,blend,mci --model flow-fusion "${weights[@]}" --model sparse-cnn \
+vfi eval "${clips[@]}" --methods dup,blend,dis,mci --model flow-fusion "${weights[@]}" --model sparse-cnn \
   --every 4 --max-triplets 12 --json "$OUT/eval.json" --markdown "$OUT/eval.md" --sheet "$OUT/eval_sheet.png"
