@@ -116,6 +116,18 @@ def test_made_frames_agree_through_either_kernels():
         assert diff.mean() < 0.3 and np.percentile(diff, 99) <= 2, (diff.mean(), diff.max())
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_made_frames_agree_on_cuda_and_on_the_cpu():
+    # the whole per-pixel path on the GPU against the CPU's (OpenCV kernels), same network
+    spec, model = busy_flow_fusion()
+    frames = _frames(4, 72, 96)
+    cpu = _made(Interpolator(spec, model, torch.device("cpu"), precision="fp32"), frames)
+    gpu = _made(Interpolator(spec, model, torch.device("cuda"), precision="fp32"), frames)
+    for a, b in zip(cpu, gpu):
+        diff = np.abs(a.astype(int) - b.astype(int))
+        assert diff.mean() < 0.3 and np.percentile(diff, 99) <= 2, (diff.mean(), diff.max())
+
+
 @pytest.mark.parametrize("net_width", [0, 64])
 def test_tiles_at_any_working_scale_match_the_whole_frame(net_width):
     """At the model's scale and at the coarser one a narrower network width picks (200 px
