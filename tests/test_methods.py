@@ -57,3 +57,21 @@ def test_dis_warp_runs_as_a_job_method(tmp_path):
     res = run(Job(input=str(src), output=str(tmp_path / "o.mkv"), fps=Fraction(60), method="dis"))
     assert res.method == "dis" and res.frames_out == len(read_frames(tmp_path / "o.mkv"))
     assert res.synthesised > 0
+
+
+def test_dis_warp_in_strips_of_rows_is_the_whole_frame():
+    frames = [f for _, f in read_frames(BUNDLED, "rgb24")][:2]
+    conv, (a, b) = source_frames(frames)
+    strips, whole = DisWarp(), DisWarp()
+    strips.rows, whole.rows = 7, 10_000
+    strips.setup(conv), whole.setup(conv)
+    for x, y in zip(strips.interpolate(a, b, [0.3, 0.5]), whole.interpolate(a, b, [0.3, 0.5])):
+        assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("h, w, pix_fmt", [(64, 96, "yuv420p10le"), (6, 8, "yuv420p")])
+def test_dis_warp_takes_deep_and_tiny_sources(tmp_path, h, w, pix_fmt):
+    src = make_video(tmp_path / "in.mkv", moving_frames(6, h, w, speed=1), Fraction(24), codec="ffv1", pix_fmt=pix_fmt)
+    res = run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=Fraction(2), method="dis"))
+    made = read_frames(tmp_path / "o.mkv", "rgb24")
+    assert res.frames_out == len(made) == 12 and made[1][1].shape == (h, w, 3)

@@ -573,20 +573,31 @@ def warped_inputs(rgb0, rgb1, motion: PairMotion, t: float, window: tuple[int, i
     levels = own_levels if levels is None else levels
     H, W = x0t.shape[-2:]
     window = window or (0, 0, H, W)
-    y0, x0, h, w = window
+    h, w = window[2:]
     grid = motion.at(t) if fields is None else fields
-    f = whole[..., y0:y0 + h, x0:x0 + w] if whole is not None else _upsample_window(grid[:, :4], (H, W), window)
-    gx, gy = _base_grid(h, w, f.device, y0, x0)
-    w0 = kernels.remap(x0t, gx + f[0, 0], gy + f[0, 1], "bicubic", levels)
-    w1 = kernels.remap(x1t, gx + f[0, 2], gy + f[0, 3], "bicubic", levels)
+    w0, w1 = warps_to_t(x0t, x1t, grid, window, whole, levels)
     if cell == 1:
-        cues = torch.empty((1, 4, h, w), dtype=torch.float32, device=f.device)
+        cues = torch.empty((1, 4, h, w), dtype=torch.float32, device=w0.device)
         torch.sum(torch.abs(w0 - w1), dim=1, keepdim=True, out=cues[:, 0:1]).mul_(1.0 / 255 / 3)
         torch.log1p(_upsample_window(grid[:, 4:7], (H, W), window), out=cues[:, 1:4])
     else:
         disagreement = kernels.resize_cells(torch.sum(torch.abs(w0 - w1), dim=1, keepdim=True), cell).mul_(1.0 / 255 / 3)
         cues = torch.cat([disagreement, torch.log1p(_upsample_window(grid[:, 4:7], (H, W), window, cell))], dim=1)
     return w0.mul_(1.0 / 255), w1.mul_(1.0 / 255), cues
+
+
+def warps_to_t(x0t: torch.Tensor, x1t: torch.Tensor, fields: torch.Tensor, window: tuple[int, int, int, int],
+               whole: torch.Tensor | None = None, levels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both frames (:func:`frame_tensor`) carried to the time of ``fields`` (:meth:`PairMotion.at`)
+    by bicubic warps, over ``window`` = (top, left, height, width): two (1, 3, h, w) float32 on
+    0..255 (rounded to whole levels where ``levels``).  ``whole``: :func:`frame_fields` when
+    the caller made them."""
+    H, W = x0t.shape[-2:]
+    y0, x0, h, w = window
+    f = whole[..., y0:y0 + h, x0:x0 + w] if whole is not None else _upsample_window(fields[:, :4], (H, W), window)
+    gx, gy = _base_grid(h, w, f.device, y0, x0)
+    return (kernels.remap(x0t, gx + f[0, 0], gy + f[0, 1], "bicubic", levels),
+            kernels.remap(x1t, gx + f[0, 2], gy + f[0, 3], "bicubic", levels))
 
 
 def fusion_inputs(rgb0, rgb1, motion: PairMotion, t: float, window: tuple[int, int, int, int] | None = None,

@@ -95,14 +95,17 @@ class Blend(Method):
 
 class DisWarp(Method):
     """The plain two-frame motion-compensated frame: DIS optical flow between the pair
-    both ways (on a copy at most ``FLOW_WIDTH`` wide, as flow-fusion's), each frame
-    carried to ``t`` along a straight path (the two flows blended, as Super SloMo does)
-    by a bicubic warp, the two warps mixed (1 - t) : t.  No frames around the pair, no
-    network, no choice of detail: what flow-fusion is measured against, and a fast
-    method of its own."""
+    both ways (on 8-bit grey copies at most ``FLOW_WIDTH`` wide, as flow-fusion's), each
+    frame carried to ``t`` along a straight path (the two flows blended, as Super SloMo
+    does) by a bicubic warp, the two warps mixed (1 - t) : t.  No frames around the
+    pair, no network, no choice of detail: what flow-fusion is measured against, and a
+    fast method of its own.  Made in strips of ``rows`` rows, so memory stays small at 4K."""
 
     name = "dis"
     reads_rgb = True
+    cpu_bound = True  # pairs in parallel streams, each flow and warp on a thread of its own
+    one_thread_encoder = False
+    rows = 256
 
     def __init__(self):
         from .flow import FlowEstimator
@@ -112,17 +115,25 @@ class DisWarp(Method):
     def interpolate(self, a, b, ts):
         import torch
 
-        from .flow import PairMotion, warped_inputs
+        from .flow import WHOLE_FIELDS_PIXELS, PairMotion, frame_fields, frame_tensor, warps_to_t
         from .models import frame_levels
 
+        ga, gb = (self.flow.grey(sf.rgb(self.conv)) for sf in (a, b))  # DIS reads 8 bits whatever the source
         ra, rb = self.source_rgb(a), self.source_rgb(b)
-        ga, gb = self.flow.grey(ra), self.flow.grey(rb)
-        motion = PairMotion(self.flow.flow(ga, gb), self.flow.flow(gb, ga), ra.shape[:2], kind="linear")
+        h, w = ra.shape[:2]
         made = []
         with torch.inference_mode():
+            motion = PairMotion(self.flow.flow(ga, gb), self.flow.flow(gb, ga), (h, w), kind="linear")
+            (x0, levels), (x1, _) = frame_tensor(ra), frame_tensor(rb)
             for t in ts:
-                w0, w1, _ = warped_inputs(ra, rb, motion, t)
-                made.append(frame_levels(torch.lerp(w0, w1, float(t)), self.precise))
+                fields = motion.at(t)
+                whole = frame_fields(fields, (h, w)) if h * w <= WHOLE_FIELDS_PIXELS else None
+                frame = np.empty((h, w, 3), dtype=np.float32 if self.precise else np.uint8)
+                for y in range(0, h, self.rows):
+                    n = min(self.rows, h - y)
+                    w0, w1 = warps_to_t(x0, x1, fields, (y, 0, n, w), whole, levels)
+                    frame[y: y + n] = frame_levels(torch.lerp(w0, w1, float(t)).mul_(1 / 255), self.precise)
+                made.append(frame)
         return made
 
 
