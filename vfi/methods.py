@@ -104,7 +104,6 @@ class DisWarp(Method):
     name = "dis"
     reads_rgb = True
     cpu_bound = True  # pairs in parallel streams, each flow and warp on a thread of its own
-    one_thread_encoder = False
     rows = 256
 
     def __init__(self):

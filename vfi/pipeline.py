@@ -239,8 +239,9 @@ def tune_allocator(frame_pixels: int | None = None) -> bool:
 
     Frames of more than ``LARGE_FRAME_PIXELS`` (``frame_pixels``) take an 8 MiB threshold
     instead: their frames, tiles and strips (8-32 MB at 4K) interleave with smaller
-    blocks and left the heaps fragmented, 150 MiB of a 4K job's peak RSS, for 1-3 % more
-    time (benchmarks/README.md, "4K: big blocks back to the system").  Process-wide;
+    blocks and left the heaps fragmented, 150 MiB of a 4K job's peak RSS; the page faults
+    that come back cost the 4K job about 1.5 s of kernel time in 60 s, and no wall time
+    measurable (benchmarks/README.md, "4K: big blocks back to the system").  Process-wide;
     ``frame_pixels`` None keeps whatever was set, or sets the default.  Returns whether
     it took effect."""
     global _MMAP_THRESHOLD_SET
