@@ -13,7 +13,8 @@ frame between t-1 and t+1 is made by:
   default's warps mixed as `dis` mixes them, with the cross-fade where content changes;
 * `no network, no cross-fade`: the same without that cross-fade.
 
-Each flow is computed once per triplet; the variants only change what follows.  Per clip
+flow-fusion's flows are computed once per triplet (`dis` computes its own); the variants
+only change what follows.  Per clip
 the mean PSNR of each is printed, and the mean over the clips; --json keeps them.
 
     . examples/recipes/corpus_split.sh

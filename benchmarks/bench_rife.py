@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vfi.methods import Method
+from vfi.methods import CLASSICAL, Method
 
 
 def load_rife():
@@ -84,7 +84,7 @@ class RifeMethod(Method):
 def quality(args) -> None:
     from vfi import evaluate as ev
 
-    contenders = ev.make_contenders(["dup", "blend", "mci"], [("sparse-cnn", None), ("flow-fusion", args.weights)], "cpu")
+    contenders = ev.make_contenders(list(CLASSICAL), [("sparse-cnn", None), ("flow-fusion", args.weights)], "cpu")
     contenders.append(ev.Contender("rife-4.x", RifeMethod(load_rife())))
     results = []
     for clip in args.clips:

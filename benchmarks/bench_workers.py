@@ -23,6 +23,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vfi.methods import CLASSICAL
+
 W, H, SECONDS = 640, 360, 10
 
 
@@ -63,7 +65,7 @@ def _frames(src: str | None):
 def timed(clip: Path, out: Path, method: str, extra: list[str]) -> tuple[float, int]:
     cmd = [sys.executable, "-m", "vfi", "upsample", str(clip), "-o", str(out), "--factor", "2", "-y", "-q", "--json", *extra]
     if method != "default":
-        cmd += ["--method", method] if method in ("dup", "blend", "mci") else ["--model", method]
+        cmd += ["--method", method] if method in CLASSICAL else ["--model", method]
     t0 = time.perf_counter()
     run = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0

@@ -75,3 +75,32 @@ def test_dis_warp_takes_deep_and_tiny_sources(tmp_path, h, w, pix_fmt):
     res = run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=Fraction(2), method="dis"))
     made = read_frames(tmp_path / "o.mkv", "rgb24")
     assert res.frames_out == len(made) == 12 and made[1][1].shape == (h, w, 3)
+
+
+def test_the_encoder_takes_one_thread_only_beside_a_model_on_the_cpu():
+    import torch
+
+    from conftest import busy_flow_fusion
+    from vfi.methods import FlowFusionMethod
+    from vfi.models import Interpolator
+
+    spec, model = busy_flow_fusion()
+    assert FlowFusionMethod(Interpolator(spec, model, torch.device("cpu"))).one_thread_encoder
+    # another device (meta: the shapes of any accelerator's tensors): the cores are the flow's and the encoder's
+    assert not FlowFusionMethod(Interpolator(spec, model, torch.device("meta"))).one_thread_encoder
+    assert not Blend().one_thread_encoder and DisWarp().one_thread_encoder
+
+
+def test_dis_warp_keeps_a_deep_sources_precision():
+    rng = np.random.default_rng(3)
+    deep = [(rng.random((40, 56, 3)) * 65535).astype(np.uint16) for _ in range(2)]
+    conv = ColorConverter("rgb48le", ColorSpec(), 40)
+    a, b = (SourceFrame(i, Fraction(i), av.VideoFrame.from_ndarray(x, format="rgb48le")) for i, x in enumerate(deep))
+    dis = DisWarp()
+    dis.setup(conv)
+    dis.precise = True
+    start, middle = dis.interpolate(a, b, [0.0, 0.5])
+    assert middle.dtype == np.float32 and middle.shape == (40, 56, 3)
+    precise = a.rgb_precise(conv)
+    assert np.abs(precise - precise.round()).max() > 0.1  # levels between 8-bit steps ...
+    assert np.abs(start - precise).max() < 0.01  # ... kept, not rounded to them

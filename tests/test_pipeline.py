@@ -4,6 +4,7 @@ so that 4K stays within its memory while smaller frames keep their speed."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 from fractions import Fraction
@@ -64,13 +65,14 @@ def test_importing_vfi_makes_idle_openmp_threads_sleep_unless_told_otherwise():
 
 
 HEAP_PROBE = r"""
+import os
 import sys
 import numpy as np
 from vfi.pipeline import tune_allocator
 
 def rss_mib():
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096 / 2**20
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 assert tune_allocator(int(sys.argv[1]))
 before = rss_mib()
@@ -80,8 +82,7 @@ print(rss_mib() - before)
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
-                    reason="glibc's allocator only")
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
 def test_large_frames_hand_big_blocks_back_to_the_system_and_small_ones_keep_them():
     def kept_after_free(pixels: int) -> float:
         out = subprocess.run([sys.executable, "-c", HEAP_PROBE, str(pixels)], capture_output=True, text=True, check=True)
@@ -89,3 +90,15 @@ def test_large_frames_hand_big_blocks_back_to_the_system_and_small_ones_keep_the
 
     assert kept_after_free(3840 * 2160) < 4  # mapped for itself, unmapped at free
     assert kept_after_free(1920 * 1080) > 12  # kept in the heap for the next frame's buffers
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+def test_a_job_sets_the_heap_for_its_frame_size(tmp_path):
+    import vfi.pipeline as pipeline
+    from conftest import make_video, moving_frames
+    from vfi.engine import Job, run
+
+    src = make_video(tmp_path / "in.mkv", moving_frames(3, 48, 64), Fraction(24), codec="ffv1")
+    assert pipeline.tune_allocator(3840 * 2160)
+    run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=Fraction(2), method="dis"))
+    assert pipeline._MMAP_THRESHOLD_SET == pipeline.MMAP_THRESHOLD  # back to the small frames' setting

@@ -276,7 +276,8 @@ class JobStages:
         info = self.info = source.info
         self.out_rate, self.source_step, self.output_step = plan_rates(job, info.nominal_rate)
         self.method = build_method(job)
-        tune_allocator(info.width * info.height)  # how the heap holds this size's frames
+        if self.method.cpu_bound:  # the methods whose per-pair buffers the heap holds
+            tune_allocator(info.width * info.height)
         self.conv = ColorConverter(info.pix_fmt, info.color, info.height)
         self.method.setup(self.conv)
         self.method.precise = self.conv.deep  # frames made at a deep source's precision

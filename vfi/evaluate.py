@@ -64,7 +64,7 @@ def make_contenders(methods: list[str], models: list[tuple[str, str | None]], de
     out = []
     for m in methods:
         if m not in CLASSICAL:
-            raise UsageError(f"unknown method {m!r} (dup, blend, mci)")
+            raise UsageError(f"unknown method {m!r} ({', '.join(CLASSICAL)})")
         out.append(Contender(m, make_method(m)))
     from .models import load_interpolator, shipped_weights
 

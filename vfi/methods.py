@@ -35,7 +35,7 @@ class Method:
     cpu_bound = False  # heavy CPU work per pair: the engine runs pairs in parallel streams
     one_thread_encoder = False  # the method's own threads keep every core busy: the encoder takes one thread beside them
     neighbours = False  # interpolate() also takes the source frames around the pair (before=, after=)
-    # Set by the engine for sources of more than 8 bits: methods that can (blend, flow-fusion)
+    # Set by the engine for sources of more than 8 bits: methods that can (blend, dis, flow-fusion)
     # make float RGB at the source's precision instead of 8-bit steps; vfi eval keeps 8 bits.
     precise = False
     profile = None  # the job's vfi.pipeline.Profile, for methods that split their time into stages
@@ -103,7 +103,10 @@ class DisWarp(Method):
 
     name = "dis"
     reads_rgb = True
-    cpu_bound = True  # pairs in parallel streams, each flow and warp on a thread of its own
+    cpu_bound = True  # each pair (its flows, then its warps) on a stream thread of its own
+    # beside them x264 took the same time with one thread as with its own pool (1080p
+    # bench clip: 13.6 against 13.8 s); one, as beside the models, competes least
+    one_thread_encoder = True
     rows = 256
 
     def __init__(self):
@@ -117,8 +120,9 @@ class DisWarp(Method):
         from .flow import WHOLE_FIELDS_PIXELS, PairMotion, frame_fields, frame_tensor, warps_to_t
         from .models import frame_levels
 
-        ga, gb = (self.flow.grey(sf.rgb(self.conv)) for sf in (a, b))  # DIS reads 8 bits whatever the source
         ra, rb = self.source_rgb(a), self.source_rgb(b)
+        # DIS reads 8 bits whatever the source (above 1440p a frame's RGB is not kept: made once here)
+        ga, gb = (self.flow.grey(sf.rgb(self.conv) if self.precise else rgb) for sf, rgb in ((a, ra), (b, rb)))
         h, w = ra.shape[:2]
         made = []
         with torch.inference_mode():

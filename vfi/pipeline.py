@@ -241,9 +241,11 @@ def tune_allocator(frame_pixels: int | None = None) -> bool:
     instead: their frames, tiles and strips (8-32 MB at 4K) interleave with smaller
     blocks and left the heaps fragmented, 150 MiB of a 4K job's peak RSS; the page faults
     that come back cost the 4K job about 1.5 s of kernel time in 60 s, and no wall time
-    measurable (benchmarks/README.md, "4K: big blocks back to the system").  Process-wide;
-    ``frame_pixels`` None keeps whatever was set, or sets the default.  Returns whether
-    it took effect."""
+    measurable (benchmarks/README.md, "4K: big blocks back to the system").
+
+    Process-wide: the engine sets it for each job of a heavy method (the last job's frame
+    size holds until the next); ``frame_pixels`` None keeps whatever was set, or sets the
+    default.  Returns whether it took effect."""
     global _MMAP_THRESHOLD_SET
     if frame_pixels is None and _MMAP_THRESHOLD_SET is not None:
         return True

@@ -67,7 +67,7 @@ class InputNotOnNode(InputError):
 def task_gpus(device: str, cluster_gpus: float, method: str = "flow-fusion") -> int:
     """GPUs a chunk's task asks for: one where the job runs a model on CUDA (``auto``:
     where the cluster has any), none on the CPU or for the classical methods (dup,
-    blend, mci), which never use one; Ray then shows the task its GPU alone."""
+    blend, dis, mci), which never use one; Ray then shows the task its GPU alone."""
     from .methods import CLASSICAL
 
     if method in CLASSICAL or device == "cpu" or (device == "auto" and cluster_gpus < 1):
