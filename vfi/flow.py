@@ -78,7 +78,8 @@ GATE_PIXELS = 0.25
 # over a CHANGE_WINDOW-wide box, the flow removes little of the difference the unmoved
 # frames show (error / (difference + CHANGE_EPS) from CHANGE_RATIO[0], fully at [1]);
 # and only in a still neighbourhood (STILL_WINDOW wide): its matched pixels move less
-# than STILL_MOTION[0] px (none above [1]), or a share of STILL_SHARE[0] (fully [1]) of
+# than STILL_MOTION[0] frame pixels (none above [1]; the grid's cells are 2 frame pixels
+# up to 640 px wide, 4 at 1280), or a share of STILL_SHARE[0] (fully [1]) of
 # its pixels is unchanged within STILL_LEVELS.  Either frame's unexplained pixel, read
 # along the paths to t, counts; the region grows by a grid pixel and is smoothed.  Chosen
 # on the training and validation clips (docs/flow_fusion_experiments.md).
@@ -88,7 +89,7 @@ CHANGE_RATIO = (0.5, 0.8)
 CHANGE_WINDOW = 5
 CHANGE_EPS = 4.0
 STILL_WINDOW = 9
-STILL_MOTION = (0.5, 1.0)
+STILL_MOTION = (1.0, 2.0)  # frame pixels
 STILL_LEVELS = 2.0
 STILL_SHARE = (0.3, 0.6)
 
@@ -294,7 +295,8 @@ class PairMotion:
             return None
         f01, f10, *_ = self._grid
         g0, g1 = self._greys
-        u0, u1 = _changed_in_place(g0, g1, f01), _changed_in_place(g1, g0, f10)
+        cell = sum(self._grid[-1]) / 2  # frame pixels per splat-grid pixel
+        u0, u1 = _changed_in_place(g0, g1, f01, cell), _changed_in_place(g1, g0, f10, cell)
         return (u0, u1) if bool(torch.maximum(u0.amax(), u1.amax()) > 0) else None  # most pairs: nothing to fade
 
     def changed(self, fields: torch.Tensor) -> torch.Tensor | None:
@@ -453,15 +455,16 @@ def _ramp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     return ((x - lo) * (1.0 / (hi - lo))).clamp_(0, 1)
 
 
-def _changed_in_place(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor) -> torch.Tensor:
-    """0..1 per pixel of ``g0``: changed in place rather than moved (:data:`CHANGE_FALLBACK`)."""
+def _changed_in_place(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor, cell: float = 2.0) -> torch.Tensor:
+    """0..1 per pixel of ``g0``: changed in place rather than moved (:data:`CHANGE_FALLBACK`).
+    ``cell``: frame pixels per pixel of ``g0`` (the still test's motion is in frame pixels)."""
     gx, gy = _base_grid(*g0.shape[-2:], g0.device)
     error = (g0 - kernels.remap(g1, gx + f01[0, 0], gy + f01[0, 1], "bilinear")).abs_()
     unmoved = (g0 - g1).abs_()
     explained = _box(error, CHANGE_WINDOW) / (_box(unmoved, CHANGE_WINDOW) + CHANGE_EPS)
     u = _ramp(error, *CHANGE_LEVELS) * _ramp(explained, *CHANGE_RATIO)
     matched = 1 - u
-    motion = _box(_norm(f01) * matched, STILL_WINDOW) / _box(matched, STILL_WINDOW).clamp(min=1e-3)
+    motion = _box(_norm(f01) * matched, STILL_WINDOW) / _box(matched, STILL_WINDOW).clamp(min=1e-3) * cell
     still = torch.maximum(1 - _ramp(motion, *STILL_MOTION), _ramp(_box((unmoved <= STILL_LEVELS).float(), STILL_WINDOW), *STILL_SHARE))
     return u * still
 
