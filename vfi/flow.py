@@ -79,7 +79,7 @@ GATE_PIXELS = 0.25
 # frames show (error / (difference + CHANGE_EPS) from CHANGE_RATIO[0], fully at [1]);
 # and only in a still neighbourhood (STILL_WINDOW wide): its matched pixels move less
 # than STILL_MOTION[0] frame pixels (none above [1]; the grid's cells are 2 frame pixels
-# up to 640 px wide, 4 at 1280), or a share of STILL_SHARE[0] (fully [1]) of
+# up to 640 px wide, 4 at 1280, 1 below 64 px), or a share of STILL_SHARE[0] (fully [1]) of
 # its pixels is unchanged within STILL_LEVELS.  Either frame's unexplained pixel, read
 # along the paths to t, counts; the region grows by a grid pixel and is smoothed.  Chosen
 # on the training and validation clips (docs/flow_fusion_experiments.md).
