@@ -113,6 +113,11 @@ class DisWarp(Method):
         from .flow import FlowEstimator
 
         self.flow = FlowEstimator()
+        self.flows = FlowCache(self.flow)
+
+    def setup(self, conv):
+        super().setup(conv)
+        self.flows = FlowCache(self.flow)  # a new video: frame indices start again
 
     def interpolate(self, a, b, ts):
         import torch
@@ -121,8 +126,12 @@ class DisWarp(Method):
         from .models import frame_levels
 
         ra, rb = self.source_rgb(a), self.source_rgb(b)
-        # DIS reads 8 bits whatever the source (above 1440p a frame's RGB is not kept: made once here)
-        ga, gb = (self.flow.grey(sf.rgb(self.conv) if self.precise else rgb) for sf, rgb in ((a, ra), (b, rb)))
+        # each frame's grey copy once (it is in two pairs); DIS reads 8 bits whatever the
+        # source, and above 1440p a frame's RGB is not kept: the one made here serves
+        def grey(sf, rgb):
+            return self.flows.grey_of(sf.index, lambda: sf.rgb(self.conv) if self.precise else rgb)
+
+        ga, gb = grey(a, ra), grey(b, rb)
         h, w = ra.shape[:2]
         made = []
         with torch.inference_mode():
