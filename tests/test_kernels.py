@@ -187,7 +187,8 @@ def test_the_per_pixel_path_keeps_to_the_models_device():
         fields = motion.at(0.4)
         (g0, g1), (f01, f10, *_) = motion._greys, motion._grid
         # the one host check of a pair (whether anything changed in place) cannot read meta tensors
-        motion.__dict__["_unexplained"] = (flow._changed_in_place(g0, g1, f01), flow._changed_in_place(g1, g0, f10))
+        cell = sum(motion._grid[-1]) / 2
+        motion.__dict__["_unexplained"] = (flow._changed_in_place(g0, g1, f01, cell), flow._changed_in_place(g1, g0, f10, cell))
         changed = motion.changed(fields)
         (x0, levels), (x1, _) = frame_tensor(frames[1], "meta"), frame_tensor(frames[2], "meta")
         whole = flow.frame_fields(fields, motion.size)

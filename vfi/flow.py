@@ -455,7 +455,7 @@ def _ramp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     return ((x - lo) * (1.0 / (hi - lo))).clamp_(0, 1)
 
 
-def _changed_in_place(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor, cell: float = 2.0) -> torch.Tensor:
+def _changed_in_place(g0: torch.Tensor, g1: torch.Tensor, f01: torch.Tensor, cell: float) -> torch.Tensor:
     """0..1 per pixel of ``g0``: changed in place rather than moved (:data:`CHANGE_FALLBACK`).
     ``cell``: frame pixels per pixel of ``g0`` (the still test's motion is in frame pixels)."""
     gx, gy = _base_grid(*g0.shape[-2:], g0.device)

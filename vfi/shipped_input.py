@@ -147,4 +147,3 @@ def remove_copies(ray, key: str, written_on: dict, stopping: list) -> tuple[int,
     where = ", ".join(f"{written_on.get(n) or nodes.get(n) or n} ({why})" for n, why in failed.items())
     return removed, (f"the input's shipped copy may be left in {FOLDER_PREFIX}{key} under the temporary folder of "
                      f"{len(failed)} Ray node(s): {where}; remove it by hand")
-
