@@ -116,6 +116,41 @@ def test_made_frames_agree_through_either_kernels():
         assert diff.mean() < 0.3 and np.percentile(diff, 99) <= 2, (diff.mean(), diff.max())
 
 
+def test_pairs_read_the_copies_they_share_and_make_the_same_frames():
+    """What a GPU job does (each frame, grey copy and flow goes to the device once and the
+    pairs beside it read that copy), forced on the CPU: the same frames, bit for bit, and
+    one copy of each shared thing, not one per pair."""
+    from vfi.io.colour import ColorConverter, ColorSpec
+    from vfi.methods import DeviceCopies, FlowFusionMethod
+
+    spec, model = busy_flow_fusion()
+    interp = Interpolator(spec, model, torch.device("cpu"), precision="fp32")
+    frames = _frames(6, 72, 96)
+    made = {}
+    for shared in (False, True):
+        method = FlowFusionMethod(interp)
+        method.setup(ColorConverter("rgb24", ColorSpec(), 72))
+        assert method.copies is None  # on a CPU the tensors are views of the host's arrays
+        if shared:
+            method.copies = DeviceCopies(torch.device("cpu"))
+        made[shared] = [method.interpolate(frames[i], frames[i + 1], [0.5], before=frames[i - 1], after=frames[i + 2])[0]
+                        for i in range(1, 4)]
+    for a, b in zip(made[False], made[True]):
+        assert np.array_equal(a, b)
+    keys = list(method.copies.entries)
+    assert sorted(k[1] for k in keys if k[0] == "rgb") == [1, 2, 3, 4]  # each frame once
+    assert sorted(k[1] for k in keys if k[0] == "grey") == [1, 2, 3, 4]
+    flows = [k[1:] for k in keys if k[0] == "flow"]
+    assert len(flows) == len(set(flows)) == 2 * 3 + 2  # both ways per pair, and the two ends' flows outward
+
+
+def test_a_model_on_a_gpu_gets_copies_for_its_pairs():
+    from vfi.methods import FlowFusionMethod
+
+    spec, model = busy_flow_fusion()
+    assert FlowFusionMethod(Interpolator(spec, model, torch.device("meta"))).copies is not None
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_made_frames_agree_on_cuda_and_on_the_cpu():
     # the whole per-pixel path on the GPU against the CPU's (OpenCV kernels), same network

@@ -224,8 +224,14 @@ def _resize_field(f: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     h, w = f.shape[-2:]
     if (h, w) == tuple(size):
         return f
-    scale = torch.tensor([size[1] / w, size[0] / h], dtype=f.dtype, device=f.device).view(1, 2, 1, 1)
-    return kernels.resize(f.contiguous(), size) * scale
+    return _scaled(kernels.resize(f.contiguous(), size), size[1] / w, size[0] / h)
+
+
+def _scaled(v: torch.Tensor, sx: float, sy: float) -> torch.Tensor:
+    """A (1, 2, h, w) vector field with its x components times ``sx`` and its y times ``sy``.
+    The factors stay Python numbers: a tensor of them made on the host would be copied to
+    a GPU, and the host would wait for the device, at every call."""
+    return torch.cat([v[:, 0:1] * sx, v[:, 1:2] * sy], dim=1)
 
 
 class PairMotion:
@@ -297,6 +303,8 @@ class PairMotion:
         g0, g1 = self._greys
         cell = sum(self._grid[-1]) / 2  # frame pixels per splat-grid pixel
         u0, u1 = _changed_in_place(g0, g1, f01, cell), _changed_in_place(g1, g0, f10, cell)
+        if self.device.type != "cpu":  # a GPU: no wait for it to say whether anything fades (a lerp by 0 keeps the frame)
+            return u0, u1
         return (u0, u1) if bool(torch.maximum(u0.amax(), u1.amax()) > 0) else None  # most pairs: nothing to fade
 
     def changed(self, fields: torch.Tensor) -> torch.Tensor | None:
@@ -307,8 +315,7 @@ class PairMotion:
             return None
         u0, u1 = self._unexplained
         sx, sy = self._grid[-1]
-        scale = torch.tensor([1 / sx, 1 / sy], dtype=fields.dtype, device=fields.device).view(1, 2, 1, 1)
-        near = torch.maximum(_read(u0, fields[:, 0:2] * scale), _read(u1, fields[:, 2:4] * scale))
+        near = torch.maximum(_read(u0, _scaled(fields[:, 0:2], 1 / sx, 1 / sy)), _read(u1, _scaled(fields[:, 2:4], 1 / sx, 1 / sy)))
         near = torch.nn.functional.max_pool2d(near, 3, 1, 1)  # a glyph's rim with it
         return torch.maximum(_region(near, 1.0), near).clamp_(0, 1)
 
@@ -365,16 +372,14 @@ class PairMotion:
         else:
             ft0, ft1 = _splat_back(d0, w0, lin0), _splat_back(d1, w1, lin1)
         travel0, travel1 = _travel(ft0, d0), _travel(ft1, d1)
-        scale = torch.tensor([sx, sy], dtype=ft0.dtype, device=ft0.device).view(1, 2, 1, 1)
         mean = (sx + sy) / 2
-        return torch.cat([ft0 * scale, ft1 * scale, travel0 * mean, travel1 * mean, self._size], dim=1)
+        return torch.cat([_scaled(ft0, sx, sy), _scaled(ft1, sx, sy), travel0 * mean, travel1 * mean, self._size], dim=1)
 
     @functools.cached_property
     def _size(self) -> torch.Tensor:
         """|F01| + |F10| in frame pixels on the splat grid: the same for every t."""
         f01, f10, *_, (sx, sy) = self._grid
-        scale = torch.tensor([sx, sy], dtype=f01.dtype, device=f01.device).view(1, 2, 1, 1)
-        return _norm(f01 * scale) + _norm(f10 * scale)
+        return _norm(_scaled(f01, sx, sy)) + _norm(_scaled(f10, sx, sy))
 
 
 def _bend(g1: torch.Tensor, u1: float, g2: torch.Tensor, u2: float) -> torch.Tensor:

@@ -16,6 +16,8 @@ and so are tensors laid out plane by plane (resizes and the blur then go one pla
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -128,12 +130,18 @@ def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> to
 def _area_weights(n: int, m: int, like: torch.Tensor) -> torch.Tensor:
     """(m, n): how much of each of ``n`` pixels each of ``m`` cells covering them takes
     (cell i spans [i n / m, (i + 1) n / m)), over the cell's width: OpenCV's INTER_AREA
-    when shrinking."""
+    when shrinking.  On ``like``'s device and in its type, made once per size (made on
+    the host, they would be copied to a GPU, the host waiting for it, at every call)."""
+    return _area_weights_on(n, m, like.device, like.dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _area_weights_on(n: int, m: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     s = n / m
     edges = torch.arange(m + 1, dtype=torch.float64) * s
     j = torch.arange(n, dtype=torch.float64)[None]
     overlap = (torch.minimum(edges[1:, None], j + 1) - torch.maximum(edges[:-1, None], j)).clamp_(min=0)
-    return (overlap / s).to(like.device, like.dtype)
+    return (overlap / s).to(device, dtype)
 
 
 def resize_cells(x: torch.Tensor, cell: int) -> torch.Tensor:

@@ -427,6 +427,7 @@ class FlowFusionMethod(Method):
         self.flow = FlowEstimator(net.flow_preset, net.flow_width)
         self.kind = net.motion
         self.flows = FlowCache(self.flow)
+        self.copies = self._device_copies()
         self.pool = None  # flows computed ahead (prepare)
         self.cpu_bound = True  # the flow runs on CPU threads whatever the network's device
         # With a GPU the cores are left to the flow pool, the decoder and the encoder: a
@@ -437,7 +438,14 @@ class FlowFusionMethod(Method):
         super().setup(conv)
         self.close()
         self.flows = FlowCache(self.flow)  # a new video: frame indices start again
+        self.copies = self._device_copies()
         self._last = None
+
+    def _device_copies(self) -> DeviceCopies | None:
+        """Where the model runs on a GPU, the copies there that pairs share; on a CPU the
+        tensors are views of the host's arrays and nothing is copied."""
+        device = self.model.device
+        return None if device.type == "cpu" else DeviceCopies(device)
 
     def prepare(self, sf):
         """Starts the flows both ways between this frame and the one before in the flow
@@ -469,23 +477,40 @@ class FlowFusionMethod(Method):
             extra = {}
             if self.kind == "quadratic" and span > 0:
                 if before is not None and before.time < a.time and usable_neighbour(grey(before), grey(a)):
-                    extra.update(f0b=self.flows.flow(a, before, self.conv), s_before=float(before.time - a.time) / span)
+                    extra.update(f0b=self._flow(a, before), s_before=float(before.time - a.time) / span)
                 if after is not None and after.time > b.time and usable_neighbour(grey(after), grey(b)):
-                    extra.update(f1a=self.flows.flow(b, after, self.conv), s_after=float(after.time - a.time) / span)
-            f01, f10 = self.flows.flow(a, b, self.conv), self.flows.flow(b, a, self.conv)
+                    extra.update(f1a=self._flow(b, after), s_after=float(after.time - a.time) / span)
+            f01, f10 = self._flow(a, b), self._flow(b, a)
+            g0, g1 = self._grey(a), self._grey(b)
         with self._stage("motion"):
-            return PairMotion(f01, f10, (a.frame.height, a.frame.width), kind=self.kind, grey0=grey(a), grey1=grey(b),
+            return PairMotion(f01, f10, (a.frame.height, a.frame.width), kind=self.kind, grey0=g0, grey1=g1,
                               device=self.model.device, **extra)
+
+    def _flow(self, a, b):
+        """The flow from ``a`` to ``b``: the host's array, or its copy on the model's GPU."""
+        f = self.flows.flow(a, b, self.conv)
+        return f if self.copies is None else self.copies.array(("flow", a.index, b.index), f)
+
+    def _grey(self, sf):
+        """``sf``'s grey copy: the host's array, or its copy on the model's GPU."""
+        g = self.flows.grey(sf, self.conv)
+        return g if self.copies is None else self.copies.array(("grey", sf.index), g)
+
+    def _frame_tensor(self, sf):
+        """``sf`` as :func:`vfi.flow.frame_tensor` gives it on the model's device."""
+        from .flow import frame_tensor
+
+        if self.copies is None:
+            return frame_tensor(self.source_rgb(sf), self.model.device)
+        return self.copies.frame(sf.index, lambda: self.source_rgb(sf))
 
     def interpolate(self, a, b, ts, before=None, after=None):
         import torch
 
-        from .flow import frame_tensor
-
         with torch.inference_mode():
             motion = self.motion(a, b, before, after)  # the flow reads 8-bit grey copies either way
-            with self._stage("warp"):  # the frames move to the device once per pair
-                (rgb0, levels), (rgb1, _) = (frame_tensor(self.source_rgb(sf), self.model.device) for sf in (a, b))
+            with self._stage("warp"):  # each frame moves to the device once (DeviceCopies)
+                (rgb0, levels), (rgb1, _) = (self._frame_tensor(sf) for sf in (a, b))
             return [self._frame(rgb0, rgb1, motion, t, levels) for t in ts]
 
     def _frame(self, rgb0, rgb1, motion, t: float, levels: bool | None = None):
@@ -574,17 +599,15 @@ def flow_threads(device) -> int:
     return max(1, cores - 1 if device.type == "cuda" else cores // 2)
 
 
-class FlowCache:
-    """Flows between source frames, and the grey copies they are computed on, by the
-    frames' indices: each computed once, by whichever thread asks first (the flow pool
-    ahead of the pairs, or a model stream; the others wait for it), and the last
-    ``keep`` kept (the decoder runs at most a few frames ahead: three entries a frame)."""
+class KeptResults:
+    """Results by key, each computed once, by whichever thread asks first (the others
+    wait for it), and the last ``keep`` kept."""
 
-    def __init__(self, estimator, keep: int = 32):
+    def __init__(self, keep: int):
         import threading
         from collections import OrderedDict
 
-        self.estimator, self.keep = estimator, keep
+        self.keep = keep
         self.lock = threading.Lock()
         self.entries: OrderedDict = OrderedDict()
 
@@ -608,6 +631,17 @@ class FlowCache:
                 raise
         return future.result()
 
+
+class FlowCache(KeptResults):
+    """Flows between source frames, and the grey copies they are computed on, by the
+    frames' indices: each computed once (the flow pool ahead of the pairs, or a model
+    stream), and the last ``keep`` kept (the decoder runs at most a few frames ahead:
+    three entries a frame)."""
+
+    def __init__(self, estimator, keep: int = 32):
+        super().__init__(keep)
+        self.estimator = estimator
+
     def grey_of(self, index: int, rgb) -> np.ndarray:
         """The grey copy of frame ``index``; ``rgb()`` gives the frame if it is not kept."""
         return self._get(("grey", index), lambda: self.estimator.grey(rgb()))
@@ -622,6 +656,29 @@ class FlowCache:
     def flow(self, a: SourceFrame, b: SourceFrame, conv: ColorConverter) -> np.ndarray:
         """Flow from ``a`` to ``b`` on the grey copies' grid."""
         return self.flow_between(a.index, b.index, lambda: a.rgb(conv), lambda: b.rgb(conv))
+
+
+class DeviceCopies(KeptResults):
+    """Copies on a GPU of what the pairs read, by source frame: its RGB frame, its grey
+    copy and its flows.  Each pair shares them with the pairs beside it (frame 1 is the
+    next pair's frame 0; a flow to the frame after the pair is the next pair's own), so
+    each goes to the device once, not once per pair that reads it.  Nothing writes to them."""
+
+    def __init__(self, device, keep: int = 16):
+        super().__init__(keep)
+        self.device = device
+
+    def frame(self, index: int, rgb):
+        """``frame_tensor`` of source frame ``index`` (``rgb()`` gives it) on the device."""
+        from .flow import frame_tensor
+
+        return self._get(("rgb", index), lambda: frame_tensor(rgb(), self.device))
+
+    def array(self, key, array: np.ndarray):
+        """``array`` (a grey copy, a flow) on the device as it is laid out, as ``key``."""
+        from .flow import _view
+
+        return self._get(key, lambda: _view(np.ascontiguousarray(array)).to(self.device))
 
 
 def model_method(interpolator, depth: int = 3) -> Method:
