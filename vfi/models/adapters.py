@@ -27,11 +27,15 @@ DEFAULT_TILE = 512
 CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
 # flow-fusion, by device (CPU: True): tiles bound its memory.  One thread, 2-core AMD
 # EPYC, ms per frame at 1080p in tiles of 512 / 768 / 1280 / whole: 483 / 452 / 412 /
-# 567; the 4K job's peak RSS (9 frames) is 1.46 / 1.72 / 2.03 GB with 512 / 768 / 1280.
-# So on a CPU: the faster 1280 up to 1080p (the 1080p job's peak RSS 1.10 -> 1.61 GB,
-# its CPU time 17 % less, with the whole-frame fields of vfi.flow.frame_fields), 512
-# above (memory first).  A GPU takes up to 2048 x 2048 at once (4K in four tiles).
-FLOW_TILE = {True: 512, False: 2048}
+# 567.  So on a CPU: the faster 1280 up to 1080p (the 1080p job's peak RSS 1.10 -> 1.61
+# GB, its CPU time 17 % less, with the whole-frame fields of vfi.flow.frame_fields).
+# Above, 1024: each tile's window carries the network's reach (72 px a side at 4K), so
+# small tiles repeat work; with large blocks handed back to the system
+# (vfi.pipeline.tune_allocator) the 31-frame 4K job takes 51.7-53.3 s and 1.28-1.29 GB
+# in tiles of 1024 against 65.3-68.8 s and 1.27-1.29 GB in 512, 48.3 s and 1.35 GB in
+# 1280, 49.5 s and 1.42 GB in 2048 (2-core Xeon; benchmarks/README.md).  A GPU takes up
+# to 2048 x 2048 at once (4K in four tiles).
+FLOW_TILE = {True: 1024, False: 2048}
 FLOW_TILE_CPU_SMALL = 1280  # CPU tile for frames of at most FLOW_SMALL_PIXELS
 FLOW_SMALL_PIXELS = WHOLE_FIELDS_PIXELS  # chosen together: 1280 tiles pay with the whole-frame fields
 
