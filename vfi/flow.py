@@ -310,7 +310,8 @@ class PairMotion:
     def changed(self, fields: torch.Tensor) -> torch.Tensor | None:
         """Where the frame at t (whose :meth:`at` is ``fields``) should be the cross-fade,
         0..1, (1, 1, h, w) on the splat grid: where either frame's content read along the
-        paths changed in place; None where nothing says so."""
+        paths changed in place; None where nothing says so (on a CPU; elsewhere the map is
+        given even where it is 0 everywhere, rather than wait for the device to say so)."""
         if self._unexplained is None:
             return None
         u0, u1 = self._unexplained

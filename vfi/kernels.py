@@ -137,11 +137,12 @@ def _area_weights(n: int, m: int, like: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _area_weights_on(n: int, m: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    s = n / m
-    edges = torch.arange(m + 1, dtype=torch.float64) * s
-    j = torch.arange(n, dtype=torch.float64)[None]
-    overlap = (torch.minimum(edges[1:, None], j + 1) - torch.maximum(edges[:-1, None], j)).clamp_(min=0)
-    return (overlap / s).to(device, dtype)
+    with torch.inference_mode(False):  # kept across calls: usable outside inference mode too
+        s = n / m
+        edges = torch.arange(m + 1, dtype=torch.float64) * s
+        j = torch.arange(n, dtype=torch.float64)[None]
+        overlap = (torch.minimum(edges[1:, None], j + 1) - torch.maximum(edges[:-1, None], j)).clamp_(min=0)
+        return (overlap / s).to(device, dtype)
 
 
 def resize_cells(x: torch.Tensor, cell: int) -> torch.Tensor:

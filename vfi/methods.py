@@ -464,6 +464,7 @@ class FlowFusionMethod(Method):
         pool, self.pool = self.pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        self.copies = self._device_copies()  # a finished job's frames leave the device
 
     def motion(self, a, b, before=None, after=None):
         """The pair's :class:`vfi.flow.PairMotion` on the model's device; ``before`` and
@@ -474,27 +475,23 @@ class FlowFusionMethod(Method):
         with self._stage("flow"):
             grey = lambda sf: self.flows.grey(sf, self.conv)  # noqa: E731
             span = float(b.time - a.time)
-            extra = {}
+            ends, times = {"f01": (a, b), "f10": (b, a)}, {}
             if self.kind == "quadratic" and span > 0:
                 if before is not None and before.time < a.time and usable_neighbour(grey(before), grey(a)):
-                    extra.update(f0b=self._flow(a, before), s_before=float(before.time - a.time) / span)
+                    ends["f0b"], times["s_before"] = (a, before), float(before.time - a.time) / span
                 if after is not None and after.time > b.time and usable_neighbour(grey(after), grey(b)):
-                    extra.update(f1a=self._flow(b, after), s_after=float(after.time - a.time) / span)
-            f01, f10 = self._flow(a, b), self._flow(b, a)
-            g0, g1 = self._grey(a), self._grey(b)
-        with self._stage("motion"):
-            return PairMotion(f01, f10, (a.frame.height, a.frame.width), kind=self.kind, grey0=g0, grey1=g1,
-                              device=self.model.device, **extra)
+                    ends["f1a"], times["s_after"] = (b, after), float(after.time - a.time) / span
+            flows = {name: self.flows.flow(x, y, self.conv) for name, (x, y) in ends.items()}
+        with self._stage("motion"):  # the flows and grey copies move to the model's device here
+            flows = {name: self._on_device(("flow", x.index, y.index), flows[name]) for name, (x, y) in ends.items()}
+            g0, g1 = (self._on_device(("grey", sf.index), grey(sf)) for sf in (a, b))
+            return PairMotion(size=(a.frame.height, a.frame.width), kind=self.kind, grey0=g0, grey1=g1,
+                              device=self.model.device, **flows, **times)
 
-    def _flow(self, a, b):
-        """The flow from ``a`` to ``b``: the host's array, or its copy on the model's GPU."""
-        f = self.flows.flow(a, b, self.conv)
-        return f if self.copies is None else self.copies.array(("flow", a.index, b.index), f)
-
-    def _grey(self, sf):
-        """``sf``'s grey copy: the host's array, or its copy on the model's GPU."""
-        g = self.flows.grey(sf, self.conv)
-        return g if self.copies is None else self.copies.array(("grey", sf.index), g)
+    def _on_device(self, key, array: np.ndarray):
+        """A flow or grey copy as the pair reads it: the host's array (a CPU model reads
+        it in place), or its copy on the model's GPU, made once (:class:`DeviceCopies`)."""
+        return array if self.copies is None else self.copies.array(key, array)
 
     def _frame_tensor(self, sf):
         """``sf`` as :func:`vfi.flow.frame_tensor` gives it on the model's device."""
