@@ -370,6 +370,17 @@ def test_a_lone_third_frame_bends_a_path_only_as_far_as_the_pairs_own_motion():
     assert torch.allclose(d0[0, 0], torch.tensor(2.0))
 
 
+def test_path_trust_measures_bends_in_frame_pixels():
+    """The same flows (640 x 360, as DIS measures them on frames up to 640 px wide) under
+    a 640-px frame and a 1280-px one: the bend a lone frame before the pair gives is twice
+    as many frame pixels in the larger, and a still pair may not bend that far."""
+    still = np.zeros((360, 640, 2), np.float32)
+    before = still.copy()
+    before[..., 0] = 0.8
+    trust = {w: float(PairMotion(still, still, (w * 9 // 16, w), f0b=before).trust[0].mean()) for w in (640, 1280)}
+    assert trust[640] == 1.0 and trust[1280] < 0.5, trust
+
+
 def test_jump_cuts_in_real_footage_cost_nothing_against_straight_paths(tmp_path):
     """Big Buck Bunny cut into 5-frame runs from far apart in the clip (a run follows one
     at least 30 frames away), as a vlog's jump cuts or frames dropped without a gap in

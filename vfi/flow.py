@@ -60,16 +60,18 @@ SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own re
 # test.  Chosen on the validation clips (docs/eval_heldout.md); the pixel terms then
 # halved on 21 training and validation clips: where the motion is under a pixel, bends of
 # half a pixel that frames from elsewhere in a near-still shot give passed every test.
+# The pixel terms and the cap are frame pixels (the splat grid's cells are 2 frame pixels
+# up to 640 px wide, where they were chosen, 4 at 1280, 6 at 1920).
 PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
 BEND_RELATIVE = 1.0
-BEND_PIXELS = 0.25
+BEND_PIXELS = 0.5
 TRUST_RELATIVE = 1.0
-TRUST_PIXELS = 0.25
+TRUST_PIXELS = 0.5
 TRUST_REGION = 4.0
 GATE = (0.3, 0.5)
-GATE_CAP = 1.0
+GATE_CAP = 2.0
 GATE_RELATIVE = 0.5
-GATE_PIXELS = 0.25
+GATE_PIXELS = 0.5
 # Change in place (PairMotion.changed): where content appears, vanishes or changes rather
 # than moves (text typed into a terminal, a counter ticking, film grain and flicker), no
 # flow explains it, and warping makes strokes out of it; there the frame takes the
@@ -348,17 +350,18 @@ class PairMotion:
             return None, None
         c0 = None if f0b is None else _bend(f01, 1.0, f0b, self.s_before)
         c1 = None if f1a is None else _bend(f10, -1.0, f1a, self.s_after - 1)
+        px = 2 / sum(self._grid[-1])  # splat-grid pixels per frame pixel: the terms are frame pixels
         # a bend no larger than the pair's own motion ...
-        m0 = None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS)
-        m1 = None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS)
+        m0 = None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS * px)
+        m1 = None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS * px)
         if c0 is None or c1 is None:  # one side: nothing to confirm its bend
             return m0, m1
         # ... that the other side of the pair sees at the same point
         o0, o1 = _read(c1, f01), _read(c0, f10)
-        t0 = _agreement(c0, o0, f01, TRUST_RELATIVE, TRUST_PIXELS) * m0
-        t1 = _agreement(c1, o1, f10, TRUST_RELATIVE, TRUST_PIXELS) * m1
-        g0 = _confirmed(c0, _agreement(c0, o0, f01, GATE_RELATIVE, GATE_PIXELS) * m0)
-        g1 = _confirmed(c1, _agreement(c1, o1, f10, GATE_RELATIVE, GATE_PIXELS) * m1)
+        t0 = _agreement(c0, o0, f01, TRUST_RELATIVE, TRUST_PIXELS * px) * m0
+        t1 = _agreement(c1, o1, f10, TRUST_RELATIVE, TRUST_PIXELS * px) * m1
+        g0 = _confirmed(c0, _agreement(c0, o0, f01, GATE_RELATIVE, GATE_PIXELS * px) * m0, GATE_CAP * px)
+        g1 = _confirmed(c1, _agreement(c1, o1, f10, GATE_RELATIVE, GATE_PIXELS * px) * m1, GATE_CAP * px)
         return _region(t0) * g0, _region(t1) * g1
 
     def at(self, t: float) -> torch.Tensor:
@@ -401,10 +404,11 @@ def _agreement(c: torch.Tensor, other: torch.Tensor, flow: torch.Tensor, relativ
     return (2 - _norm(c - other) / tolerance).clamp_(0, 1)
 
 
-def _confirmed(c: torch.Tensor, agreement: torch.Tensor) -> torch.Tensor:
+def _confirmed(c: torch.Tensor, agreement: torch.Tensor, cap: float) -> torch.Tensor:
     """0..1 by :data:`GATE`, from the share of one side's bend (its size counted up to
-    GATE_CAP) that the other side confirms: a (1, 1, 1, 1) tensor (no wait for the device)."""
-    size = _norm(c).clamp_(max=GATE_CAP)
+    ``cap``, :data:`GATE_CAP` in the bend's pixels) that the other side confirms: a (1, 1, 1, 1) tensor
+    (no wait for the device)."""
+    size = _norm(c).clamp_(max=cap)
     share = (size * agreement).sum() / size.sum().clamp(min=1e-6)
     lo, hi = GATE
     return ((share - lo) / (hi - lo)).clamp(0, 1).view(1, 1, 1, 1)
