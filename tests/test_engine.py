@@ -486,6 +486,17 @@ def test_dedup_on_a_still_reports_the_files_rate(tmp_path):
     assert json.loads((tmp_path / "o.mkv.vfi.json").read_text())["output_rate"] == "48"
 
 
+@pytest.mark.parametrize("rate, frames, doubled", [(Fraction(30000, 1001), 30, Fraction(60000, 1001)), (Fraction(30), 30, 60),
+                                                  (Fraction(12), 2, 24)])
+def test_the_reported_rate_is_the_common_rate_the_timestamps_stand_for(tmp_path, rate, frames, doubled):
+    """Millisecond timestamps (.mkv): 29.97 doubled is 59.94, not the 60 a thousandth
+    away; two frames 83 ms apart are 12 fps, not 12.05."""
+    src = make_video(tmp_path / "ms.mkv", moving_frames(frames, 32, 48), rate, codec="ffv1", time_base=Fraction(1, 1000))
+    res = run(Job(input=str(src), output=str(tmp_path / "o.mkv"), factor=2, method="blend", encode=EncodeOptions(codec="ffv1")))
+    assert res.output_rate == doubled, res.output_rate
+    assert json.loads((tmp_path / "o.mkv.vfi.json").read_text())["output_rate"] == str(doubled)
+
+
 def test_the_reported_rate_is_the_outputs_real_rate(tmp_path):
     # A phone clip whose first frame comes late: 30 fps, but its container's average is lower.
     times = [Fraction(0)] + [Fraction(6, 30) + Fraction(i, 30) for i in range(29)]

@@ -627,9 +627,15 @@ def _real_output_rate(timeline, intervals: list[Fraction], planned: Fraction) ->
     ordinary = [d for d in intervals if abs(d - median) <= median / 4]
     mean = sum(ordinary, Fraction(0)) / len(ordinary)
     rate = Fraction(timeline.n, timeline.scale) / mean
-    for common in COMMON_RATES:  # millisecond timestamps put a 60 fps clip at 60.02
-        if abs(rate / common - 1) < Fraction(1, 500):
-            return common
+    # Millisecond timestamps put a 60 fps clip at 60.02, and a two-frame 12 fps clip
+    # (83 ms) at 24.1 when doubled: a common rate within what the timestamps can tell
+    # (a tick either way on an interval) stands for it; the nearest, since 30 and 29.97
+    # are a thousandth apart.
+    tick = timeline.time_base * timeline.n
+    tolerance = max(Fraction(1, 500), tick / mean)
+    nearest = min(COMMON_RATES, key=lambda common: abs(rate / common - 1))
+    if abs(rate / nearest - 1) < tolerance:
+        return nearest
     return rate.limit_denominator(1001)
 
 
