@@ -629,10 +629,11 @@ def _real_output_rate(timeline, intervals: list[Fraction], planned: Fraction) ->
     rate = Fraction(timeline.n, timeline.scale) / mean
     # Millisecond timestamps put a 60 fps clip at 60.02, and a two-frame 12 fps clip
     # (83 ms) at 24.1 when doubled: a common rate within what the timestamps can tell
-    # (a tick either way on an interval) stands for it; the nearest, since 30 and 29.97
-    # are a thousandth apart.
+    # (a tick either way on an interval, but never beyond 2 %: where the tick is the
+    # frame step, as in image sequences, a 36 fps output is 36) stands for it; the
+    # nearest, since 30 and 29.97 are a thousandth apart.
     tick = timeline.time_base * timeline.n
-    tolerance = max(Fraction(1, 500), tick / mean)
+    tolerance = min(Fraction(1, 50), max(Fraction(1, 500), tick / mean))
     nearest = min(COMMON_RATES, key=lambda common: abs(rate / common - 1))
     if abs(rate / nearest - 1) < tolerance:
         return nearest

@@ -58,8 +58,9 @@ SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own re
 # the other side's within GATE_RELATIVE x the flow + GATE_PIXELS (none below GATE[0], all
 # above GATE[1]).  A side with no frame beyond the other side to confirm it: only the size
 # test.  Chosen on the validation clips (docs/eval_heldout.md); the pixel terms then
-# halved on 21 training and validation clips: where the motion is under a pixel, bends of
-# half a pixel that frames from elsewhere in a near-still shot give passed every test.
+# halved (to 0.5 frame px) on 21 training and validation clips: where the motion is under
+# a pixel, bends of a pixel that frames from elsewhere in a near-still shot give passed
+# every test.
 # The pixel terms and the cap are frame pixels (the splat grid's cells are 2 frame pixels
 # up to 640 px wide, where they were chosen, 4 at 1280, 6 at 1920).
 PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
