@@ -62,7 +62,7 @@ SPLAT_MIN_SIDE = 64  # grids smaller than this are splatted at the flow's own re
 # a pixel, bends of a pixel that frames from elsewhere in a near-still shot give passed
 # every test.
 # The pixel terms and the cap are frame pixels (the splat grid's cells are 2 frame pixels
-# up to 640 px wide, where they were chosen, 4 at 1280, 6 at 1920).
+# up to 640 px wide, where they were chosen, 4 at 1280, 6 at 1920, 12 at 3840).
 PATH_TRUST = True  # False: every bend followed (vfi 0.3.0's paths), for comparisons
 BEND_RELATIVE = 1.0
 BEND_PIXELS = 0.5
@@ -319,7 +319,8 @@ class PairMotion:
             return None
         u0, u1 = self._unexplained
         sx, sy = self._grid[-1]
-        near = torch.maximum(_read(u0, _scaled(fields[:, 0:2], 1 / sx, 1 / sy)), _read(u1, _scaled(fields[:, 2:4], 1 / sx, 1 / sy)))
+        to_grid = lambda f: _scaled(f, 1 / sx, 1 / sy)  # noqa: E731  frame pixels to the grid's
+        near = torch.maximum(_read(u0, to_grid(fields[:, 0:2])), _read(u1, to_grid(fields[:, 2:4])))
         near = torch.nn.functional.max_pool2d(near, 3, 1, 1)  # a glyph's rim with it
         return torch.maximum(_region(near, 1.0), near).clamp_(0, 1)
 

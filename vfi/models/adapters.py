@@ -31,9 +31,9 @@ CPU_TILE = {"fp32": 256, "bf16": 384, "fp16": 384}
 # GB, its CPU time 17 % less, with the whole-frame fields of vfi.flow.frame_fields).
 # Above, 1024: each tile's window carries the network's reach (72 px a side at 4K), so
 # small tiles repeat work; with large blocks handed back to the system
-# (vfi.pipeline.tune_allocator) the 31-frame 4K job takes 51.7-53.3 s and 1.28-1.29 GB
-# in tiles of 1024 against 65.3-68.8 s and 1.27-1.29 GB in 512, 48.3 s and 1.35 GB in
-# 1280, 49.5 s and 1.42 GB in 2048 (2-core Xeon; benchmarks/README.md).  A GPU takes up
+# (vfi.pipeline.tune_allocator) the 31-frame 4K job takes 51.7-53.3 s and 1.31-1.33 GB
+# in tiles of 1024 against 65.3-68.8 s and 1.30-1.32 GB in 512, 48.3 s and 1.38 GB in
+# 1280, 49.5 s and 1.46 GB in 2048 (2-core Xeon; benchmarks/README.md).  A GPU takes up
 # to 2048 x 2048 at once (4K in four tiles).
 FLOW_TILE = {True: 1024, False: 2048}
 FLOW_TILE_CPU_SMALL = 1280  # CPU tile for frames of at most FLOW_SMALL_PIXELS
