@@ -290,6 +290,11 @@ class PairMotion:
         return f01, f10, f0b, f1a, w0, w1, scale
 
     @functools.cached_property
+    def _cell(self) -> float:
+        """Frame pixels per splat-grid pixel (the mean of the grid's two scales)."""
+        return sum(self._grid[-1]) / 2
+
+    @functools.cached_property
     def _greys(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The frames as DIS saw them on the splat grid (area-resized, in whole levels), or None."""
         if self.grey0 is None or self.grey1 is None:
@@ -304,8 +309,7 @@ class PairMotion:
             return None
         f01, f10, *_ = self._grid
         g0, g1 = self._greys
-        cell = sum(self._grid[-1]) / 2  # frame pixels per splat-grid pixel
-        u0, u1 = _changed_in_place(g0, g1, f01, cell), _changed_in_place(g1, g0, f10, cell)
+        u0, u1 = _changed_in_place(g0, g1, f01, self._cell), _changed_in_place(g1, g0, f10, self._cell)
         if self.device.type != "cpu":  # a GPU: no wait for it to say whether anything fades (a lerp by 0 keeps the frame)
             return u0, u1
         return (u0, u1) if bool(torch.maximum(u0.amax(), u1.amax()) > 0) else None  # most pairs: nothing to fade
@@ -352,7 +356,7 @@ class PairMotion:
             return None, None
         c0 = None if f0b is None else _bend(f01, 1.0, f0b, self.s_before)
         c1 = None if f1a is None else _bend(f10, -1.0, f1a, self.s_after - 1)
-        px = 2 / sum(self._grid[-1])  # splat-grid pixels per frame pixel: the terms are frame pixels
+        px = 1 / self._cell  # splat-grid pixels per frame pixel: the terms are frame pixels
         # a bend no larger than the pair's own motion ...
         m0 = None if c0 is None else _agreement(c0, torch.zeros_like(c0), f01, BEND_RELATIVE, BEND_PIXELS * px)
         m1 = None if c1 is None else _agreement(c1, torch.zeros_like(c1), f10, BEND_RELATIVE, BEND_PIXELS * px)
@@ -378,8 +382,8 @@ class PairMotion:
         else:
             ft0, ft1 = _splat_back(d0, w0, lin0), _splat_back(d1, w1, lin1)
         travel0, travel1 = _travel(ft0, d0), _travel(ft1, d1)
-        mean = (sx + sy) / 2
-        return torch.cat([_scaled(ft0, sx, sy), _scaled(ft1, sx, sy), travel0 * mean, travel1 * mean, self._size], dim=1)
+        return torch.cat([_scaled(ft0, sx, sy), _scaled(ft1, sx, sy), travel0 * self._cell, travel1 * self._cell, self._size],
+                         dim=1)
 
     @functools.cached_property
     def _size(self) -> torch.Tensor:

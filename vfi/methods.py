@@ -688,8 +688,8 @@ CLASSICAL = {"dup": Duplicate, "blend": Blend, "dis": DisWarp, "mci": MotionComp
 
 
 def make_method(name: str, depth: int = 3) -> Method:
-    if name in ("dup", "blend", "dis"):
-        return CLASSICAL[name]()
     if name == "mci":
         return MotionCompensated(depth)
+    if name in CLASSICAL:
+        return CLASSICAL[name]()
     raise ValueError(f"unknown method {name!r} (choose from {', '.join(CLASSICAL)})")
